@@ -1,0 +1,231 @@
+"""Ratings in and out as CSV: the exchange format of past reader studies and of our exports."""
+
+import csv
+import io
+from dataclasses import dataclass
+from datetime import datetime, timezone as dt_timezone
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from annotation.models import Assignment, Case, Rating, Study, StudyMembership
+from annotation.rubrics import RubricValueError, rubric_clean_values, rubric_get
+from annotation.selectors import study_completed_assignments
+from annotation.services import assignment_order_key, rating_submit
+from scoring.consensus import consensus_mean, round_published
+
+# Columns our own export adds; an import ignores them so that an export can be read back.
+EXPORT_ONLY_COLUMNS = {"case_id", "status", "revision", "flag_reason", "flag_note"}
+MAX_ERRORS_SHOWN = 50
+
+
+class RatingsCsvError(ValueError):
+    """The file as a whole is refused; `errors` names each bad row."""
+
+    def __init__(self, errors: list[str]):
+        self.errors = errors
+        shown = errors[:MAX_ERRORS_SHOWN]
+        more = f"\n... and {len(errors) - len(shown)} more" if len(errors) > len(shown) else ""
+        super().__init__("ratings CSV refused, nothing imported:\n" + "\n".join(shown) + more)
+
+
+@dataclass(frozen=True)
+class ParsedRating:
+    line: int
+    image: str
+    rater: str
+    values: dict[str, int | None]
+    duration_s: float | None
+    rated_at: datetime | None
+
+
+def ratings_csv_parse(*, study: Study, data: bytes, allow_missing_images: bool) -> list[ParsedRating]:
+    """Validate the whole file against the study before anything is written."""
+    rubric = rubric_get(study.rubric)
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise RatingsCsvError([f"the file is not UTF-8 text (byte {exc.start}); save it as UTF-8"]) from None
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    errors = _header_errors(reader.fieldnames or [], rubric)
+    if errors:
+        raise RatingsCsvError(errors)
+    images = set(study.cases.values_list("original_filename", flat=True))
+    raters = set(study.memberships.filter(role=StudyMembership.Role.RATER).values_list("user__username", flat=True))
+    parsed, seen = [], {}
+    for line, row in enumerate(reader, start=2):
+        if (row.get("status") or "").strip() == "flagged":
+            continue  # a flag from our own export: there are no scores to import
+        image, rater = (row.get("image") or "").strip(), (row.get("rater") or "").strip()
+        row_errors = []
+        if not image:
+            row_errors.append("empty image")
+        elif image not in images and not allow_missing_images:
+            row_errors.append(f"image {image!r} is not in the study (use --allow-missing-images for a past study)")
+        if rater not in raters:
+            row_errors.append(f"rater {rater!r} is not a rater of the study")
+        if (image, rater) in seen:
+            row_errors.append(f"duplicate of line {seen[(image, rater)]} (same image and rater)")
+        seen.setdefault((image, rater), line)
+        values = _row_values(row, rubric, row_errors)
+        duration = _row_duration(row, row_errors)
+        rated_at = _row_rated_at(row, row_errors)
+        errors.extend(f"line {line}: {message}" for message in row_errors)
+        if not row_errors:
+            parsed.append(ParsedRating(line, image, rater, values, duration, rated_at))
+    if errors:
+        raise RatingsCsvError(errors)
+    if not parsed:
+        raise RatingsCsvError(["the file has no rating rows"])
+    return parsed
+
+
+def _header_errors(columns: list[str], rubric) -> list[str]:
+    required = ["image", "rater", *rubric.item_keys]
+    known = set(required) | {"duration_s", "rated_at"} | EXPORT_ONLY_COLUMNS | set(rubric.total_keys)
+    errors = [f"missing column {name!r}" for name in required if name not in columns]
+    errors += [f"unknown column {name!r}" for name in columns if name not in known]
+    duplicates = sorted({name for name in columns if columns.count(name) > 1})
+    errors += [f"column {name!r} appears twice" for name in duplicates]
+    return errors
+
+
+def _row_values(row: dict, rubric, errors: list[str]) -> dict[str, int | None]:
+    try:
+        return rubric_clean_values(rubric, {key: row.get(key) for key in rubric.item_keys})
+    except RubricValueError as exc:
+        errors.append(str(exc))
+        return {}
+
+
+def _row_duration(row: dict, errors: list[str]) -> float | None:
+    raw = (row.get("duration_s") or "").strip()
+    if not raw:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        errors.append(f"duration_s {raw!r} is not a number")
+        return None
+    if not 0 <= value < 24 * 3600:
+        errors.append(f"duration_s {raw} is outside 0 to 86400 seconds")
+        return None
+    return value
+
+
+def _row_rated_at(row: dict, errors: list[str]) -> datetime | None:
+    raw = (row.get("rated_at") or "").strip()
+    if not raw:
+        return None
+    try:
+        value = parse_datetime(raw)
+    except ValueError:
+        value = None
+    if value is None:
+        errors.append(f"rated_at {raw!r} is not an ISO 8601 date and time")
+        return None
+    return value if timezone.is_aware(value) else timezone.make_aware(value, dt_timezone.utc)
+
+
+@transaction.atomic
+def ratings_csv_import(*, study: Study, data: bytes, allow_missing_images: bool = False) -> int:
+    """Import a whole ratings file, or nothing: returns the number of ratings stored."""
+    if study.is_locked:
+        raise RatingsCsvError(["the study is locked: ratings can no longer change"])
+    parsed = ratings_csv_parse(study=study, data=data, allow_missing_images=allow_missing_images)
+    cases = {case.original_filename: case for case in study.cases.all()}
+    members = {
+        m.user.username: m
+        for m in study.memberships.filter(role=StudyMembership.Role.RATER).select_related("user")
+    }
+    for row in parsed:
+        case = cases.get(row.image)
+        if case is None:  # a past study's image we do not have: never shown to raters
+            case = cases[row.image] = Case.objects.create(study=study, image=None, original_filename=row.image)
+        membership = members[row.rater]
+        assignment, _ = Assignment.objects.get_or_create(
+            case=case,
+            rater=membership.user,
+            defaults={
+                "study": study,
+                "order_key": assignment_order_key(seed=membership.queue_seed, case_id=case.pk),
+            },
+        )
+        rating_submit(
+            assignment=assignment,
+            values=row.values,
+            reading_time_s=row.duration_s,
+            source=Rating.Source.IMPORT,
+            rated_at=row.rated_at,
+        )
+    return len(parsed)
+
+
+def ratings_csv_export(*, study: Study) -> str:
+    """Every assignment's current rating or flag; columns read back by `ratings_csv_import`."""
+    rubric = rubric_get(study.rubric)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(
+        ["image", "case_id", "rater", "status", "revision", *rubric.item_keys, *rubric.total_keys,
+         "duration_s", "rated_at", "flag_reason", "flag_note"]
+    )
+    for assignment in study_completed_assignments(study=study):
+        rating = assignment.current_rating
+        values = rating.values if rating else {}
+        totals = rating.totals if rating else {}
+        writer.writerow(
+            [
+                assignment.case.original_filename,
+                assignment.case.public_id,
+                assignment.rater.username,
+                "scored" if rating else "flagged",
+                rating.revision if rating else "",
+                *(_cell(values.get(key)) for key in rubric.item_keys),
+                *(_cell(totals.get(key)) for key in rubric.total_keys),
+                _cell(rating.reading_time_s if rating else None),
+                (rating.created_at if rating else assignment.flagged_at).isoformat(),
+                assignment.flag_reason,
+                assignment.flag_note,
+            ]
+        )
+    return out.getvalue()
+
+
+def _cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    return str(value)
+
+
+class ScoresFormatError(ValueError):
+    pass
+
+
+def scores_covid_severity_export(*, study: Study) -> str:
+    """filename,geographic_mean,opacity_mean: the mean of the raters' current totals per case,
+    rounded half up to one decimal, as in the published covid-severity-scores.csv."""
+    rubric = rubric_get(study.rubric)
+    if not {"geographic_extent", "opacity"} <= set(rubric.total_keys):
+        raise ScoresFormatError(
+            f"the covid-severity format needs geographic extent and opacity totals; rubric {rubric.key} has "
+            f"{', '.join(rubric.total_keys)}"
+        )
+    per_case: dict[str, dict[str, list[int]]] = {}
+    for assignment in study_completed_assignments(study=study).filter(current_rating__isnull=False):
+        totals = per_case.setdefault(assignment.case.original_filename, {"geographic_extent": [], "opacity": []})
+        for key in totals:
+            totals[key].append(assignment.current_rating.totals[key])
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["filename", "geographic_mean", "opacity_mean"])
+    for filename in sorted(per_case):
+        totals = per_case[filename]
+        writer.writerow(
+            [filename, round_published(consensus_mean(totals["geographic_extent"])),
+             round_published(consensus_mean(totals["opacity"]))]
+        )
+    return out.getvalue()

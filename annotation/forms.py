@@ -1,0 +1,53 @@
+from django import forms
+from django.core.validators import validate_slug
+
+from annotation.models import Assignment, Study, StudyMembership
+from annotation.rubrics import RUBRIC_CHOICES
+
+
+class StudyForm(forms.Form):
+    title = forms.CharField(max_length=200)
+    slug = forms.CharField(max_length=64, validators=[validate_slug], help_text="Short name used in URLs and the CLI.")
+    rubric = forms.ChoiceField(choices=RUBRIC_CHOICES)
+    raters_per_case = forms.IntegerField(min_value=1, max_value=50, initial=3)
+
+    def clean_slug(self) -> str:
+        slug = self.cleaned_data["slug"].lower()
+        if Study.objects.filter(slug=slug).exists():
+            raise forms.ValidationError("A study with this short name already exists.")
+        return slug
+
+
+class StudySettingsForm(forms.Form):
+    title = forms.CharField(max_length=200)
+    rubric = forms.ChoiceField(choices=RUBRIC_CHOICES)
+    raters_per_case = forms.IntegerField(min_value=1, max_value=50)
+
+
+class MemberForm(forms.Form):
+    username = forms.CharField(max_length=150)
+    role = forms.ChoiceField(choices=StudyMembership.Role.choices, initial=StudyMembership.Role.RATER)
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class UploadForm(forms.Form):
+    files = forms.FileField(
+        widget=MultipleFileInput(attrs={"multiple": True, "accept": ".png,.jpg,.jpeg,.dcm,.zip,.csv"}),
+        help_text="PNG, JPEG, DICOM or zip archives; add a metadata.csv to attach patient data (owners only).",
+    )
+
+    def clean_files(self):
+        return self.files.getlist("files")
+
+
+class FlagForm(forms.Form):
+    reason = forms.ChoiceField(choices=Assignment.FlagReason.choices)
+    note = forms.CharField(max_length=500, required=False)
+
+
+class RatingsUploadForm(forms.Form):
+    csv = forms.FileField(help_text="image, rater, one column per rubric item; optional duration_s, rated_at.")
+    allow_missing_images = forms.BooleanField(required=False)

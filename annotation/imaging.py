@@ -1,0 +1,323 @@
+"""Turn uploaded PNG, JPEG or DICOM bytes into plain greyscale pixels.
+
+This module is deliberately free of Django and the database: it takes bytes and
+returns arrays (or raises ImageRejected with a reason the uploader can act on).
+Nothing that identifies a patient ever leaves it: DecodedImage carries pixels and
+display hints only, and display_png writes a PNG with no metadata at all.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pydicom
+import pydicom.pixels
+from PIL import Image, ImageFile, UnidentifiedImageError
+from pydicom.multival import MultiValue
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+JPEG_SOI = b"\xff\xd8\xff"
+DICOM_MAGIC = b"DICM"
+DICOM_MAGIC_OFFSET = 128
+
+# Pillow format names for the formats we sniff; passed to Image.open so that a
+# file sniffed as PNG can never be parsed by some other (less hardened) plugin.
+_PILLOW_FORMATS = {"png": "PNG", "jpeg": "JPEG"}
+
+# Pillow modes whose samples are wider than 8 bits and must not go through
+# convert("L"), which would clip them to 0..255.
+_WIDE_MODES = {"I;16", "I;16L", "I;16B", "I;16N", "I"}
+
+# ITU-R BT.601 luma, the same weights Pillow uses for convert("L").
+_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+
+
+class ImageRejected(Exception):
+    """A file that cannot become a case; str(exc) is the reason shown to the uploader."""
+
+
+@dataclass(frozen=True)
+class DecodedImage:
+    pixels: np.ndarray  # 2-D float32 (rows x cols), brighter = higher
+    source_format: str  # "png" | "jpeg" | "dicom"
+    window: tuple[float, float] | None  # (center, width) or None -> min..max
+    bit_depth: int  # bits per sample of the source
+
+
+def sniff_format(data: bytes) -> str | None:
+    """Identify the format by magic bytes only; file names and MIME types are not trusted."""
+    if data.startswith(PNG_SIGNATURE):
+        return "png"
+    if data.startswith(JPEG_SOI):
+        return "jpeg"
+    if data[DICOM_MAGIC_OFFSET : DICOM_MAGIC_OFFSET + len(DICOM_MAGIC)] == DICOM_MAGIC:
+        return "dicom"
+    return None
+
+
+def decode_image(data: bytes, *, max_pixels: int = 40_000_000) -> DecodedImage:
+    """Decode an upload into a DecodedImage, or raise ImageRejected saying why not."""
+    if not data:
+        raise ImageRejected("empty file")
+    source_format = sniff_format(data)
+    if source_format is None:
+        raise ImageRejected("not a PNG, JPEG or DICOM file")
+    # Truncated uploads must be rejected, not padded with grey. We never change
+    # this global ourselves; if someone else did, that is a programming error and
+    # must be loud rather than silently accepting truncated files.
+    if ImageFile.LOAD_TRUNCATED_IMAGES:
+        raise RuntimeError(
+            "PIL.ImageFile.LOAD_TRUNCATED_IMAGES must be False for upload decoding"
+        )
+    try:
+        if source_format == "dicom":
+            image = _decode_dicom(data, max_pixels=max_pixels)
+        else:
+            image = _decode_raster(
+                data, source_format=source_format, max_pixels=max_pixels
+            )
+    except ImageRejected:
+        raise
+    except MemoryError:
+        raise ImageRejected("image too large to decode") from None
+    # Any other decoder failure is the file's fault, not a server error.
+    except Exception as exc:  # noqa: BLE001
+        raise ImageRejected(
+            f"corrupt or unreadable image: {_detail(exc, source_format)}"
+        ) from None
+    if not np.isfinite(image.pixels).all():
+        raise ImageRejected("corrupt or unreadable image: pixel values are not finite")
+    return image
+
+
+def display_png(image: DecodedImage, *, max_side: int = 2048) -> tuple[bytes, int, int]:
+    """8-bit greyscale PNG for raters: windowed, downscaled to max_side, no metadata."""
+    if max_side < 1:
+        raise ValueError("max_side must be at least 1")
+    grey = np.rint(_to_0_255(image)).astype(np.uint8)
+    # A fresh image built from the array: nothing from the upload (text chunks,
+    # EXIF, ICC, DICOM tags) can ride along into the served file.
+    img = Image.fromarray(grey)
+    width, height = img.size
+    scale = max_side / max(width, height)
+    if scale < 1:  # never upscale
+        width = max(1, round(width * scale))
+        height = max(1, round(height * scale))
+        img = img.resize((width, height), Image.Resampling.LANCZOS)
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return buf.getvalue(), width, height
+
+
+def model_input(image: DecodedImage) -> np.ndarray:
+    """The full-resolution pixels on a 0..255 float32 scale, as torchxrayvision expects."""
+    return _to_0_255(image)
+
+
+# --- helpers ---------------------------------------------------------------
+
+
+def _to_0_255(image: DecodedImage) -> np.ndarray:
+    """Map pixels to 0..255: the window if there is one, 8-bit data as-is, else min..max."""
+    pixels = image.pixels.astype(np.float32, copy=False)
+    if image.window is not None:
+        center, width = image.window
+        low, high = center - width / 2, center + width / 2
+    elif image.source_format != "dicom" and image.bit_depth <= 8:
+        # Already on a 0..255 scale; stretching would change what the uploader saw.
+        # (Not DICOM: its 8-bit values may be rescaled or use only a few bits.)
+        return np.clip(pixels, 0, 255).astype(np.float32)
+    else:
+        low, high = float(pixels.min()), float(pixels.max())
+    if high <= low:  # a flat image has no contrast to stretch
+        return np.zeros_like(pixels, dtype=np.float32)
+    scaled = (pixels - low) * (255.0 / (high - low))
+    return np.clip(scaled, 0, 255).astype(np.float32)
+
+
+def _short(exc: BaseException, limit: int = 200) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _detail(exc: BaseException, source_format: str) -> str:
+    """A short reason; for DICOM only the error type, since pydicom messages may quote tag values."""
+    if source_format == "dicom":
+        return f"invalid DICOM ({type(exc).__name__})"
+    return _short(exc)
+
+
+def _check_dimensions(width: int, height: int, *, max_pixels: int) -> None:
+    """Reject from the header alone, before any pixel buffer is allocated."""
+    if width <= 0 or height <= 0:
+        raise ImageRejected(
+            f"corrupt or unreadable image: invalid dimensions {width}x{height}"
+        )
+    if width * height > max_pixels:
+        raise ImageRejected(
+            f"image too large: {width}x{height} pixels exceeds the limit of {max_pixels:,}"
+        )
+
+
+def _decode_raster(data: bytes, *, source_format: str, max_pixels: int) -> DecodedImage:
+    formats = [_PILLOW_FORMATS[source_format]]
+    # Pillow's own bomb check only warns below 2x MAX_IMAGE_PIXELS; make that
+    # warning an error too (locally, without touching global filters).
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            if source_format == "png":
+                # verify() walks every chunk and checks CRCs, catching damage
+                # that a pixel decode alone can miss; it needs its own handle.
+                with Image.open(io.BytesIO(data), formats=formats) as probe:
+                    _check_dimensions(*probe.size, max_pixels=max_pixels)
+                    probe.verify()
+            with Image.open(io.BytesIO(data), formats=formats) as img:
+                _check_dimensions(*img.size, max_pixels=max_pixels)
+                img.load()  # full decode now, so truncation raises here
+                pixels, bit_depth = _pillow_to_grey(img)
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            # Pillow's own limit tripped in Image.open, before we saw the size.
+            raise ImageRejected(
+                f"image too large: exceeds the limit of {max_pixels:,} pixels"
+            ) from None
+        except UnidentifiedImageError:
+            # Its message only names the BytesIO object; say what is actually wrong.
+            raise ImageRejected(
+                f"corrupt or unreadable image: invalid {source_format.upper()} header"
+            ) from None
+        except (OSError, SyntaxError, ValueError) as exc:
+            # Pillow signals truncation and damaged streams with these.
+            raise ImageRejected(f"corrupt or truncated image: {_short(exc)}") from None
+    return DecodedImage(
+        pixels=pixels, source_format=source_format, window=None, bit_depth=bit_depth
+    )
+
+
+def _pillow_to_grey(img: Image.Image) -> tuple[np.ndarray, int]:
+    """2-D float32 luminance and the source bit depth for any Pillow mode."""
+    if img.mode in _WIDE_MODES:
+        # 16-bit greyscale PNGs: keep their full range instead of clipping to 8 bits.
+        return np.asarray(img).astype(np.float32), 16
+    if img.mode == "F":
+        return np.asarray(img, dtype=np.float32), 32
+    # Everything else (1, L, LA, P, RGB, RGBA, CMYK, YCbCr, ...) has 8-bit or
+    # narrower samples; Pillow's convert drops alpha and applies palettes/luma.
+    return np.asarray(img.convert("L")).astype(np.float32), 8
+
+
+def _decode_dicom(data: bytes, *, max_pixels: int) -> DecodedImage:
+    # pydicom warns about malformed elements quoting their values, which could
+    # put patient data into warning output; nothing in them matters to the caller.
+    # Pillow's bomb warning stays an error: compressed frames are decoded by
+    # Pillow, and their codestream may claim larger dimensions than Rows/Columns.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        return _decode_dicom_quietly(data, max_pixels=max_pixels)
+
+
+def _decode_dicom_quietly(data: bytes, *, max_pixels: int) -> DecodedImage:
+    try:
+        # No force=True: sniff_format already required the DICM preamble, and
+        # pydicom should still refuse anything that is not really Part 10.
+        ds = pydicom.dcmread(io.BytesIO(data))
+    except Exception as exc:  # noqa: BLE001 - pydicom raises many types on bad input
+        raise ImageRejected(
+            f"corrupt or unreadable image: {_detail(exc, 'dicom')}"
+        ) from None
+    if not any(
+        keyword in ds
+        for keyword in ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
+    ):
+        raise ImageRejected("DICOM without pixel data")
+    _check_dimensions(
+        int(ds.get("Columns", 0) or 0),
+        int(ds.get("Rows", 0) or 0),
+        max_pixels=max_pixels,
+    )
+
+    arr = _dicom_first_frame(ds)
+    photometric = (
+        str(ds.get("PhotometricInterpretation", "MONOCHROME2")).strip().upper()
+    )
+    bit_depth = int(ds.get("BitsStored") or ds.get("BitsAllocated") or 16)
+
+    if photometric == "PALETTE COLOR":
+        arr = pydicom.pixels.apply_color_lut(arr, ds)
+    if arr.ndim == 3:
+        # Colour (RGB, or YBR which pydicom already converted to RGB): luminance
+        # only; modality and VOI transforms are defined for greyscale images.
+        return DecodedImage(
+            pixels=_luminance(arr[..., :3]),
+            source_format="dicom",
+            window=None,
+            bit_depth=bit_depth,
+        )
+
+    pixels = np.asarray(pydicom.pixels.apply_modality_lut(arr, ds), dtype=np.float32)
+    window = _dicom_window(ds)
+    if window is None and "VOILUTSequence" in ds:
+        # A non-linear VOI LUT cannot be expressed as (center, width): apply it.
+        pixels = np.asarray(pydicom.pixels.apply_voi_lut(pixels, ds), dtype=np.float32)
+    if photometric == "MONOCHROME1":
+        # MONOCHROME1 means low values are white; flip so air is dark like
+        # everywhere else. Reflecting about the data's midpoint keeps values in
+        # the same range, and the window center is reflected with them.
+        pivot = float(pixels.min()) + float(pixels.max())
+        pixels = pivot - pixels
+        if window is not None:
+            window = (pivot - window[0], window[1])
+    return DecodedImage(
+        pixels=pixels, source_format="dicom", window=window, bit_depth=bit_depth
+    )
+
+
+def _dicom_first_frame(ds: pydicom.Dataset) -> np.ndarray:
+    """Decode only the first frame, naming the transfer syntax when that is the problem."""
+    file_meta = getattr(ds, "file_meta", None)
+    tsyntax = file_meta.get("TransferSyntaxUID") if file_meta is not None else None
+    label = f"{tsyntax} ({tsyntax.name})" if tsyntax is not None else "unknown"
+    if tsyntax is not None and tsyntax.is_compressed:
+        try:
+            available = pydicom.pixels.get_decoder(tsyntax).is_available
+        except NotImplementedError:
+            available = False
+        if not available:
+            raise ImageRejected(f"DICOM transfer syntax {label} cannot be decoded here")
+    try:
+        return pydicom.pixels.pixel_array(ds, index=0)
+    except Exception as exc:  # noqa: BLE001 - decoder plugins raise many types
+        if tsyntax is not None and tsyntax.is_compressed:
+            # A decoder exists but failed: corrupt data or a variant it lacks.
+            raise ImageRejected(
+                f"DICOM transfer syntax {label} could not be decoded here: "
+                "the compressed pixel data is corrupt or uses an unsupported variant"
+            ) from None
+        raise ImageRejected(
+            f"corrupt or unreadable image: {_detail(exc, 'dicom')}"
+        ) from None
+
+
+def _dicom_window(ds: pydicom.Dataset) -> tuple[float, float] | None:
+    """First (center, width) pair of the VOI window, or None if absent or unusable."""
+    center, width = ds.get("WindowCenter"), ds.get("WindowWidth")
+    if center is None or width is None:
+        return None
+    # Both may be multi-valued (several presets); the first is the default view.
+    center = center[0] if isinstance(center, MultiValue) else center
+    width = width[0] if isinstance(width, MultiValue) else width
+    try:
+        center, width = float(center), float(width)
+    except (TypeError, ValueError):
+        return None
+    if not (np.isfinite(center) and np.isfinite(width)) or width <= 0:
+        return None
+    return center, width
+
+
+def _luminance(rgb: np.ndarray) -> np.ndarray:
+    return (rgb.astype(np.float32) @ _LUMA).astype(np.float32)

@@ -1,0 +1,200 @@
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from annotation.rubrics import RUBRIC_CHOICES, rubric_get
+
+
+def new_public_id() -> str:
+    # Opaque and unguessable: the id in a URL says nothing about the file, the study or the order.
+    return secrets.token_urlsafe(12)
+
+
+class Study(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        OPEN = "open", "Open"
+        LOCKED = "locked", "Locked"
+
+    title = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=64, unique=True)
+    rubric = models.CharField(max_length=32, choices=RUBRIC_CHOICES, default="cohen2020")
+    raters_per_case = models.PositiveSmallIntegerField(default=3)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.DRAFT)
+    created_at = models.DateTimeField(auto_now_add=True)
+    opened_at = models.DateTimeField(null=True, blank=True)
+    locked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "studies"
+        ordering = ["-created_at"]
+        constraints = [models.CheckConstraint(condition=Q(raters_per_case__gte=1), name="study_raters_per_case_positive")]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def rubric_definition(self):
+        return rubric_get(self.rubric)
+
+    @property
+    def is_locked(self) -> bool:
+        return self.status == self.Status.LOCKED
+
+
+class StudyMembership(models.Model):
+    class Role(models.TextChoices):
+        OWNER = "owner", "Owner"
+        RATER = "rater", "Rater"
+        OBSERVER = "observer", "Observer"
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=8, choices=Role.choices)
+    # The seed of this rater's case order, kept so the order can be reproduced and reported.
+    queue_seed = models.BigIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["study", "user"], name="membership_unique_user")]
+
+    def __str__(self) -> str:
+        return f"{self.user} as {self.role} of {self.study}"
+
+
+class Image(models.Model):
+    """Pixel data, stored once per content hash of the original file."""
+
+    sha256 = models.CharField(max_length=64, unique=True)
+    original = models.FileField(upload_to="originals/")
+    display = models.FileField(upload_to="display/")
+    source_format = models.CharField(max_length=8)
+    bit_depth = models.PositiveSmallIntegerField()
+    width = models.PositiveIntegerField()  # of the original
+    height = models.PositiveIntegerField()
+    display_width = models.PositiveIntegerField()
+    display_height = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.sha256[:12]
+
+
+class Case(models.Model):
+    """One image in one study. Filename and metadata are for owners only (see selectors)."""
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="cases")
+    # Null for a past reader study imported without its images: such cases are never shown to raters.
+    image = models.ForeignKey(Image, on_delete=models.PROTECT, null=True, blank=True, related_name="cases")
+    public_id = models.CharField(max_length=32, unique=True, default=new_public_id)
+    original_filename = models.CharField(max_length=255)
+    patient_id = models.CharField(max_length=128, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["study", "image"], name="case_unique_image"),
+            models.UniqueConstraint(fields=["study", "original_filename"], name="case_unique_filename"),
+        ]
+
+    def __str__(self) -> str:
+        return self.public_id
+
+
+class Assignment(models.Model):
+    """A case given to one rater. The rater's queue is ordered by order_key (seeded per rater)."""
+
+    class FlagReason(models.TextChoices):
+        NOT_ASSESSABLE = "not_assessable", "Not assessable (quality)"
+        WRONG_VIEW = "wrong_view", "Wrong view (not a frontal chest X-ray)"
+        NOT_CHEST = "not_chest", "Not a chest X-ray"
+        OTHER = "other", "Other"
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="assignments")
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="assignments")
+    rater = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="assignments")
+    # Raters see their own opaque id per assignment, so two raters cannot tell they share a case.
+    public_id = models.CharField(max_length=32, unique=True, default=new_public_id)
+    order_key = models.BigIntegerField()
+    current_rating = models.OneToOneField(
+        "Rating", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    flag_reason = models.CharField(max_length=16, choices=FlagReason.choices, blank=True)
+    flag_note = models.CharField(max_length=500, blank=True)
+    flagged_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["case", "rater"], name="assignment_unique_rater")]
+        indexes = [
+            models.Index(fields=["study", "rater", "completed_at", "order_key"], name="assignment_queue"),
+        ]
+
+    def __str__(self) -> str:
+        return self.public_id
+
+    @property
+    def is_flagged(self) -> bool:
+        return bool(self.flag_reason)
+
+
+class Rating(models.Model):
+    """One revision of a rater's scores for an assignment. Append-only: never updated."""
+
+    class Source(models.TextChoices):
+        WEB = "web", "Reading page"
+        IMPORT = "import", "Imported"
+        API = "api", "API"
+
+    assignment = models.ForeignKey(Assignment, on_delete=models.CASCADE, related_name="ratings")
+    revision = models.PositiveIntegerField()
+    values = models.JSONField()
+    totals = models.JSONField()
+    reading_time_s = models.FloatField(null=True, blank=True)
+    source = models.CharField(max_length=8, choices=Source.choices, default=Source.WEB)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["assignment", "revision"]
+        constraints = [
+            models.UniqueConstraint(fields=["assignment", "revision"], name="rating_unique_revision"),
+            models.CheckConstraint(condition=Q(revision__gte=1), name="rating_revision_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.assignment} r{self.revision}"
+
+
+class ImportJob(models.Model):
+    """A web upload, imported by a Celery worker; the per-file report is kept for the owner."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="import_jobs")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED)
+    upload_dir = models.CharField(max_length=255)
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    report = models.JSONField(default=list, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def counts(self) -> dict[str, int]:
+        out = {"imported": 0, "duplicate": 0, "rejected": 0}
+        for row in self.report:
+            out[row["status"]] = out.get(row["status"], 0) + 1
+        return out

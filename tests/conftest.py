@@ -1,0 +1,94 @@
+"""Personas and builders shared by the tests (healthchecks style: alice owns, raters read)."""
+
+import io
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from django.contrib.auth import get_user_model
+from PIL import Image as PILImage
+
+from annotation.ingest import Source
+from annotation.models import StudyMembership
+from annotation.services import images_import, membership_add, study_create, study_open
+
+DEMO_DIR = Path(__file__).resolve().parent.parent / "annotation" / "demo"
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_media(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def png_bytes(seed: int = 0, size: tuple[int, int] = (64, 48), mode: str = "L") -> bytes:
+    """A small, unique greyscale PNG (different seeds give different content)."""
+    rng = np.random.default_rng(seed)
+    array = rng.integers(0, 255, size=(size[1], size[0]), dtype=np.uint8)
+    out = io.BytesIO()
+    PILImage.fromarray(array, "L").convert(mode).save(out, format="PNG")
+    return out.getvalue()
+
+
+def zip_bytes(members: dict[str, bytes]) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return out.getvalue()
+
+
+def image_sources(count: int, *, start: int = 0) -> list[Source]:
+    return [Source(name=f"img-{i:03d}.png", where=f"img-{i:03d}.png", data=png_bytes(i)) for i in range(start, start + count)]
+
+
+@pytest.fixture
+def make_user(db):
+    def make(username: str):
+        return get_user_model().objects.create_user(username=username, password=PASSWORD)
+
+    return make
+
+
+@pytest.fixture
+def personas(make_user):
+    """alice owns the study; rater1-3 rate; olivia observes; oscar is an outsider."""
+    names = ["alice", "rater1", "rater2", "rater3", "olivia", "oscar"]
+    return {name: make_user(name) for name in names}
+
+
+@pytest.fixture
+def make_study(personas):
+    def make(*, n_cases: int = 4, rubric: str = "cohen2020", raters: tuple[str, ...] = ("rater1", "rater2", "rater3"),
+             raters_per_case: int = 3, open_it: bool = True, slug: str = "s1"):
+        study = study_create(owner=personas["alice"], slug=slug, title="Study one", rubric=rubric, raters_per_case=raters_per_case)
+        for name in raters:
+            membership_add(study=study, user=personas[name], role=StudyMembership.Role.RATER)
+        membership_add(study=study, user=personas["olivia"], role=StudyMembership.Role.OBSERVER)
+        if n_cases:
+            report = images_import(study=study, sources=image_sources(n_cases))
+            assert report.count("imported") == n_cases
+        if open_it:
+            study_open(study=study)
+        study.refresh_from_db()
+        return study
+
+    return make
+
+
+@pytest.fixture
+def client_for(client, personas):
+    from django.test import Client
+
+    def login(name: str) -> Client:
+        c = Client()
+        c.force_login(personas[name])
+        return c
+
+    return login
+
+
+COHEN_VALUES = {"extent_right": 2, "extent_left": 3, "opacity_right": 1, "opacity_left": 2}
