@@ -3,7 +3,7 @@
 import csv
 import io
 from dataclasses import dataclass
-from datetime import datetime, timezone as dt_timezone
+from datetime import UTC, datetime
 
 from django.db import transaction
 from django.utils import timezone
@@ -59,6 +59,8 @@ def ratings_csv_parse(*, study: Study, data: bytes, allow_missing_images: bool) 
             continue  # a flag from our own export: there are no scores to import
         image, rater = (row.get("image") or "").strip(), (row.get("rater") or "").strip()
         row_errors = []
+        if None in row:  # csv.DictReader puts cells beyond the header under None: never drop them silently
+            row_errors.append(f"more cells than columns ({len(row[None])} extra); quote values that contain commas")
         if not image:
             row_errors.append("empty image")
         elif image not in images and not allow_missing_images:
@@ -125,7 +127,7 @@ def _row_rated_at(row: dict, errors: list[str]) -> datetime | None:
     if value is None:
         errors.append(f"rated_at {raw!r} is not an ISO 8601 date and time")
         return None
-    return value if timezone.is_aware(value) else timezone.make_aware(value, dt_timezone.utc)
+    return value if timezone.is_aware(value) else timezone.make_aware(value, UTC)
 
 
 @transaction.atomic

@@ -33,14 +33,25 @@ class MultipleFileInput(forms.ClearableFileInput):
     allow_multiple_selected = True
 
 
+class MultipleFileField(forms.FileField):
+    """A file field that accepts several files (Django's documented pattern)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", MultipleFileInput())
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        single = super().clean
+        if isinstance(data, (list, tuple)):
+            return [single(item, initial) for item in data]
+        return [single(data, initial)]
+
+
 class UploadForm(forms.Form):
-    files = forms.FileField(
+    files = MultipleFileField(
         widget=MultipleFileInput(attrs={"multiple": True, "accept": ".png,.jpg,.jpeg,.dcm,.zip,.csv"}),
         help_text="PNG, JPEG, DICOM or zip archives; add a metadata.csv to attach patient data (owners only).",
     )
-
-    def clean_files(self):
-        return self.files.getlist("files")
 
 
 class FlagForm(forms.Form):

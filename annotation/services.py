@@ -356,7 +356,7 @@ def image_store(*, data: bytes, sha256: str, written: list[str] | None = None) -
             )
     except IntegrityError:
         _delete_files(written)
-        written.clear()  # removed already; the files now belong to the concurrent import's row
+        written.clear()  # removed here already: the caller must not remove these names again
         return Image.objects.get(sha256=sha256)  # stored meanwhile by a concurrent import
     except BaseException:
         _delete_files(written)

@@ -12,7 +12,13 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from annotation import selectors, services
-from annotation.csv_io import RatingsCsvError, ScoresFormatError, ratings_csv_export, ratings_csv_import, scores_covid_severity_export
+from annotation.csv_io import (
+    RatingsCsvError,
+    ScoresFormatError,
+    ratings_csv_export,
+    ratings_csv_import,
+    scores_covid_severity_export,
+)
 from annotation.forms import FlagForm, MemberForm, RatingsUploadForm, StudyForm, StudySettingsForm, UploadForm
 from annotation.models import StudyMembership
 from annotation.rubrics import RubricValueError, rubric_totals_spec
