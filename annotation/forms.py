@@ -22,6 +22,10 @@ class StudySettingsForm(forms.Form):
     title = forms.CharField(max_length=200)
     rubric = forms.ChoiceField(choices=RUBRIC_CHOICES)
     raters_per_case = forms.IntegerField(min_value=1, max_value=50)
+    consensus_method = forms.ChoiceField(choices=Study.Consensus.choices)
+    adjudication_range = forms.IntegerField(
+        min_value=1, max_value=48, help_text="Cases whose raters' totals span this many points or more go to adjudication."
+    )
 
 
 class MemberForm(forms.Form):

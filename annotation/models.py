@@ -23,6 +23,26 @@ class Study(models.Model):
     rubric = models.CharField(max_length=32, choices=RUBRIC_CHOICES, default="cohen2020")
     raters_per_case = models.PositiveSmallIntegerField(default=3)
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.DRAFT)
+
+    class Consensus(models.TextChoices):
+        MEAN = "mean", "Mean of the raters' totals (as in the paper)"
+        MEDIAN = "median", "Median of the raters' totals"
+
+    consensus_method = models.CharField(max_length=8, choices=Consensus.choices, default=Consensus.MEAN)
+    # A case whose raters' current totals span this many points or more on any total goes to
+    # adjudication.
+    adjudication_range = models.PositiveSmallIntegerField(default=3)
+    # Bumped by every change to ratings, flags or adjudications: the cached agreement report is
+    # valid for exactly one value of it.
+    ratings_version = models.PositiveIntegerField(default=0)
+
+    class ModelAssistance(models.TextChoices):
+        NONE = "none", "None: raters never see model output"
+        SHOWN = "shown", "Shown: raters see the active model's pre-score"
+
+    model_assistance = models.CharField(max_length=8, choices=ModelAssistance.choices, default=ModelAssistance.NONE)
+    # Promote a newly trained model by itself when its cross-validated MAE beats the active one's.
+    auto_promote = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     opened_at = models.DateTimeField(null=True, blank=True)
     locked_at = models.DateTimeField(null=True, blank=True)
@@ -53,6 +73,8 @@ class StudyMembership(models.Model):
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="memberships")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=8, choices=Role.choices)
+    # Chosen by an owner; never a rater of the same study, who would see the others' scores.
+    can_adjudicate = models.BooleanField(default=False)
     # The seed of this rater's case order, kept so the order can be reproduced and reported.
     queue_seed = models.BigIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -157,6 +179,10 @@ class Rating(models.Model):
     totals = models.JSONField()
     reading_time_s = models.FloatField(null=True, blank=True)
     source = models.CharField(max_length=8, choices=Source.choices, default=Source.WEB)
+    # In a model-assisted study: which model version's pre-score the rater saw while scoring.
+    model_version_shown = models.ForeignKey(
+        "scoring.ModelVersion", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     created_at = models.DateTimeField()
 
     class Meta:
@@ -198,3 +224,19 @@ class ImportJob(models.Model):
         for row in self.report:
             out[row["status"]] = out.get(row["status"], 0) + 1
         return out
+
+
+class Adjudication(models.Model):
+    """A final score for a case whose raters disagree. Append-only; the raters' ratings are untouched."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="adjudications")
+    adjudicator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    revision = models.PositiveIntegerField()
+    values = models.JSONField()
+    totals = models.JSONField()
+    note = models.CharField(max_length=1000, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["case", "revision"]
+        constraints = [models.UniqueConstraint(fields=["case", "revision"], name="adjudication_unique_revision")]

@@ -84,12 +84,19 @@ class RaterCase:
     flag_note: str
     previous_id: str | None
     next_id: str | None
+    # Where "Save and next" leads: the first of the rater's other cases not yet done. The page
+    # prefetches its image so that the next case appears at once.
+    upcoming_id: str | None
     display_width: int
     display_height: int
 
     @property
     def read_only(self) -> bool:
         return self.study_status != Study.Status.OPEN
+
+    @property
+    def percent_done(self) -> int:
+        return round(100 * self.done / self.queue_length) if self.queue_length else 0
 
 
 def assignment_get_for_rater(*, user, public_id: str) -> Assignment:
@@ -109,32 +116,40 @@ def assignment_get_for_rater(*, user, public_id: str) -> Assignment:
     return assignment
 
 
+def _first_id(queue: QuerySet[Assignment], order: str) -> str | None:
+    return queue.order_by(order).values_list("public_id", flat=True).first()
+
+
 def rater_case_get(*, user, public_id: str) -> RaterCase:
+    """One of the rater's cases with its place in their queue.
+
+    A fixed number of queries whatever the queue length (one aggregate for the counts, one indexed
+    lookup each for the neighbours), so that the page stays as fast for 100,000 cases as for 10.
+    """
     assignment = assignment_get_for_rater(user=user, public_id=public_id)
     queue = _rater_queue(user=user, study_id=assignment.study_id)
-    before = queue.filter(order_key__lt=assignment.order_key)
-    previous = before.order_by("-order_key").values_list("public_id", flat=True).first()
-    following = (
-        queue.filter(order_key__gt=assignment.order_key).order_by("order_key").values_list("public_id", flat=True).first()
+    counts = queue.aggregate(
+        total=Count("id"),
+        done=Count("id", filter=Q(completed_at__isnull=False)),
+        before=Count("id", filter=Q(order_key__lt=assignment.order_key)),
     )
-    counts = queue.aggregate(total=Count("id"), done=Count("id", filter=Q(completed_at__isnull=False)))
-    rating = assignment.current_rating
-    revision = assignment.ratings.count()
+    study, rating = assignment.study, assignment.current_rating
     return RaterCase(
         public_id=assignment.public_id,
-        study_slug=assignment.study.slug,
-        study_title=assignment.study.title,
-        study_status=assignment.study.status,
-        rubric=rubric_get(assignment.study.rubric),
-        position=before.count() + 1,
+        study_slug=study.slug,
+        study_title=study.title,
+        study_status=study.status,
+        rubric=rubric_get(study.rubric),
+        position=counts["before"] + 1,
         queue_length=counts["total"],
         done=counts["done"],
         values=rating.values if rating else None,
-        revision=revision,
+        revision=assignment.ratings.count(),
         flag_reason=assignment.flag_reason,
         flag_note=assignment.flag_note,
-        previous_id=previous,
-        next_id=following,
+        previous_id=_first_id(queue.filter(order_key__lt=assignment.order_key), "-order_key"),
+        next_id=_first_id(queue.filter(order_key__gt=assignment.order_key), "order_key"),
+        upcoming_id=_first_id(queue.filter(completed_at__isnull=True).exclude(pk=assignment.pk), "order_key"),
         display_width=assignment.case.image.display_width,
         display_height=assignment.case.image.display_height,
     )
@@ -152,7 +167,30 @@ def assignment_next_for_rater(*, user, study: Study) -> str | None:
 
 
 def rater_first_case(*, user, study: Study) -> str | None:
-    return _rater_queue(user=user, study_id=study.pk).order_by("order_key").values_list("public_id", flat=True).first()
+    return _first_id(_rater_queue(user=user, study_id=study.pk), "order_key")
+
+
+@dataclass(frozen=True)
+class RaterQueueSummary:
+    total: int
+    done: int
+    flagged: int
+    first_id: str | None
+
+    @property
+    def percent(self) -> int:
+        return round(100 * self.done / self.total) if self.total else 0
+
+
+def rater_queue_summary(*, user, study: Study) -> RaterQueueSummary:
+    """The rater's own counts for the done page: how many, never anyone else's."""
+    queue = _rater_queue(user=user, study_id=study.pk)
+    counts = queue.aggregate(
+        total=Count("id"),
+        done=Count("id", filter=Q(completed_at__isnull=False)),
+        flagged=Count("id", filter=~Q(flag_reason="")),
+    )
+    return RaterQueueSummary(counts["total"], counts["done"], counts["flagged"], _first_id(queue, "order_key"))
 
 
 def rater_display_image_path(*, user, public_id: str) -> str:

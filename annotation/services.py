@@ -12,12 +12,12 @@ from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Max
+from django.db.models import Count, F, Max
 from django.utils import timezone
 
 from annotation import imaging
 from annotation.ingest import Limits, MetadataError, Source, metadata_parse, metadata_patient_id
-from annotation.models import Assignment, Case, Image, ImportJob, Rating, Study, StudyMembership
+from annotation.models import Adjudication, Assignment, Case, Image, ImportJob, Rating, Study, StudyMembership
 from annotation.rubrics import RubricValueError, rubric_clean_values, rubric_get, rubric_totals
 
 logger = logging.getLogger(__name__)
@@ -41,12 +41,26 @@ def study_create(*, owner, slug: str, title: str, rubric: str = "cohen2020", rat
     return study
 
 
-def study_update(*, study: Study, title: str, rubric: str, raters_per_case: int) -> Study:
+def study_update(
+    *,
+    study: Study,
+    title: str,
+    rubric: str,
+    raters_per_case: int,
+    consensus_method: str = Study.Consensus.MEAN,
+    adjudication_range: int = 3,
+) -> Study:
+    """Change a study's settings. The rubric and raters per case are fixed once raters start;
+    the analysis settings (consensus, adjudication range) may change at any time."""
     if study.status != Study.Status.DRAFT and (rubric != study.rubric or raters_per_case != study.raters_per_case):
         raise StudyStateError("the rubric and raters per case can only change while the study is a draft")
     rubric_get(rubric)
+    analysis_changed = (consensus_method, adjudication_range) != (study.consensus_method, study.adjudication_range)
     study.title, study.rubric, study.raters_per_case = title, rubric, raters_per_case
-    study.save(update_fields=["title", "rubric", "raters_per_case"])
+    study.consensus_method, study.adjudication_range = consensus_method, adjudication_range
+    study.save(update_fields=["title", "rubric", "raters_per_case", "consensus_method", "adjudication_range"])
+    if analysis_changed:
+        study_ratings_changed(study_id=study.pk)  # the cached report shows consensus and the queue
     return study
 
 
@@ -146,6 +160,12 @@ def study_assign_cases(*, study: Study) -> int:
 # --- ratings and flags ---------------------------------------------------------------------------
 
 
+def study_ratings_changed(*, study_id: int) -> None:
+    # An UPDATE with F(), not read-modify-write: concurrent submissions must each bump the version,
+    # so that a cached agreement report is never taken for current after a change.
+    Study.objects.filter(pk=study_id).update(ratings_version=F("ratings_version") + 1)
+
+
 def _ensure_writable(study: Study, *, source: str) -> None:
     if study.is_locked:
         raise StudyStateError("the study is locked: ratings can no longer change")
@@ -189,6 +209,7 @@ def rating_submit(
     locked.flag_reason, locked.flag_note, locked.flagged_at = "", "", None
     locked.completed_at = locked.completed_at or now
     locked.save(update_fields=["current_rating", "flag_reason", "flag_note", "flagged_at", "completed_at"])
+    study_ratings_changed(study_id=locked.study_id)
     assignment.refresh_from_db()
     return rating
 
@@ -207,6 +228,7 @@ def assignment_flag(*, assignment: Assignment, reason: str, note: str = "") -> A
     locked.current_rating = None
     locked.completed_at = locked.completed_at or now
     locked.save(update_fields=["flag_reason", "flag_note", "flagged_at", "current_rating", "completed_at"])
+    study_ratings_changed(study_id=locked.study_id)
     assignment.refresh_from_db()
     return locked
 
@@ -436,3 +458,41 @@ def _remove_upload_folder(folder: str) -> None:
                 default_storage.delete(f"{folder}/{sub}/{filename}")
     except OSError:
         logger.exception("could not clean up %s", folder)
+
+
+# --- adjudication --------------------------------------------------------------------------------
+
+
+def membership_set_adjudicator(*, study: Study, user, allowed: bool) -> StudyMembership:
+    """Let an owner or observer adjudicate. A rater cannot: adjudicators see everyone's scores."""
+    membership = StudyMembership.objects.get(study=study, user=user)
+    if allowed and membership.role == StudyMembership.Role.RATER:
+        raise StudyStateError(f"{user.username} is a rater of this study and cannot adjudicate it")
+    membership.can_adjudicate = allowed
+    membership.save(update_fields=["can_adjudicate"])
+    return membership
+
+
+@transaction.atomic
+def adjudication_record(*, case: Case, adjudicator, values: dict[str, object], note: str = "") -> Adjudication:
+    """Record a final score for a case; the raters' own ratings are never changed."""
+    study = Study.objects.select_for_update().get(pk=case.study_id)
+    if study.is_locked:
+        raise StudyStateError("the study is locked: adjudications can no longer change")
+    if not StudyMembership.objects.filter(study=study, user=adjudicator, can_adjudicate=True).exclude(
+        role=StudyMembership.Role.RATER
+    ).exists():
+        raise StudyStateError(f"{adjudicator.username} is not an adjudicator of this study")
+    rubric = rubric_get(study.rubric)
+    cleaned = rubric_clean_values(rubric, values)
+    last = case.adjudications.aggregate(last=Max("revision"))["last"] or 0
+    adjudication = Adjudication.objects.create(
+        case=case,
+        adjudicator=adjudicator,
+        revision=last + 1,
+        values=cleaned,
+        totals=rubric_totals(rubric, cleaned),
+        note=note.strip()[:1000],
+    )
+    study_ratings_changed(study_id=study.pk)
+    return adjudication

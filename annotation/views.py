@@ -59,7 +59,15 @@ def study_detail(request: HttpRequest, slug: str) -> HttpResponse:
             cases=selectors.study_cases_for_owner(study=study)[:500],
             flags=selectors.study_flagged_assignments(study=study)[:200],
             jobs=selectors.import_jobs_for_study(study=study),
-            settings_form=StudySettingsForm(initial={"title": study.title, "rubric": study.rubric, "raters_per_case": study.raters_per_case}),
+            settings_form=StudySettingsForm(
+                initial={
+                    "title": study.title,
+                    "rubric": study.rubric,
+                    "raters_per_case": study.raters_per_case,
+                    "consensus_method": study.consensus_method,
+                    "adjudication_range": study.adjudication_range,
+                }
+            ),
             member_form=MemberForm(),
             upload_form=UploadForm(),
             ratings_form=RatingsUploadForm(),

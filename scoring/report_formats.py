@@ -1,0 +1,61 @@
+"""The agreement report as CSV rows: one statistic a line, with its CI and reason when undefined."""
+
+import csv
+import io
+
+COLUMNS = ["score", "statistic", "variant", "value", "ci95_low", "ci95_high", "n_cases", "note"]
+
+
+def _ci(entry: dict | None) -> tuple[object, object]:
+    ci = (entry or {}).get("ci95") or [None, None]
+    return ci[0], ci[1]
+
+
+def _rows_for_score(key: str, score: dict):
+    n = score.get("n_cases")
+    for level, entry in score.get("krippendorff_alpha", {}).items():
+        yield [key, "krippendorff_alpha", level, entry.get("value"), *_ci(entry), n, entry.get("reason", "")]
+    for name, entry in score.get("icc", {}).items():
+        yield [key, "icc", name, entry.get("value"), *_ci(entry), score.get("icc_n_cases", ""), entry.get("reason", "")]
+    fleiss = score.get("fleiss_kappa")
+    yield [key, "fleiss_kappa", "", fleiss, None, None, n, score.get("undefined", {}).get("fleiss_kappa", "")]
+    kappa = score.get("weighted_kappa", {})
+    yield [key, "weighted_kappa", "mean", kappa.get("mean"), *_ci(kappa), n, kappa.get("reason", "")]
+    for pair in kappa.get("pairs", []):
+        yield [key, "weighted_kappa", " vs ".join(pair["raters"]), pair.get("value"), None, None, pair.get("n", ""), pair.get("reason", "")]
+    for name in ("exact_agreement", "within_one"):
+        yield [key, name, "", score.get(name), None, None, n, score.get("undefined", {}).get(name, "")]
+    for rater, stats in score.get("raters", {}).items():
+        for stat in ("mean", "bias_vs_consensus", "mae_vs_consensus"):
+            yield [key, f"rater_{stat}", rater, stats.get(stat), None, None, stats.get("n"), ""]
+    for entry in score.get("bland_altman", []):
+        loa = entry.get("loa") or [None, None]
+        yield [key, "bland_altman_mean_diff", f"{entry['a']} - {entry['b']}", entry.get("mean_diff"), loa[0], loa[1], entry.get("n", ""), "limits of agreement in the CI columns"]
+
+
+def report_csv(data: dict) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    for key, score in data["scores"].items():
+        for row in _rows_for_score(key, score):
+            writer.writerow(["" if value is None else (f"{value:.6g}" if isinstance(value, float) else value) for value in row])
+    return out.getvalue()
+
+
+FIGURE_TITLES = {
+    "bland_altman": "Bland-Altman, each pair of raters",
+    "scatter": "Pairwise scatter of totals",
+    "kappa": "Weighted kappa between raters",
+    "distribution": "Score distribution per rater",
+}
+
+
+def figures_by_total(plots: dict[str, str]) -> dict[str, list[tuple[str, str]]]:
+    out: dict[str, list[tuple[str, str]]] = {}
+    for name, title in FIGURE_TITLES.items():
+        for key, markup in plots.items():
+            total, _, figure = key.partition(":")
+            if figure == name:
+                out.setdefault(total, []).append((title, markup))
+    return out

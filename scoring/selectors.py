@@ -1,0 +1,125 @@
+"""Reads for owners, observers and adjudicators: never reachable from a rater's pages."""
+
+from dataclasses import dataclass, field
+from statistics import median
+
+import numpy as np
+
+from annotation.models import Adjudication, Assignment, Study
+from annotation.rubrics import Rubric, rubric_get
+from scoring.consensus import consensus_mean
+
+
+@dataclass
+class ScoreTable:
+    """Current scores as cases x raters matrices (NaN where a rater has no current rating)."""
+
+    rubric: Rubric
+    case_ids: list[int]
+    public_ids: list[str]
+    filenames: list[str]
+    raters: list[str]
+    matrices: dict[str, np.ndarray] = field(default_factory=dict)
+    n_ratings: int = 0
+
+
+def study_score_table(*, study: Study) -> ScoreTable:
+    """Every case with at least one current rating; one column per rater with a current rating."""
+    rubric = rubric_get(study.rubric)
+    rows = list(
+        Assignment.objects.filter(study=study, current_rating__isnull=False)
+        .order_by("case_id")
+        .values_list("case_id", "case__public_id", "case__original_filename", "rater__username",
+                     "current_rating__values", "current_rating__totals")
+    )
+    case_index: dict[int, int] = {}
+    cases, raters = [], sorted({row[3] for row in rows})
+    for case_id, public_id, filename, *_ in rows:
+        if case_id not in case_index:
+            case_index[case_id] = len(cases)
+            cases.append((case_id, public_id, filename))
+    rater_index = {name: i for i, name in enumerate(raters)}
+    keys = [*rubric.total_keys, *rubric.item_keys]
+    matrices = {key: np.full((len(cases), len(raters)), np.nan) for key in keys}
+    for case_id, _, _, rater, values, totals in rows:
+        i, j = case_index[case_id], rater_index[rater]
+        for key in rubric.total_keys:
+            matrices[key][i, j] = totals[key]
+        for key in rubric.item_keys:
+            value = values.get(key)
+            matrices[key][i, j] = np.nan if value is None else value
+    return ScoreTable(
+        rubric=rubric,
+        case_ids=[c[0] for c in cases],
+        public_ids=[c[1] for c in cases],
+        filenames=[c[2] for c in cases],
+        raters=raters,
+        matrices=matrices,
+        n_ratings=len(rows),
+    )
+
+
+@dataclass(frozen=True)
+class CaseConsensus:
+    case_id: int
+    public_id: str
+    filename: str
+    n_raters: int
+    consensus: dict[str, float | None]
+    spread: dict[str, float | None]  # max - min of the raters' totals
+    adjudicated: dict[str, int] | None
+    needs_adjudication: bool
+
+    @property
+    def final(self) -> dict[str, float | None]:
+        return dict(self.adjudicated) if self.adjudicated else dict(self.consensus)
+
+    @property
+    def final_source(self) -> str:
+        return "adjudicated" if self.adjudicated else "consensus"
+
+
+def study_consensus(*, study: Study, table: ScoreTable | None = None) -> list[CaseConsensus]:
+    """Consensus per case (mean, or median by study setting) of the raters' current totals,
+    the latest adjudication, and whether the case waits for one."""
+    table = table or study_score_table(study=study)
+    latest = _latest_adjudications(study)
+    combine = median if study.consensus_method == Study.Consensus.MEDIAN else consensus_mean
+    out = []
+    for i, case_id in enumerate(table.case_ids):
+        consensus, spread = {}, {}
+        for key in table.rubric.total_keys:
+            row = table.matrices[key][i]
+            values = [float(v) for v in row[~np.isnan(row)]]
+            consensus[key] = combine(values) if values else None
+            spread[key] = (max(values) - min(values)) if len(values) >= 2 else None
+        disagree = any(s is not None and s >= study.adjudication_range for s in spread.values())
+        adjudicated = latest.get(case_id)
+        out.append(
+            CaseConsensus(
+                case_id, table.public_ids[i], table.filenames[i], int(np.sum(~np.isnan(table.matrices[table.rubric.total_keys[0]][i]))),
+                consensus, spread, adjudicated, disagree and adjudicated is None,
+            )
+        )
+    return out
+
+
+def _latest_adjudications(study: Study) -> dict[int, dict[str, int]]:
+    latest: dict[int, dict[str, int]] = {}
+    for case_id, totals in Adjudication.objects.filter(case__study=study).order_by("case_id", "revision").values_list("case_id", "totals"):
+        latest[case_id] = totals
+    return latest
+
+
+def adjudication_queue(*, study: Study) -> list[CaseConsensus]:
+    return [row for row in study_consensus(study=study) if row.needs_adjudication]
+
+
+def case_ratings_for_adjudicator(*, case) -> list[dict]:
+    """Each rater's current scores for one case, for the adjudication page (never shown to raters)."""
+    return [
+        {"rater": username, "values": values, "totals": totals}
+        for username, values, totals in Assignment.objects.filter(case=case, current_rating__isnull=False)
+        .order_by("rater__username")
+        .values_list("rater__username", "current_rating__values", "current_rating__totals")
+    ]

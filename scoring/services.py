@@ -1,0 +1,117 @@
+"""Connects the pure statistics to the database: build, cache and serve agreement reports."""
+
+import logging
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from annotation.models import Study
+from scoring import plots
+from scoring.models import AgreementReport
+from scoring.selectors import ScoreTable, study_consensus, study_score_table
+
+logger = logging.getLogger(__name__)
+DEFAULT_BOOTSTRAP = 1000
+
+
+def _domain(table: ScoreTable, key: str) -> tuple[int, int]:
+    rubric = table.rubric
+    if key in rubric.total_keys:
+        total = next(t for t in rubric.totals if t.key == key)
+        return total.minimum, total.maximum
+    item = rubric.item(key)
+    return item.minimum, item.maximum
+
+
+def agreement_report_build(*, study: Study, table: ScoreTable, n_boot: int = DEFAULT_BOOTSTRAP, seed: int = 0, progress=None) -> dict:
+    """The report as JSON-ready data: every total and every item, plus consensus and adjudication."""
+    from scoring.agreement import agreement_summary  # NumPy/SciPy/krippendorff: load on first use
+
+    keys = [*table.rubric.total_keys, *table.rubric.item_keys]
+    scores = {}
+    for done, key in enumerate(keys, start=1):
+        low, high = _domain(table, key)
+        scores[key] = agreement_summary(
+            table.matrices[key], table.raters, domain=list(range(low, high + 1)),
+            categorical=key in table.rubric.item_keys, n_boot=n_boot, seed=seed,
+        )
+        if progress:
+            progress(done, len(keys))
+    consensus = study_consensus(study=study, table=table)
+    return {
+        "study": study.slug,
+        "rubric": table.rubric.key,
+        "n_cases": len(table.case_ids),
+        "n_raters": len(table.raters),
+        "n_ratings": table.n_ratings,
+        "scores": scores,
+        "consensus_method": study.consensus_method,
+        "adjudication": {
+            "range": study.adjudication_range,
+            "pending": sum(1 for row in consensus if row.needs_adjudication),
+            "adjudicated": sum(1 for row in consensus if row.adjudicated),
+        },
+        "bootstrap": {"resamples": n_boot, "seed": seed},
+    }
+
+
+def agreement_report_plots(*, table: ScoreTable, data: dict) -> dict[str, str]:
+    """SVG figures for each rubric total, drawn once per cached report."""
+    out = {}
+    for key in table.rubric.total_keys:
+        matrix, domain = table.matrices[key], _domain(table, key)
+        label = next(t.label for t in table.rubric.totals if t.key == key)
+        figures = {
+            "bland_altman": plots.bland_altman_svg(matrix, table.raters, label),
+            "scatter": plots.pairwise_scatter_svg(matrix, table.raters, label, domain),
+            "kappa": plots.kappa_heatmap_svg(data["scores"][key]["weighted_kappa"]["pairs"], table.raters, label),
+            "distribution": plots.distribution_svg(matrix, table.raters, label, domain),
+        }
+        out.update({f"{key}:{name}": svg for name, svg in figures.items() if svg})
+    return out
+
+
+def agreement_report_request(*, study: Study, n_boot: int = DEFAULT_BOOTSTRAP, seed: int = 0) -> AgreementReport:
+    """The report for the study's current ratings: cached if computed, else queued for a worker."""
+    from scoring.tasks import agreement_report_run
+
+    study.refresh_from_db(fields=["ratings_version"])
+    key = {"study": study, "ratings_version": study.ratings_version, "n_boot": n_boot, "seed": seed}
+    report = AgreementReport.objects.filter(**key).first()
+    if report:
+        return report
+    try:
+        with transaction.atomic():
+            report = AgreementReport.objects.create(**key)
+            transaction.on_commit(lambda: agreement_report_run.delay(report_id=report.pk))
+    except IntegrityError:  # requested at the same moment by another page view
+        return AgreementReport.objects.get(**key)
+    return report
+
+
+def agreement_report_latest_done(*, study: Study) -> AgreementReport | None:
+    return study.agreement_reports.filter(status=AgreementReport.Status.DONE).order_by("-ratings_version", "-finished_at").first()
+
+
+def agreement_report_execute(*, report_id: int) -> AgreementReport | None:
+    """Compute a queued report. Claimed with a conditional update, so a redelivered task is a no-op."""
+    if not AgreementReport.objects.filter(pk=report_id, status=AgreementReport.Status.QUEUED).update(
+        status=AgreementReport.Status.RUNNING
+    ):
+        return None
+    report = AgreementReport.objects.select_related("study").get(pk=report_id)
+
+    def progress(done: int, total: int) -> None:
+        AgreementReport.objects.filter(pk=report_id).update(done=done, total=total)
+
+    try:
+        table = study_score_table(study=report.study)
+        data = agreement_report_build(study=report.study, table=table, n_boot=report.n_boot, seed=report.seed, progress=progress)
+        report.plots = agreement_report_plots(table=table, data=data)
+        report.data, report.status = data, AgreementReport.Status.DONE
+    except Exception as exc:  # shown on the page; the traceback goes to the worker's log
+        logger.exception("agreement report %s failed", report_id)
+        report.status, report.error = AgreementReport.Status.FAILED, f"{type(exc).__name__}: {exc}"
+    report.finished_at = timezone.now()
+    report.save(update_fields=["plots", "data", "status", "error", "finished_at"])
+    return report
