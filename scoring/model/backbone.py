@@ -1,0 +1,67 @@
+"""Load torchxrayvision's DenseNet from a weights file on disk, never from the network."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+DEFAULT_WEIGHTS = "densenet121-res224-all"
+
+
+class WeightsMissing(Exception):
+    """The weights file is not where torchxrayvision looks; str(exc) says what to put where."""
+
+    def __init__(self, *, weights: str, path: Path, url: str):
+        self.weights, self.path, self.url = weights, path, url
+        super().__init__(
+            f"torchxrayvision weights {weights!r} are missing: put the file {path.name} "
+            f"into the directory {path.parent} (download it from {url}, "
+            f"e.g. `wget {url} -O {path}`). Nothing is downloaded automatically."
+        )
+
+
+class WeightsUnreadable(Exception):
+    """The weights file exists but torch cannot load it (partial download, wrong file)."""
+
+
+def weights_url(weights: str) -> str:
+    """The URL torchxrayvision would download `weights` from (DenseNet weights only)."""
+    from torchxrayvision.models import model_urls
+
+    entry = model_urls.get(weights)
+    if entry is None or "densenet121" not in entry["weights_url"]:
+        known = sorted(k for k, v in model_urls.items() if "densenet121" in v["weights_url"])
+        raise ValueError(f"unknown DenseNet weights {weights!r}; known: {', '.join(known)}")
+    return entry["weights_url"]
+
+
+def weights_path(weights: str, cache_dir: str | os.PathLike | None) -> Path:
+    """Where torchxrayvision looks for the file: the same rule as xrv.models.get_weights."""
+    from torchxrayvision.utils import get_cache_dir
+
+    folder = get_cache_dir() if cache_dir is None else os.fspath(cache_dir)
+    filename = os.path.basename(weights_url(weights))
+    return Path(os.path.expanduser(os.path.join(folder, filename)))
+
+
+def load_backbone(*, weights: str = DEFAULT_WEIGHTS, cache_dir: str | os.PathLike | None = None) -> Any:
+    """The DenseNet in eval mode, returning raw logits (op_threshs None) as the paper did.
+
+    Raises WeightsMissing before torchxrayvision gets a chance to download: without a
+    network its download hangs or fails obscurely, and random weights are never an option.
+    """
+    import torchxrayvision as xrv
+
+    path = weights_path(weights, cache_dir)
+    if not path.is_file():
+        raise WeightsMissing(weights=weights, path=path, url=weights_url(weights))
+    try:
+        model = xrv.models.DenseNet(weights=weights, cache_dir=str(path.parent))
+    except Exception as exc:  # noqa: BLE001 - torch.load raises many types on a bad file
+        raise WeightsUnreadable(
+            f"cannot load torchxrayvision weights from {path} ({type(exc).__name__}: {exc}); "
+            f"delete the file and download it again from {weights_url(weights)}"
+        ) from exc
+    model.op_threshs = None  # raw logits: the paper's heads are linear in the logit
+    return model.eval()
