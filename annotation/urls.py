@@ -1,6 +1,6 @@
 from django.urls import path
 
-from annotation import views
+from annotation import views, views_reading
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -16,9 +16,9 @@ urlpatterns = [
     path("studies/<slug:slug>/export/ratings.csv", views.export_ratings, name="export_ratings"),
     path("studies/<slug:slug>/export/scores.csv", views.export_scores, name="export_scores"),
     path("studies/<slug:slug>/cases/<str:public_id>/image.png", views.owner_case_image, name="owner_case_image"),
-    path("studies/<slug:slug>/read/", views.study_read, name="study_read"),
-    path("studies/<slug:slug>/done/", views.study_done, name="study_done"),
-    path("read/<str:public_id>/", views.read_case, name="read_case"),
-    path("read/<str:public_id>/flag/", views.read_case_flag, name="read_case_flag"),
-    path("read/<str:public_id>/image.png", views.read_image, name="read_image"),
+    path("studies/<slug:slug>/read/", views_reading.study_read, name="study_read"),
+    path("studies/<slug:slug>/done/", views_reading.study_done, name="study_done"),
+    path("read/<str:public_id>/", views_reading.read_case, name="read_case"),
+    path("read/<str:public_id>/flag/", views_reading.read_case_flag, name="read_case_flag"),
+    path("read/<str:public_id>/image.png", views_reading.read_image, name="read_image"),
 ]

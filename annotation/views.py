@@ -1,12 +1,9 @@
 """Pages. Thin: read through selectors (which enforce blinding), write through services."""
 
-import secrets
 
 from django.contrib import messages
-from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.files.storage import default_storage
-from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
@@ -19,9 +16,8 @@ from annotation.csv_io import (
     ratings_csv_import,
     scores_covid_severity_export,
 )
-from annotation.forms import FlagForm, MemberForm, RatingsUploadForm, StudyForm, StudySettingsForm, UploadForm
+from annotation.forms import MemberForm, RatingsUploadForm, StudyForm, StudySettingsForm, UploadForm
 from annotation.models import StudyMembership
-from annotation.rubrics import RubricValueError, rubric_totals_spec
 
 Role = StudyMembership.Role
 OWNER = (Role.OWNER,)
@@ -105,15 +101,8 @@ def member_add(request: HttpRequest, slug: str) -> HttpResponse:
         messages.error(request, "Member not added: give a username and a role.")
         return redirect("study", slug=slug)
     username, role = form.cleaned_data["username"].strip(), form.cleaned_data["role"]
-    User = get_user_model()
     try:
-        with transaction.atomic():
-            user = User.objects.filter(username=username).first()
-            password = None
-            if user is None:
-                password = secrets.token_urlsafe(9)
-                user = User.objects.create_user(username=username, password=password)
-            services.membership_add(study=study, user=user, role=role)
+        _, password = services.member_add_by_username(study=study, username=username, role=role)
     except services.StudyStateError as exc:
         messages.error(request, f"Member not added: {exc}.")
         return redirect("study", slug=slug)
@@ -214,79 +203,7 @@ def owner_case_image(request: HttpRequest, slug: str, public_id: str) -> HttpRes
     return _png_response(case.image.display.name)
 
 
-# --- reading -------------------------------------------------------------------------------------
-
-
-@login_required
-def study_read(request: HttpRequest, slug: str) -> HttpResponse:
-    """Resume where the rater left off: their first case neither scored nor flagged."""
-    study, _ = selectors.study_get_for_member(user=request.user, slug=slug, roles=(Role.RATER,))
-    next_id = selectors.assignment_next_for_rater(user=request.user, study=study)
-    if next_id is None:
-        return redirect("study_done", slug=slug)
-    return redirect("read_case", public_id=next_id)
-
-
-@login_required
-def study_done(request: HttpRequest, slug: str) -> HttpResponse:
-    study, _ = selectors.study_get_for_member(user=request.user, slug=slug, roles=(Role.RATER,))
-    cards = [card for card in selectors.study_cards_for_user(user=request.user) if card.study.pk == study.pk]
-    first = selectors.rater_first_case(user=request.user, study=study)
-    return render(request, "annotation/done.html", {"study": study, "card": cards[0], "first_id": first})
-
-
-@login_required
-def read_case(request: HttpRequest, public_id: str) -> HttpResponse:
-    case = selectors.rater_case_get(user=request.user, public_id=public_id)
-    error = None
-    values = case.values
-    if request.method == "POST":
-        assignment = selectors.assignment_get_for_rater(user=request.user, public_id=public_id)
-        posted = {key: request.POST.get(key, "") for key in case.rubric.item_keys}
-        try:
-            services.rating_submit(assignment=assignment, values=posted, reading_time_s=_reading_time(request))
-        except (RubricValueError, services.StudyStateError) as exc:
-            error, values = str(exc), posted
-        else:
-            # Submit and next: the next case neither scored nor flagged, in the rater's own order.
-            return redirect("study_read", slug=case.study_slug)
-    status = 400 if error else 200
-    return render(
-        request,
-        "annotation/read.html",
-        {"case": case, "values": values or {}, "error": error, "flag_form": FlagForm(), "totals_spec": rubric_totals_spec(case.rubric)},
-        status=status,
-    )
-
-
-def _reading_time(request: HttpRequest) -> float | None:
-    try:
-        value = float(request.POST.get("reading_time_s", ""))
-    except ValueError:
-        return None
-    return value if 0 <= value < 24 * 3600 else None
-
-
-@login_required
-@require_POST
-def read_case_flag(request: HttpRequest, public_id: str) -> HttpResponse:
-    assignment = selectors.assignment_get_for_rater(user=request.user, public_id=public_id)
-    form = FlagForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, "Choose a reason to flag the case.")
-        return redirect("read_case", public_id=public_id)
-    try:
-        services.assignment_flag(assignment=assignment, reason=form.cleaned_data["reason"], note=form.cleaned_data["note"])
-    except (RubricValueError, services.StudyStateError) as exc:
-        messages.error(request, f"Not flagged: {exc}.")
-        return redirect("read_case", public_id=public_id)
-    messages.success(request, "Case flagged.")
-    return redirect("study_read", slug=assignment.study.slug)
-
-
-@login_required
-def read_image(request: HttpRequest, public_id: str) -> HttpResponse:
-    return _png_response(selectors.rater_display_image_path(user=request.user, public_id=public_id))
+# Reading pages (study_read, read_case, ...) live in annotation/views_reading.py.
 
 
 def _png_response(name: str) -> HttpResponse:

@@ -1,57 +1,439 @@
-// Reading page: live totals, dependent items, visible reading time, digit keys.
-const form = document.getElementById("rating-form");
-const spec = JSON.parse(document.getElementById("rubric-totals").textContent);
-const timeField = document.getElementById("reading_time_s");
+// Reading page: scoring by keyboard or mouse, live totals, visible reading time, and the next case
+// without a full page reload (fetch + history.pushState). Without JavaScript the page is a plain
+// form that posts and redirects, and the server validates either way; this module only upgrades it.
+import { PRESETS, Viewer, decodeImage } from "./viewer.js";
+
+const reader = document.getElementById("reader");
+const viewerRoot = document.getElementById("viewer");
+const announcer = document.getElementById("announcer");
+const help = document.getElementById("shortcuts");
+const viewer = new Viewer(viewerRoot);
+const images = new Map(); // url -> Promise<HTMLImageElement>: the current image and the next one
+let panel = null;
+let timer = null;
+let busy = false;
+
+// --- reading time: only while the page is visible (a hidden tab does not count) -----------------
+
+class VisibleTimer {
+  constructor() {
+    this.ms = 0;
+    this.since = document.visibilityState === "visible" ? performance.now() : null;
+  }
+
+  pause() {
+    if (this.since !== null) this.ms += performance.now() - this.since;
+    this.since = null;
+  }
+
+  resume() {
+    if (this.since === null) this.since = performance.now();
+  }
+
+  seconds() {
+    const running = this.since === null ? 0 : performance.now() - this.since;
+    return (this.ms + running) / 1000;
+  }
+}
+
+document.addEventListener("visibilitychange", () => {
+  if (document.visibilityState === "visible") timer?.resume();
+  else timer?.pause();
+});
+
+// --- the scoring form ----------------------------------------------------------------------------
+
+const ratingForm = () => panel.querySelector("#rating-form");
+const items = () => [...panel.querySelectorAll("#rating-form .item")];
+const readOnly = () => panel.hasAttribute("data-read-only");
+const isOff = (item) => item.classList.contains("disabled");
 
 function valueOf(key) {
-  const checked = form.querySelector(`input[name="${key}"]:checked`);
+  const checked = ratingForm().querySelector(`input[name="${key}"]:checked`);
   return checked ? Number(checked.value) : null;
 }
 
+function missingItems() {
+  return items().filter((item) => !isOff(item) && valueOf(item.dataset.item) === null);
+}
+
 function updateDependents() {
-  // RALE density is only scored when its extent is above 0.
-  for (const item of form.querySelectorAll(".item[data-requires]")) {
-    const parent = valueOf(item.dataset.requires);
-    const off = !parent;
+  // A dependent item (RALE density) is scored only when its parent (extent) is above 0.
+  for (const item of panel.querySelectorAll(".item[data-requires]")) {
+    const off = !valueOf(item.dataset.requires);
     item.classList.toggle("disabled", off);
+    item.setAttribute("aria-disabled", String(off));
+    item.setAttribute("aria-required", String(!off));
     for (const input of item.querySelectorAll("input")) {
-      input.disabled = off;
+      input.disabled = off || readOnly();
+      input.required = !off;
       if (off) input.checked = false;
     }
+    if (off) showDefinition(item);
   }
 }
 
 function updateTotals() {
+  const spec = JSON.parse(panel.querySelector("#rubric-totals").textContent);
+  const missing = missingItems();
+  const open = new Set(missing.map((item) => item.dataset.item));
   for (const total of spec) {
-    const out = form.querySelector(`output[data-total="${total.key}"]`);
-    const keys = total.terms.flat();
-    const complete = keys.every((k) => valueOf(k) !== null || form.querySelector(`.item[data-item="${k}"].disabled`));
-    const value = total.terms.reduce((sum, term) => sum + term.reduce((p, k) => p * (valueOf(k) ?? 0), 1), 0);
-    out.textContent = complete ? String(value) : `${value}…`;
+    const out = panel.querySelector(`output[data-total="${total.key}"]`);
+    const value = total.terms.reduce((sum, term) => sum + term.reduce((p, key) => p * (valueOf(key) ?? 0), 1), 0);
+    out.textContent = total.terms.flat().some((key) => open.has(key)) ? `${value}…` : String(value);
+  }
+  for (const item of items()) if (!open.has(item.dataset.item)) item.classList.remove("missing");
+  const remaining = panel.querySelector("#remaining");
+  if (remaining && !readOnly()) {
+    remaining.textContent = missing.length
+      ? `${missing.length} item${missing.length === 1 ? "" : "s"} left to score`
+      : "All items scored · Enter saves";
+    remaining.classList.toggle("complete", !missing.length);
+  }
+  if (!missing.length) hideError();
+}
+
+function showDefinition(item, level = null) {
+  // The focused or hovered level's definition, else the chosen one's.
+  const shown = level ?? item.querySelector("input:checked")?.closest(".level");
+  const line = item.querySelector(".item-def");
+  line.textContent = shown ? shown.dataset.definition : "";
+  line.classList.toggle("preview", Boolean(level) && !level.querySelector("input").checked);
+}
+
+function reserveDefinitionSpace(item) {
+  // Room for the longest definition, so that hovering along the levels does not move the items below.
+  const line = item.querySelector(".item-def");
+  line.style.minHeight = "";
+  let tallest = 0;
+  for (const level of item.querySelectorAll(".level")) {
+    line.textContent = level.dataset.definition;
+    tallest = Math.max(tallest, line.offsetHeight);
+  }
+  line.style.minHeight = `${tallest}px`;
+  showDefinition(item);
+}
+
+function focusItem(item) {
+  if (!item) {
+    panel.querySelector("#submit")?.focus();
+    return;
+  }
+  const radio = item.querySelector("input:checked") ?? item.querySelector("input:not(:disabled)");
+  radio?.focus();
+}
+
+function neighbour(item, step) {
+  const open = items().filter((candidate) => !isOff(candidate));
+  return open[open.indexOf(item) + step] ?? null;
+}
+
+function scoreWithDigit(item, digit) {
+  const radio = item.querySelector(`input[value="${digit}"]`);
+  if (!radio || radio.disabled) {
+    const values = [...item.querySelectorAll("input")].map((input) => input.value);
+    announce(`${item.dataset.label}: ${digit} is not a level; choose ${values[0]} to ${values.at(-1)}.`);
+    item.classList.remove("rejected");
+    void item.offsetWidth; // restart the CSS animation
+    item.classList.add("rejected");
+    return;
+  }
+  radio.checked = true;
+  radio.dispatchEvent(new Event("change", { bubbles: true }));
+  focusItem(neighbour(item, 1));
+}
+
+function showError(text) {
+  const line = panel.querySelector("#form-error");
+  if (!line) return announce(text);
+  line.textContent = text;
+  line.hidden = false;
+}
+
+function hideError() {
+  const line = panel.querySelector("#form-error");
+  if (line && !line.hidden) line.hidden = true;
+}
+
+function announce(text) {
+  announcer.textContent = "";
+  setTimeout(() => { announcer.textContent = text; }, 50);
+}
+
+// --- flag ----------------------------------------------------------------------------------------
+
+function openFlag() {
+  const details = panel.querySelector("#flag");
+  if (!details) return;
+  details.open = true;
+  const reasons = details.querySelectorAll('input[name="reason"]');
+  (details.querySelector('input[name="reason"]:checked') ?? reasons[0])?.focus();
+}
+
+function closeFlag() {
+  const details = panel.querySelector("#flag");
+  if (details) details.open = false;
+  focusItem(missingItems()[0] ?? items()[0]);
+}
+
+function checkFlag(form) {
+  const reason = form.querySelector('input[name="reason"]:checked');
+  const error = form.querySelector("#flag-error");
+  let problem = "";
+  if (!reason) problem = "Choose a reason.";
+  else if (reason.value === "other" && !form.elements.note.value.trim()) problem = "Say why in the note.";
+  error.textContent = problem;
+  error.hidden = !problem;
+  if (problem) (reason ? form.elements.note : form.querySelector('input[name="reason"]')).focus();
+  return !problem;
+}
+
+// --- moving between cases without a full page reload --------------------------------------------
+
+function imageFor(url) {
+  if (!images.has(url)) {
+    const loading = decodeImage(url);
+    loading.catch(() => images.delete(url));
+    images.set(url, loading);
+  }
+  return images.get(url);
+}
+
+async function go(url, init = {}, { push = true } = {}) {
+  busy = true;
+  reader.setAttribute("aria-busy", "true");
+  try {
+    const response = await fetch(url, { ...init, cache: "no-store", credentials: "same-origin" });
+    const doc = new DOMParser().parseFromString(await response.text(), "text/html");
+    const next = doc.getElementById("panel");
+    if (!next) {
+      // The done page, the login page after a timeout, ...: load it as a page.
+      if (response.ok) return window.location.assign(response.url);
+      throw new Error(`the server answered ${response.status}`);
+    }
+    if (push && response.url !== window.location.href) history.pushState({ reading: true }, "", response.url);
+    swap(doc, next);
+  } catch (error) {
+    showError(`${init.method === "POST" ? "Not saved" : "Not loaded"}: ${error.message}. Try again.`);
+  } finally {
+    busy = false;
+    reader.removeAttribute("aria-busy");
   }
 }
 
-// Reading time counts only while the page is visible: a hidden tab does not count.
-let visibleMs = 0;
-let visibleSince = document.visibilityState === "visible" ? performance.now() : null;
-document.addEventListener("visibilitychange", () => {
-  if (document.visibilityState === "visible") visibleSince = performance.now();
-  else if (visibleSince !== null) { visibleMs += performance.now() - visibleSince; visibleSince = null; }
-});
-function readingSeconds() {
-  const running = visibleSince !== null ? performance.now() - visibleSince : 0;
-  return ((visibleMs + running) / 1000).toFixed(2);
+function swap(doc, next) {
+  document.title = doc.title;
+  document.querySelector("body > .messages")?.remove();
+  const messages = doc.querySelector("body > .messages");
+  if (messages) document.querySelector("main").before(document.adoptNode(messages));
+  const sameCase = next.dataset.case === panel.dataset.case;
+  panel.replaceWith(document.adoptNode(next));
+  mount({ sameCase });
 }
 
-// Digits set the focused item; Enter submits (the browser's default for a form).
-form.addEventListener("keydown", (event) => {
-  const item = event.target.closest?.(".item");
-  if (!item || !/^[0-9]$/.test(event.key)) return;
-  const radio = item.querySelector(`input[value="${event.key}"]:not(:disabled)`);
-  if (radio) { radio.checked = true; radio.focus(); radio.dispatchEvent(new Event("change", { bubbles: true })); event.preventDefault(); }
+function mount({ sameCase = false } = {}) {
+  panel = document.getElementById("panel");
+  const form = ratingForm();
+  form.noValidate = true; // checked here, with a message that names the missing items
+  updateDependents();
+  updateTotals();
+  for (const item of items()) reserveDefinitionSpace(item);
+  if (!sameCase) {
+    // A 400 answer for the same case keeps the clock and the view; a new case starts both afresh.
+    timer = new VisibleTimer();
+    const { image, upcomingImage, position, total, done } = panel.dataset;
+    viewer.show(imageFor(image), `Chest X-ray, case ${position} of ${total}`);
+    if (upcomingImage) imageFor(upcomingImage); // prefetch: "Save and next" leads there
+    for (const url of images.keys()) if (url !== image && url !== upcomingImage) images.delete(url);
+    panel.scrollTop = 0;
+    announce(`Case ${position} of ${total}; ${done} done.`);
+  }
+  if (!readOnly()) focusItem(missingItems()[0] ?? items()[0]);
+  dismissMessages();
+}
+
+function dismissMessages() {
+  // Confirmations ("Case flagged.") give the image its room back after a moment; errors stay.
+  const list = document.querySelector("body > .messages");
+  if (!list) return;
+  setTimeout(() => {
+    for (const message of list.querySelectorAll("li:not(.msg-error)")) message.remove();
+    if (!list.children.length) list.remove();
+  }, 5000);
+}
+
+// --- events (delegated: the panel is replaced for each case) -------------------------------------
+
+reader.addEventListener("change", (event) => {
+  if (!event.target.closest("#rating-form")) return;
+  updateDependents();
+  updateTotals();
+  const item = event.target.closest(".item");
+  if (item) showDefinition(item, event.target.matches(":focus") ? event.target.closest(".level") : null);
 });
 
-form.addEventListener("change", () => { updateDependents(); updateTotals(); });
-form.addEventListener("submit", () => { timeField.value = readingSeconds(); });
-updateDependents();
-updateTotals();
+reader.addEventListener("pointerover", (event) => {
+  const level = event.target.closest?.("#rating-form .level");
+  if (level) showDefinition(level.closest(".item"), level);
+});
+reader.addEventListener("pointerout", (event) => {
+  const level = event.target.closest?.("#rating-form .level");
+  if (level && !level.contains(event.relatedTarget)) showDefinition(level.closest(".item"));
+});
+reader.addEventListener("focusin", (event) => {
+  const level = event.target.closest?.("#rating-form .level");
+  if (level) showDefinition(level.closest(".item"), level);
+});
+reader.addEventListener("focusout", (event) => {
+  const level = event.target.closest?.("#rating-form .level");
+  if (level) showDefinition(level.closest(".item"));
+});
+
+reader.addEventListener("submit", (event) => {
+  const form = event.target;
+  if (!panel.contains(form)) return;
+  event.preventDefault();
+  if (busy) return; // a second Enter while saving must not store a second revision
+  if (form.id === "rating-form") {
+    const missing = missingItems();
+    if (missing.length) {
+      showError(`Score every item before saving. Missing: ${missing.map((item) => item.dataset.label).join("; ")}.`);
+      for (const item of missing) item.classList.add("missing");
+      focusItem(missing[0]);
+      return;
+    }
+    form.elements.reading_time_s.value = timer.seconds().toFixed(2);
+  } else if (form.id === "flag-form" && !checkFlag(form)) {
+    return;
+  }
+  go(form.action, { method: "POST", body: new FormData(form) });
+});
+
+reader.addEventListener("click", (event) => {
+  const link = event.target.closest("a[data-nav]");
+  if (!link || event.button !== 0 || event.ctrlKey || event.metaKey || event.shiftKey || event.altKey) return;
+  event.preventDefault();
+  if (!busy) go(link.href);
+});
+
+window.addEventListener("popstate", () => go(window.location.href, {}, { push: false }));
+
+// --- viewer toolbar and keyboard shortcuts -------------------------------------------------------
+
+const toolbar = viewerRoot.querySelector(".viewer-toolbar");
+
+function toggleInvert() {
+  announce(viewer.toggleInvert() ? "Inverted" : "Not inverted");
+}
+
+function resetView() {
+  viewer.reset();
+  announce("View reset");
+}
+
+function preset(name) {
+  viewer.preset(name);
+  announce(PRESETS[name].label);
+}
+
+function toggleWindowDrag(button) {
+  viewer.wlDrag = !viewer.wlDrag;
+  button.setAttribute("aria-pressed", String(viewer.wlDrag));
+}
+
+function navigate(which) {
+  const link = panel.querySelector(`a[data-nav="${which}"]`);
+  if (link && !busy) go(link.href);
+}
+
+// A click on a tool leaves the keyboard focus where it was (on the scores), so that the next
+// Enter saves instead of pressing the tool again.
+toolbar.addEventListener("mousedown", (event) => {
+  if (event.target.closest("button")) event.preventDefault();
+});
+
+toolbar.addEventListener("click", (event) => {
+  const button = event.target.closest("button");
+  if (!button) return;
+  if (button.dataset.preset) return preset(button.dataset.preset);
+  const actions = {
+    "zoom-in": () => viewer.zoomBy(1.25),
+    "zoom-out": () => viewer.zoomBy(0.8),
+    reset: resetView,
+    invert: toggleInvert,
+    "wl-drag": () => toggleWindowDrag(button),
+    help: () => help.showModal(),
+  };
+  actions[button.dataset.action]?.();
+});
+
+viewerRoot.addEventListener("viewerchange", (event) => {
+  for (const button of toolbar.querySelectorAll("[data-preset]")) {
+    button.setAttribute("aria-pressed", String(button.dataset.preset === event.detail.preset));
+  }
+  toolbar.querySelector('[data-action="invert"]').setAttribute("aria-pressed", String(event.detail.invert));
+});
+
+const SHORTCUTS = {
+  f: openFlag,
+  i: toggleInvert,
+  r: resetView,
+  d: () => preset("default"),
+  l: () => preset("lung"),
+  s: () => preset("soft"),
+  "+": () => viewer.zoomBy(1.25),
+  "=": () => viewer.zoomBy(1.25),
+  "-": () => viewer.zoomBy(0.8),
+  p: () => navigate("previous"),
+  n: () => navigate("next"),
+  "?": () => help.showModal(),
+};
+const TYPING = "textarea, select, input:not([type=radio]):not([type=checkbox]):not([type=button]):not([type=submit])";
+
+document.addEventListener("keydown", (event) => {
+  if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey || event.isComposing || help.open) return;
+  const { key, target } = event;
+  const inFlag = Boolean(target.closest?.("#flag"));
+  if (key === "Escape" && inFlag) return closeFlag();
+  if (target.matches?.(TYPING)) return; // the flag note: Enter submits it natively
+  const item = target.closest?.("#rating-form .item");
+  if (/^[0-9]$/.test(key)) {
+    const into = inFlag || readOnly() ? null : item ?? missingItems()[0];
+    if (into) {
+      event.preventDefault();
+      scoreWithDigit(into, Number(key));
+    }
+    return;
+  }
+  if (item && (key === "ArrowDown" || key === "ArrowUp")) {
+    // Up and down move between items; left and right (native radio keys) change the level.
+    event.preventDefault();
+    const to = neighbour(item, key === "ArrowDown" ? 1 : -1);
+    if (to || key === "ArrowDown") focusItem(to);
+    return;
+  }
+  if (key === "Enter") {
+    if (target.closest?.("a, button, summary, dialog")) return; // their own Enter
+    event.preventDefault();
+    const form = inFlag ? panel.querySelector("#flag-form") : ratingForm();
+    if (!readOnly()) form?.requestSubmit();
+    return;
+  }
+  const action = SHORTCUTS[key] ?? SHORTCUTS[key.toLowerCase()];
+  if (action && !(inFlag && key.toLowerCase() === "f")) {
+    event.preventDefault();
+    action();
+  }
+});
+
+// --- start: show the canvas instead of the plain <img>, and mount the first case ----------------
+
+const plain = document.getElementById("xray");
+images.set(plain.getAttribute("src"), plain.decode().then(() => plain));
+plain.hidden = true;
+viewerRoot.querySelector("canvas").hidden = false;
+viewerRoot.querySelector(".viewer-hint").hidden = false;
+viewerRoot.querySelector(".readout").hidden = false;
+toolbar.hidden = false;
+history.replaceState({ reading: true }, "", window.location.href);
+mount();
