@@ -47,6 +47,15 @@ def ratings_csv_parse(*, study: Study, data: bytes, allow_missing_images: bool) 
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise RatingsCsvError([f"the file is not UTF-8 text (byte {exc.start}); save it as UTF-8"]) from None
+    if "\x00" in text:  # PostgreSQL refuses NUL in text, and no CSV editor writes one
+        raise RatingsCsvError(["the file contains NUL bytes: it is not a text CSV"])
+    try:
+        return _parse_rows(study, rubric, text, allow_missing_images)
+    except csv.Error as exc:  # e.g. a field beyond the csv module's size limit, a stray quote
+        raise RatingsCsvError([f"the file is not a readable CSV: {exc}"]) from None
+
+
+def _parse_rows(study: Study, rubric, text: str, allow_missing_images: bool) -> list[ParsedRating]:
     reader = csv.DictReader(io.StringIO(text, newline=""))
     errors = _header_errors(reader.fieldnames or [], rubric)
     if errors:

@@ -184,12 +184,18 @@ class Rating(models.Model):
         "scoring.ModelVersion", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     created_at = models.DateTimeField()
+    # An API client's idempotency key: a retried submission with the same key returns the stored
+    # revision instead of adding another. Empty for the reading page and imports.
+    client_key = models.CharField(max_length=64, blank=True, default="")
 
     class Meta:
         ordering = ["assignment", "revision"]
         constraints = [
             models.UniqueConstraint(fields=["assignment", "revision"], name="rating_unique_revision"),
             models.CheckConstraint(condition=Q(revision__gte=1), name="rating_revision_positive"),
+            models.UniqueConstraint(
+                fields=["assignment", "client_key"], condition=~Q(client_key=""), name="rating_unique_client_key"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -14,6 +14,7 @@ from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Max
 from django.utils import timezone
+from rest_framework.authtoken.models import Token
 
 from annotation import imaging
 from annotation.ingest import Limits, MetadataError, Source, metadata_parse, metadata_patient_id
@@ -88,6 +89,18 @@ def user_get_or_create(*, username: str) -> tuple[object, bool]:
         user.set_unusable_password()
         user.save(update_fields=["password"])
     return user, created
+
+
+def member_add_by_username(*, study: Study, username: str, role: str) -> tuple[StudyMembership, str | None]:
+    """Add a member by username. A new username gets an account with a random password, returned
+    once (to be passed on) and never stored in clear; None when the user already existed."""
+    with transaction.atomic():
+        user, password = User.objects.filter(username=username).first(), None
+        if user is None:
+            password = secrets.token_urlsafe(9)
+            user = User.objects.create_user(username=username, password=password)
+        membership = membership_add(study=study, user=user, role=role)
+    return membership, password
 
 
 def study_open(*, study: Study) -> int:
@@ -182,13 +195,22 @@ def rating_submit(
     reading_time_s: float | None = None,
     source: str = Rating.Source.WEB,
     rated_at: datetime | None = None,
+    client_key: str = "",
 ) -> Rating:
     """Store a new revision of the rater's scores; earlier revisions are kept, the latest is current.
+
+    A `client_key` makes the call idempotent: when the assignment already has a revision stored with
+    that key, it is returned and nothing is written (a client retrying after a lost response).
 
     Raises RubricValueError for an incomplete or out-of-range set of values, StudyStateError when the
     study does not accept ratings.
     """
     locked = Assignment.objects.select_for_update().select_related("study").get(pk=assignment.pk)
+    # Checked under the row lock, so two concurrent retries cannot both write; the unique
+    # constraint on (assignment, client_key) is the backstop.
+    replayed = locked.ratings.filter(client_key=client_key).first() if client_key else None
+    if replayed:
+        return replayed
     _ensure_writable(locked.study, source=source)
     rubric = rubric_get(locked.study.rubric)
     cleaned = rubric_clean_values(rubric, values)
@@ -204,6 +226,7 @@ def rating_submit(
         reading_time_s=reading_time_s,
         source=source,
         created_at=rated_at or now,
+        client_key=client_key,
     )
     locked.current_rating = rating
     locked.flag_reason, locked.flag_note, locked.flagged_at = "", "", None
@@ -496,3 +519,25 @@ def adjudication_record(*, case: Case, adjudicator, values: dict[str, object], n
     )
     study_ratings_changed(study_id=study.pk)
     return adjudication
+
+
+# --- API tokens ----------------------------------------------------------------------------------
+
+
+def api_token_get_or_create(*, user) -> Token:
+    """The user's API token, created on first use (password login through the API)."""
+    token, _ = Token.objects.get_or_create(user=user)
+    return token
+
+
+@transaction.atomic
+def api_token_rotate(*, user) -> Token:
+    """A new API token for the user; the previous one, if any, stops working at once."""
+    Token.objects.filter(user=user).delete()
+    return Token.objects.create(user=user)
+
+
+def api_token_revoke(*, user) -> bool:
+    """Delete the user's API token; True if there was one."""
+    deleted, _ = Token.objects.filter(user=user).delete()
+    return bool(deleted)

@@ -31,6 +31,10 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "rest_framework.authtoken",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and Redoc as static files: the docs page needs no CDN
     "annotation",
     "scoring",
 ]
@@ -133,7 +137,56 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_SOFT_TIME_LIMIT = 60 * 60
 CELERY_TASK_TIME_LIMIT = 65 * 60
+# Model work runs on its own queue so that a long retrain never delays imports or reports.
+CELERY_TASK_ROUTES = {
+    "scoring.tasks.prescore_study": {"queue": "model"},
+    "scoring.tasks.retrain_study": {"queue": "model"},
+}
+
+# The torchxrayvision backbone: a weights name and the folder its file is read from (None:
+# torchxrayvision's own, ~/.torchxrayvision/models_data/). Nothing is downloaded at run time.
+SCORING_XRV_WEIGHTS = env_str("SCORING_XRV_WEIGHTS", "densenet121-res224-all")
+SCORING_XRV_CACHE_DIR = env_str("SCORING_XRV_CACHE_DIR", "") or None
+SCORING_BATCH_SIZE = env_int("SCORING_BATCH_SIZE", 8, minimum=1)
+SCORING_PREPROCESS_THREADS = env_int("SCORING_PREPROCESS_THREADS", 2, minimum=1)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+
+# REST API under /api/v1/ (annotation/api/, scoring/api.py). Token auth first, so that a request
+# without credentials gets 401 with a WWW-Authenticate header rather than 403.
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser", "rest_framework.parsers.MultiPartParser"],
+    "DEFAULT_PAGINATION_CLASS": "annotation.api.pagination.Pagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_SCHEMA_CLASS": "annotation.api.common.AutoSchema",
+    "EXCEPTION_HANDLER": "annotation.api.common.exception_handler",
+    # Password login and token changes; counted in the default cache (per process unless CACHES is shared).
+    "DEFAULT_THROTTLE_RATES": {"login": "10/minute", "token": "30/minute"},
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "CXR severity API",
+    "DESCRIPTION": "Blinded chest X-ray severity reader studies. Raters only ever see their own opaque "
+    "assignment ids and scores; anything not yours is a 404.",
+    "VERSION": "1",
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "StudyStatusEnum": "annotation.models.Study.Status",
+        "JobStatusEnum": "annotation.models.ImportJob.Status",
+        "ImportRowStatusEnum": ["imported", "duplicate", "rejected", "metadata"],
+    },
+}
 
 LOGGING = {
     "version": 1,

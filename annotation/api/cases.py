@@ -1,0 +1,323 @@
+"""Cases, image imports, flags, ratings import and exports: owners only, as on the study page.
+
+Filenames, metadata, raters' names and scores live here, so every view starts from
+`study_get_for_member(roles=OWNER)`: raters, observers and outsiders get 404.
+"""
+
+
+import django_filters
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import generics, serializers, status
+from rest_framework.parsers import MultiPartParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotation import selectors, services
+from annotation.api.common import FileResponseMixin, csv_response, errors
+from annotation.api.studies import owner_study
+from annotation.csv_io import ratings_csv_export, ratings_csv_import, scores_covid_severity_export
+from annotation.models import Assignment, Case, ImportJob
+from annotation.views import _png_response
+
+PNG = OpenApiResponse(OpenApiTypes.BINARY, description="The display image: an 8-bit PNG without metadata.")
+CSV = OpenApiResponse(OpenApiTypes.STR, description="CSV, UTF-8, with a header row.")
+
+
+# --- cases ---------------------------------------------------------------------------------------
+
+
+class CaseSerializer(serializers.Serializer):
+    id = serializers.CharField(source="public_id", help_text="The case's opaque id (raters never see it).")
+    filename = serializers.CharField(source="original_filename")
+    patient_id = serializers.CharField()
+    metadata = serializers.DictField(help_text="The row of the uploaded metadata.csv for this file.")
+    has_image = serializers.SerializerMethodField()
+    image_url = serializers.SerializerMethodField()
+    n_assigned = serializers.IntegerField(help_text="Raters assigned.")
+    n_done = serializers.IntegerField(help_text="Of them, scored or flagged.")
+    created_at = serializers.DateTimeField()
+
+    def get_has_image(self, case: Case) -> bool:
+        return case.image_id is not None
+
+    def get_image_url(self, case: Case) -> str | None:
+        if case.image_id is None:
+            return None
+        url = reverse("api:case-image", kwargs={"slug": case.study.slug, "case_id": case.public_id})
+        return self.context["request"].build_absolute_uri(url)
+
+
+class CaseFilter(django_filters.FilterSet):
+    filename = django_filters.CharFilter(field_name="original_filename", lookup_expr="icontains")
+    has_image = django_filters.BooleanFilter(field_name="image", lookup_expr="isnull", exclude=True)
+    ordering = django_filters.OrderingFilter(
+        fields=("created_at", ("original_filename", "filename"), "patient_id", "n_done")
+    )
+
+    class Meta:
+        model = Case
+        fields = ["filename", "patient_id", "has_image"]
+
+
+def _owner_cases(request, slug: str):
+    return selectors.study_cases_for_owner(study=owner_study(request, slug)).select_related("study").order_by("pk")
+
+
+class CasesApi(generics.ListAPIView):
+    queryset = Case.objects.none()  # names the model for the schema; rows: get_queryset()
+    serializer_class = CaseSerializer
+    filterset_class = CaseFilter
+
+    def get_queryset(self):
+        return _owner_cases(self.request, self.kwargs["slug"])
+
+    @extend_schema(operation_id="cases_list", responses={200: CaseSerializer(many=True), **errors(400, 404)},
+                   summary="Cases with filename, metadata and progress (owners)")
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+
+class CaseApi(APIView):
+    @extend_schema(operation_id="cases_retrieve", responses={200: CaseSerializer, **errors(404)},
+                   summary="One case with its metadata (owners)")
+    def get(self, request, slug: str, case_id: str):
+        case = get_object_or_404(_owner_cases(request, slug), public_id=case_id)
+        return Response(CaseSerializer(case, context={"request": request}).data)
+
+
+class CaseImageApi(FileResponseMixin, APIView):
+    @extend_schema(operation_id="cases_image", responses={(200, "image/png"): PNG, **errors(404)},
+                   summary="A case's display image (owners)")
+    def get(self, request, slug: str, case_id: str):
+        case = selectors.case_get_for_owner(user=request.user, slug=slug, public_id=case_id)
+        return _png_response(case.image.display.name)
+
+
+# --- imports -------------------------------------------------------------------------------------
+
+
+class ImportJobSerializer(serializers.Serializer):
+    class RowSerializer(serializers.Serializer):
+        name = serializers.CharField()
+        where = serializers.CharField()
+        status = serializers.ChoiceField(choices=["imported", "duplicate", "rejected", "metadata"])
+        reason = serializers.CharField(allow_blank=True)
+
+    class CountsSerializer(serializers.Serializer):
+        imported = serializers.IntegerField()
+        duplicate = serializers.IntegerField()
+        rejected = serializers.IntegerField()
+
+    id = serializers.IntegerField()
+    url = serializers.SerializerMethodField()
+    status = serializers.ChoiceField(choices=ImportJob.Status.choices)
+    done = serializers.IntegerField()
+    total = serializers.IntegerField()
+    counts = CountsSerializer(help_text="When done.")
+    report = RowSerializer(many=True, help_text="One row per file, with the reason when rejected.")
+    error = serializers.CharField(allow_blank=True)
+    created_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField(allow_null=True)
+
+    def get_url(self, job: ImportJob) -> str:
+        url = reverse("api:import", kwargs={"slug": job.study.slug, "job_id": job.pk})
+        return self.context["request"].build_absolute_uri(url)
+
+
+class ImportJobFilter(django_filters.FilterSet):
+    ordering = django_filters.OrderingFilter(fields=("created_at", "finished_at"))
+
+    class Meta:
+        model = ImportJob
+        fields = ["status"]
+
+
+class ImportsApi(generics.ListAPIView):
+    queryset = ImportJob.objects.none()  # names the model for the schema; rows: get_queryset()
+    serializer_class = ImportJobSerializer
+    filterset_class = ImportJobFilter
+    parser_classes = [MultiPartParser]
+
+    class CreateInputSerializer(serializers.Serializer):
+        files = serializers.ListField(
+            child=serializers.FileField(),
+            allow_empty=False,
+            help_text="PNG, JPEG, DICOM or zip archives of them; add a metadata.csv to attach patient data.",
+        )
+
+    def get_queryset(self):
+        return owner_study(self.request, self.kwargs["slug"]).import_jobs.select_related("study")
+
+    @extend_schema(operation_id="imports_list", responses={200: ImportJobSerializer(many=True), **errors(400, 404)},
+                   summary="Image imports and their per-file reports (owners)")
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        operation_id="imports_create",
+        request={"multipart/form-data": CreateInputSerializer},
+        responses={202: ImportJobSerializer, **errors(400, 404, 409)},
+        summary="Upload images or zip archives; a worker imports them (owners)",
+        description="Poll the job's `url` until `status` is `done` or `failed`. Bad files are rejected one by one "
+        "with a reason; the rest of the batch imports.",
+    )
+    def post(self, request, slug: str):
+        study = owner_study(request, slug)
+        data = self.CreateInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        job = services.import_job_create(study=study, user=request.user, files=data.validated_data["files"])
+        job.refresh_from_db()  # the worker may have finished already (eager mode)
+        body = ImportJobSerializer(job, context={"request": request}).data
+        return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["url"]})
+
+
+class ImportApi(APIView):
+    @extend_schema(operation_id="imports_retrieve", responses={200: ImportJobSerializer, **errors(404)},
+                   summary="An import's status, progress and per-file report (owners)")
+    def get(self, request, slug: str, job_id: int):
+        job = get_object_or_404(owner_study(request, slug).import_jobs.select_related("study"), pk=job_id)
+        return Response(ImportJobSerializer(job, context={"request": request}).data)
+
+
+# --- ratings from another tool, flags ------------------------------------------------------------
+
+
+class RatingsImportApi(APIView):
+    parser_classes = [MultiPartParser]
+
+    class InputSerializer(serializers.Serializer):
+        file = serializers.FileField(help_text="CSV: image, rater, one column per rubric item; optional duration_s, "
+                                     "rated_at (ISO 8601). An export_ratings file can be imported back.")
+        allow_missing_images = serializers.BooleanField(
+            default=False, help_text="Create image-less cases for a past study's images (never shown to raters)."
+        )
+
+    class OutputSerializer(serializers.Serializer):
+        imported = serializers.IntegerField()
+
+    @extend_schema(
+        operation_id="ratings_import",
+        request={"multipart/form-data": InputSerializer},
+        responses={201: OutputSerializer, **errors(400, 404)},
+        summary="Import ratings from a CSV, all or nothing (owners)",
+        description="Any bad row refuses the whole file: the error's `fields.file` names every bad line.",
+    )
+    def post(self, request, slug: str):
+        study = owner_study(request, slug)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        count = ratings_csv_import(
+            study=study, data=data.validated_data["file"].read(), allow_missing_images=data.validated_data["allow_missing_images"]
+        )
+        return Response({"imported": count}, status=status.HTTP_201_CREATED)
+
+
+class FlagSerializer(serializers.Serializer):
+    case_id = serializers.CharField(source="case.public_id")
+    filename = serializers.CharField(source="case.original_filename")
+    rater = serializers.CharField(source="rater.username")
+    reason = serializers.ChoiceField(source="flag_reason", choices=Assignment.FlagReason.choices)
+    note = serializers.CharField(source="flag_note", allow_blank=True)
+    flagged_at = serializers.DateTimeField()
+
+
+class FlagFilter(django_filters.FilterSet):
+    reason = django_filters.ChoiceFilter(field_name="flag_reason", choices=Assignment.FlagReason.choices)
+    rater = django_filters.CharFilter(field_name="rater__username")
+    ordering = django_filters.OrderingFilter(fields=("flagged_at",))
+
+    class Meta:
+        model = Assignment
+        fields = ["reason", "rater"]
+
+
+class FlagsApi(generics.ListAPIView):
+    queryset = Assignment.objects.none()  # names the model for the schema; rows: get_queryset()
+    serializer_class = FlagSerializer
+    filterset_class = FlagFilter
+
+    def get_queryset(self):
+        return selectors.study_flagged_assignments(study=owner_study(self.request, self.kwargs["slug"]))
+
+    @extend_schema(operation_id="flags_list", responses={200: FlagSerializer(many=True), **errors(400, 404)},
+                   summary="Cases raters flagged instead of scoring, with reason and note (owners)")
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+
+# --- exports -------------------------------------------------------------------------------------
+
+
+class RatingExportSerializer(serializers.Serializer):
+    image = serializers.CharField(source="case.original_filename")
+    case_id = serializers.CharField(source="case.public_id")
+    rater = serializers.CharField(source="rater.username")
+    status = serializers.SerializerMethodField()
+    revision = serializers.IntegerField(source="current_rating.revision", allow_null=True)
+    n_revisions = serializers.IntegerField()
+    values = serializers.DictField(source="current_rating.values", allow_null=True)
+    totals = serializers.DictField(source="current_rating.totals", allow_null=True)
+    duration_s = serializers.FloatField(source="current_rating.reading_time_s", allow_null=True)
+    rated_at = serializers.SerializerMethodField()
+    flag_reason = serializers.CharField(allow_blank=True)
+    flag_note = serializers.CharField(allow_blank=True)
+
+    def get_status(self, assignment: Assignment) -> str:
+        return "scored" if assignment.current_rating_id else "flagged"
+
+    def get_rated_at(self, assignment: Assignment) -> str:
+        rating = assignment.current_rating
+        return serializers.DateTimeField().to_representation(rating.created_at if rating else assignment.flagged_at)
+
+
+class RatingExportFilter(django_filters.FilterSet):
+    rater = django_filters.CharFilter(field_name="rater__username")
+    status = django_filters.ChoiceFilter(
+        choices=[("scored", "scored"), ("flagged", "flagged")], method="filter_status"
+    )
+
+    class Meta:
+        model = Assignment
+        fields = ["rater", "status"]
+
+    def filter_status(self, queryset, name, value):
+        return queryset.filter(current_rating__isnull=value == "flagged")
+
+
+class RatingsExportApi(generics.ListAPIView):
+    queryset = Assignment.objects.none()  # names the model for the schema; rows: get_queryset()
+    serializer_class = RatingExportSerializer
+    filterset_class = RatingExportFilter
+
+    def get_queryset(self):
+        return selectors.study_completed_assignments(study=owner_study(self.request, self.kwargs["slug"]))
+
+    @extend_schema(
+        operation_id="exports_ratings_json",
+        responses={200: RatingExportSerializer(many=True), **errors(400, 404)},
+        summary="Every rater's current score or flag per case, as JSON (owners)",
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+
+class RatingsCsvApi(FileResponseMixin, APIView):
+    @extend_schema(operation_id="exports_ratings_csv", responses={(200, "text/csv"): CSV, **errors(404)},
+                   summary="The ratings export as CSV; it can be imported back (owners)")
+    def get(self, request, slug: str):
+        study = owner_study(request, slug)
+        return csv_response(ratings_csv_export(study=study), filename=f"{study.slug}-ratings.csv")
+
+
+class ScoresCsvApi(FileResponseMixin, APIView):
+    @extend_schema(
+        operation_id="exports_scores_csv",
+        responses={(200, "text/csv"): CSV, **errors(404, 409)},
+        summary="filename,geographic_mean,opacity_mean as in the published file (owners; cohen2020 and ralo)",
+    )
+    def get(self, request, slug: str):
+        study = owner_study(request, slug)
+        return csv_response(scores_covid_severity_export(study=study), filename=f"{study.slug}-covid-severity-scores.csv")

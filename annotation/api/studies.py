@@ -1,0 +1,315 @@
+"""Studies (create, configure, open, lock), their members and roles, and the rubrics.
+
+The same rules as the study pages: any user may create a study; owners and observers read it; only
+owners change it; raters and outsiders get 404 for everything here except their own list of studies.
+"""
+
+import django_filters
+from django.contrib.auth.validators import UnicodeUsernameValidator
+from django.db import IntegrityError, transaction
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotation import selectors, services
+from annotation.api.common import errors
+from annotation.models import Study, StudyMembership
+from annotation.rubrics import RUBRIC_CHOICES, RUBRICS
+
+Role = StudyMembership.Role
+OWNER = (Role.OWNER,)
+OWNER_OR_OBSERVER = (Role.OWNER, Role.OBSERVER)
+
+
+def owner_study(request, slug: str) -> Study:
+    study, _ = selectors.study_get_for_member(user=request.user, slug=slug, roles=OWNER)
+    return study
+
+
+class StudyDetailSerializer(serializers.Serializer):
+    """A study as its owners and observers see it: settings and per-rater counts, never scores."""
+
+    class ProgressSerializer(serializers.Serializer):
+        username = serializers.CharField()
+        assigned = serializers.IntegerField()
+        scored = serializers.IntegerField()
+        flagged = serializers.IntegerField()
+
+    slug = serializers.SlugField(source="study.slug")
+    title = serializers.CharField(source="study.title")
+    rubric = serializers.ChoiceField(source="study.rubric", choices=RUBRIC_CHOICES)
+    raters_per_case = serializers.IntegerField(source="study.raters_per_case")
+    status = serializers.ChoiceField(source="study.status", choices=Study.Status.choices)
+    consensus_method = serializers.ChoiceField(source="study.consensus_method", choices=Study.Consensus.choices)
+    adjudication_range = serializers.IntegerField(source="study.adjudication_range")
+    created_at = serializers.DateTimeField(source="study.created_at")
+    opened_at = serializers.DateTimeField(source="study.opened_at", allow_null=True)
+    locked_at = serializers.DateTimeField(source="study.locked_at", allow_null=True)
+    role = serializers.ChoiceField(source="membership.role", choices=Role.choices, help_text="Your role in the study.")
+    n_cases = serializers.IntegerField()
+    progress = ProgressSerializer(many=True)
+    # Model assistance settings join here once model versions have their API (scoring/api.py).
+
+
+def study_detail_data(study: Study, membership: StudyMembership) -> dict:
+    return StudyDetailSerializer(
+        {
+            "study": study,
+            "membership": membership,
+            "n_cases": study.cases.count(),
+            "progress": selectors.study_rater_progress(study=study),
+        }
+    ).data
+
+
+class StudyFilter(django_filters.FilterSet):
+    role = django_filters.ChoiceFilter(choices=Role.choices)
+    status = django_filters.ChoiceFilter(field_name="study__status", choices=Study.Status.choices)
+    rubric = django_filters.ChoiceFilter(field_name="study__rubric", choices=RUBRIC_CHOICES)
+    ordering = django_filters.OrderingFilter(
+        fields=(("study__created_at", "created_at"), ("study__title", "title"), ("study__slug", "slug"))
+    )
+
+    class Meta:
+        model = StudyMembership
+        fields = ["role", "status", "rubric"]
+
+
+class StudiesApi(generics.ListAPIView):
+    queryset = StudyMembership.objects.none()  # names the model for the schema; rows: get_queryset()
+    filterset_class = StudyFilter
+
+    class ListOutputSerializer(serializers.Serializer):
+        slug = serializers.SlugField(source="study.slug")
+        title = serializers.CharField(source="study.title")
+        rubric = serializers.CharField(source="study.rubric")
+        status = serializers.ChoiceField(source="study.status", choices=Study.Status.choices)
+        created_at = serializers.DateTimeField(source="study.created_at")
+        role = serializers.ChoiceField(choices=Role.choices)
+        can_adjudicate = serializers.BooleanField()
+        done = serializers.IntegerField(source="n_done", help_text="A rater's own cases done; else the study's.")
+        total = serializers.IntegerField(source="n_total")
+
+    class CreateInputSerializer(serializers.Serializer):
+        slug = serializers.SlugField(max_length=64, help_text="Short name used in URLs and the CLI.")
+        title = serializers.CharField(max_length=200)
+        rubric = serializers.ChoiceField(choices=RUBRIC_CHOICES, default="cohen2020")
+        raters_per_case = serializers.IntegerField(min_value=1, max_value=50, default=3)
+
+        def validate_slug(self, value: str) -> str:
+            value = value.lower()
+            if Study.objects.filter(slug=value).exists():
+                raise serializers.ValidationError("a study with this short name already exists")
+            return value
+
+    serializer_class = ListOutputSerializer
+
+    def get_queryset(self):
+        return selectors.study_memberships_for_user(user=self.request.user)
+
+    @extend_schema(operation_id="studies_list", responses={200: ListOutputSerializer(many=True), **errors(400)},
+                   summary="Your studies, with your role and progress")
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        operation_id="studies_create",
+        request=CreateInputSerializer,
+        responses={201: StudyDetailSerializer, **errors(400)},
+        summary="Create a study; you become its owner",
+    )
+    def post(self, request):
+        data = self.CreateInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            study = services.study_create(owner=request.user, **data.validated_data)
+        except IntegrityError:  # created at the same moment by someone else
+            raise serializers.ValidationError({"slug": ["a study with this short name already exists"]}) from None
+        membership = study.memberships.get(user=request.user)
+        return Response(study_detail_data(study, membership), status=status.HTTP_201_CREATED)
+
+
+class StudyApi(APIView):
+    class UpdateInputSerializer(serializers.Serializer):
+        title = serializers.CharField(max_length=200, required=False)
+        rubric = serializers.ChoiceField(choices=RUBRIC_CHOICES, required=False)
+        raters_per_case = serializers.IntegerField(min_value=1, max_value=50, required=False)
+        consensus_method = serializers.ChoiceField(choices=Study.Consensus.choices, required=False)
+        adjudication_range = serializers.IntegerField(min_value=1, max_value=48, required=False)
+
+    @extend_schema(
+        operation_id="studies_retrieve",
+        responses={200: StudyDetailSerializer, **errors(404)},
+        summary="A study's settings and per-rater progress (owners and observers)",
+    )
+    def get(self, request, slug: str):
+        study, membership = selectors.study_get_for_member(user=request.user, slug=slug, roles=OWNER_OR_OBSERVER)
+        return Response(study_detail_data(study, membership))
+
+    @extend_schema(
+        operation_id="studies_update",
+        request=UpdateInputSerializer,
+        responses={200: StudyDetailSerializer, **errors(400, 404, 409)},
+        summary="Change settings (owners); rubric and raters per case only while a draft",
+    )
+    def patch(self, request, slug: str):
+        study, membership = selectors.study_get_for_member(user=request.user, slug=slug, roles=OWNER)
+        data = self.UpdateInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        current = {field: getattr(study, field) for field in self.UpdateInputSerializer().fields}
+        services.study_update(study=study, **{**current, **data.validated_data})
+        return Response(study_detail_data(study, membership))
+
+
+class StudyOpenApi(APIView):
+    class OutputSerializer(serializers.Serializer):
+        assignments_made = serializers.IntegerField()
+        study = StudyDetailSerializer()
+
+    @extend_schema(
+        operation_id="studies_open",
+        request=None,
+        responses={200: OutputSerializer, **errors(404, 409)},
+        summary="Open the study to its raters and assign every case (owners)",
+    )
+    def post(self, request, slug: str):
+        study, membership = selectors.study_get_for_member(user=request.user, slug=slug, roles=OWNER)
+        made = services.study_open(study=study)
+        return Response({"assignments_made": made, "study": study_detail_data(study, membership)})
+
+
+class StudyLockApi(APIView):
+    @extend_schema(
+        operation_id="studies_lock",
+        request=None,
+        responses={200: StudyDetailSerializer, **errors(404)},
+        summary="Lock the study: no rating, flag, import or adjudication changes anything after this (owners)",
+    )
+    def post(self, request, slug: str):
+        study, membership = selectors.study_get_for_member(user=request.user, slug=slug, roles=OWNER)
+        services.study_lock(study=study)
+        return Response(study_detail_data(study, membership))
+
+
+# --- members -------------------------------------------------------------------------------------
+
+
+class MemberSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    username = serializers.CharField(source="user.username")
+    role = serializers.ChoiceField(choices=Role.choices)
+    can_adjudicate = serializers.BooleanField()
+    created_at = serializers.DateTimeField()
+
+
+class MemberFilter(django_filters.FilterSet):
+    role = django_filters.ChoiceFilter(choices=Role.choices)
+    ordering = django_filters.OrderingFilter(fields=(("user__username", "username"), "role", "created_at"))
+
+    class Meta:
+        model = StudyMembership
+        fields = ["role", "can_adjudicate"]
+
+
+class MembersApi(generics.ListAPIView):
+    queryset = StudyMembership.objects.none()  # names the model for the schema; rows: get_queryset()
+    filterset_class = MemberFilter
+    serializer_class = MemberSerializer
+
+    class AddInputSerializer(serializers.Serializer):
+        username = serializers.CharField(max_length=150, validators=[UnicodeUsernameValidator()])
+        role = serializers.ChoiceField(choices=Role.choices, default=Role.RATER)
+
+    class AddOutputSerializer(MemberSerializer):
+        password = serializers.CharField(
+            allow_null=True, help_text="Only when the username was new: its account's password, shown once."
+        )
+
+    def get_queryset(self):
+        study = owner_study(self.request, self.kwargs["slug"])
+        return study.memberships.select_related("user").order_by("role", "user__username")
+
+    @extend_schema(operation_id="members_list", responses={200: MemberSerializer(many=True), **errors(404)},
+                   summary="Members and their roles (owners)")
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        operation_id="members_add",
+        request=AddInputSerializer,
+        responses={201: AddOutputSerializer, **errors(400, 404, 409)},
+        summary="Add a member or change their role (owners); a new username gets an account",
+    )
+    def post(self, request, slug: str):
+        study = owner_study(request, slug)
+        data = self.AddInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        membership, password = services.member_add_by_username(study=study, **data.validated_data)
+        return Response({**MemberSerializer(membership).data, "password": password}, status=status.HTTP_201_CREATED)
+
+
+class MemberApi(APIView):
+    class UpdateInputSerializer(serializers.Serializer):
+        role = serializers.ChoiceField(choices=Role.choices, required=False)
+        can_adjudicate = serializers.BooleanField(required=False, help_text="Never for a rater of the study.")
+
+    @extend_schema(
+        operation_id="members_update",
+        request=UpdateInputSerializer,
+        responses={200: MemberSerializer, **errors(400, 404, 409)},
+        summary="Change a member's role or adjudicator right (owners)",
+    )
+    def patch(self, request, slug: str, member_id: int):
+        study = owner_study(request, slug)
+        membership = get_object_or_404(study.memberships.select_related("user"), pk=member_id)
+        data = self.UpdateInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        with transaction.atomic():  # both changes or neither
+            if "role" in data.validated_data:
+                membership = services.membership_add(study=study, user=membership.user, role=data.validated_data["role"])
+            if "can_adjudicate" in data.validated_data:
+                allowed = data.validated_data["can_adjudicate"]
+                membership = services.membership_set_adjudicator(study=study, user=membership.user, allowed=allowed)
+        return Response(MemberSerializer(membership).data)
+
+
+# --- rubrics -------------------------------------------------------------------------------------
+
+
+class RubricsApi(APIView):
+    class OutputSerializer(serializers.Serializer):
+        class ItemSerializer(serializers.Serializer):
+            class LevelSerializer(serializers.Serializer):
+                value = serializers.IntegerField()
+                label = serializers.CharField()
+                definition = serializers.CharField()
+
+            key = serializers.CharField()
+            label = serializers.CharField()
+            group = serializers.CharField()
+            levels = LevelSerializer(many=True)
+            requires_positive = serializers.CharField(
+                allow_null=True, help_text="Scored only when this other item is above 0; else send null."
+            )
+
+        class TotalSerializer(serializers.Serializer):
+            key = serializers.CharField()
+            label = serializers.CharField()
+            minimum = serializers.IntegerField()
+            maximum = serializers.IntegerField()
+
+        key = serializers.CharField()
+        name = serializers.CharField()
+        description = serializers.CharField()
+        items = ItemSerializer(many=True)
+        totals = TotalSerializer(many=True, help_text="Derived on the server from the items.")
+
+    @extend_schema(
+        operation_id="rubrics_list",
+        responses={200: OutputSerializer(many=True), **errors()},
+        summary="Every rubric: its items with each level's definition, and its totals",
+    )
+    def get(self, request):
+        return Response(self.OutputSerializer(RUBRICS.values(), many=True).data)
