@@ -108,7 +108,9 @@ def display_png(image: DecodedImage, *, max_side: int = 2048) -> tuple[bytes, in
         height = max(1, round(height * scale))
         img = img.resize((width, height), Image.Resampling.LANCZOS)
     buf = io.BytesIO()
-    img.save(buf, format="PNG")
+    # zlib level 3: about half the encoding time of the default 6 for ~12% larger files (measured
+    # on the paper's images); imports of large batches are bound by this step.
+    img.save(buf, format="PNG", compress_level=3)
     return buf.getvalue(), width, height
 
 

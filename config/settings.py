@@ -147,8 +147,10 @@ CELERY_TASK_ROUTES = {
 # torchxrayvision's own, ~/.torchxrayvision/models_data/). Nothing is downloaded at run time.
 SCORING_XRV_WEIGHTS = env_str("SCORING_XRV_WEIGHTS", "densenet121-res224-all")
 SCORING_XRV_CACHE_DIR = env_str("SCORING_XRV_CACHE_DIR", "") or None
-SCORING_BATCH_SIZE = env_int("SCORING_BATCH_SIZE", 8, minimum=1)
+SCORING_BATCH_SIZE = env_int("SCORING_BATCH_SIZE", 4, minimum=1)
 SCORING_PREPROCESS_THREADS = env_int("SCORING_PREPROCESS_THREADS", 2, minimum=1)
+# Images preprocessed (in threads) before each backbone pass; outputs are stored per chunk.
+SCORING_CHUNK_SIZE = env_int("SCORING_CHUNK_SIZE", 256, minimum=1)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
 # REST API under /api/v1/ (annotation/api/, scoring/api.py). Token auth first, so that a request

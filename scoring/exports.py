@@ -28,3 +28,16 @@ def _fmt(value) -> str:
     if value is None:
         return ""
     return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def predictions_csv(*, study: Study) -> str:
+    """filename,model_version,<target>,...: every stored prediction of the study."""
+    from scoring.selectors import study_predictions
+
+    targets = study.rubric_definition.total_keys
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["filename", "model_version", *targets])
+    for filename, number, values in study_predictions(study=study):
+        writer.writerow([filename, number, *(values.get(t, "") for t in targets)])
+    return out.getvalue()

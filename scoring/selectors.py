@@ -123,3 +123,27 @@ def case_ratings_for_adjudicator(*, case) -> list[dict]:
         .order_by("rater__username")
         .values_list("rater__username", "current_rating__values", "current_rating__totals")
     ]
+
+
+def study_predictions(*, study: Study):
+    """(filename, version number, values) for every stored prediction; owners and exports only."""
+    from scoring.models import Prediction
+
+    return (
+        Prediction.objects.filter(case__study=study)
+        .order_by("case__original_filename", "model_version__number")
+        .values_list("case__original_filename", "model_version__number", "values")
+    )
+
+
+def study_model_overview(*, study: Study) -> dict:
+    """Versions with their metrics, the active one, and recent jobs, for the owner's page."""
+    from scoring.models import ModelJob
+
+    versions = list(study.model_versions.order_by("-number"))
+    return {
+        "versions": versions,
+        "active": next((v for v in versions if v.is_active), None),
+        "jobs": list(ModelJob.objects.filter(study=study).select_related("model_version")[:8]),
+        "any_running": ModelJob.objects.filter(study=study, status__in=["queued", "running"]).exists(),
+    }

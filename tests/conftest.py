@@ -92,3 +92,68 @@ def client_for(client, personas):
 
 
 COHEN_VALUES = {"extent_right": 2, "extent_left": 3, "opacity_right": 1, "opacity_left": 2}
+
+
+@pytest.fixture
+def start_worker(settings, tmp_path):
+    """Start real Celery worker processes on the test database and the configured broker.
+
+    Returns start(queues, **extra_env) -> (process, log_path). Every worker is stopped at the end.
+    """
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from django.db import connection
+
+    root = Path(__file__).resolve().parent.parent
+    started = []
+
+    def database_url() -> str:
+        db = connection.settings_dict
+        if db["ENGINE"].endswith("sqlite3"):
+            return f"sqlite:///{db['NAME']}"
+        auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
+        return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+    def start(queues: str = "default", **extra_env: str):
+        env = {
+            **os.environ,
+            "DATABASE_URL": database_url(),
+            "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+            "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+            "VAR_DIR": str(settings.VAR_DIR),
+            **extra_env,
+        }
+        log_path = tmp_path / f"worker-{len(started)}.log"
+        log = open(log_path, "wb")
+        process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo", "-Q", queues, "--loglevel=INFO",
+             "--hostname", f"test{len(started)}@%h"],
+            cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )
+        started.append((process, log))
+        return process, log_path
+
+    yield start
+    for process, log in started:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        log.close()
+
+
+def wait_until(predicate, *, timeout: float = 90, interval: float = 0.3) -> bool:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return False

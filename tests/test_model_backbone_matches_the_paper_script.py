@@ -28,38 +28,18 @@ from annotation.imaging import decode_image
 from scoring.model.backbone import WeightsMissing, load_backbone, weights_path
 from scoring.model.features import extract, pathologies
 from scoring.model.heads import LinearHead, paper_head, select_features
-from scoring.model.preprocess import paper_transform, preprocess, preprocess_bytes
+from scoring.model.preprocess import preprocess, preprocess_bytes
 from scoring.model.saliency import saliency
+from tests.model_weights import OFFICIAL_FILE, chest_like, coloured, write_random_weights
 
 WEIGHTS = "densenet121-res224-all"
-OFFICIAL_FILE = "nih-pc-chex-mimic_ch-google-openi-kaggle-densenet121-d121-tw-lr001-rot45-tr15-sc15-seed0-best.pt"
 OFFICIAL_URL = f"https://github.com/mlmed/torchxrayvision/releases/download/v1/{OFFICIAL_FILE}"
-
-
-def chest_like(seed: int, shape: tuple[int, int] = (260, 300)) -> np.ndarray:
-    """An 8-bit greyscale image with smooth structure and noise; seeds differ in content."""
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0 : shape[0], 0 : shape[1]] / max(shape)
-    base = 0.5 + 0.3 * np.sin(xx * rng.uniform(2, 9) + rng.uniform(0, 6)) * np.cos(yy * rng.uniform(2, 9))
-    base += 0.25 * np.exp(-((xx - rng.uniform(0.2, 0.8)) ** 2 + (yy - 0.5) ** 2) / 0.02)
-    grey = np.clip(base + 0.08 * rng.standard_normal(shape), 0, 1)
-    grey = np.rint(grey * 255).astype(np.uint8)
-    grey.flat[0], grey.flat[-1] = 0, 255  # full range: DICOM min..max mapping is then the identity
-    return grey
 
 
 def encode(array: np.ndarray, mode: str, fmt: str) -> bytes:
     out = io.BytesIO()
     Image.fromarray(array).convert(mode).save(out, format=fmt, **({"quality": 92} if fmt == "JPEG" else {}))
     return out.getvalue()
-
-
-def coloured(grey: np.ndarray) -> np.ndarray:
-    """RGB with a red arrow and a blue label, like the annotated figures in the paper's set."""
-    rgb = np.repeat(grey[..., None], 3, axis=2)
-    rgb[40:120, 60:70] = (230, 20, 20)
-    rgb[150:170, 150:260] = (20, 40, 220)
-    return rgb
 
 
 def dicom_bytes(grey: np.ndarray) -> bytes:
@@ -79,34 +59,9 @@ def dicom_bytes(grey: np.ndarray) -> bytes:
     return out.getvalue()
 
 
-def calibrate_batchnorm(model: torch.nn.Module, arrays: list[np.ndarray]) -> None:
-    """Replace the default BatchNorm statistics with the cumulative ones of these images."""
-    norms = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
-    for norm in norms:
-        norm.reset_running_stats()
-        norm.momentum = None  # cumulative average over the calibration passes
-    model.train()
-    with torch.no_grad():
-        for start in range(0, len(arrays), 4):
-            model(torch.from_numpy(np.stack(arrays[start : start + 4])))
-    for norm in norms:
-        norm.momentum = 0.1
-    model.eval()
-
-
 @pytest.fixture(scope="module")
 def weights_dir(tmp_path_factory) -> Path:
-    """A cache dir holding a random DenseNet in the official file's format: a pickled module."""
-    torch.manual_seed(0)
-    model = xrv.models.DenseNet(weights=None, num_classes=18)
-    torch.nn.init.normal_(model.classifier.weight, std=0.1)  # spreads the logits over images
-    # Half of them with the annotations' red channel: without, the coloured uploads are so far
-    # out of the calibration distribution that their predictions clamp.
-    images = [chest_like(1000 + i) if i % 2 else coloured(chest_like(1000 + i))[..., 0] for i in range(12)]
-    calibrate_batchnorm(model, [paper_transform(image.astype(np.float32)) for image in images])
-    folder = tmp_path_factory.mktemp("xrv-cache")
-    torch.save(model, folder / OFFICIAL_FILE)
-    return folder
+    return write_random_weights(tmp_path_factory.mktemp("xrv-cache"))
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ import io
 import numpy as np
 from PIL import Image
 
-from annotation.imaging import DecodedImage, decode_image, model_input
+from annotation.imaging import DecodedImage, decode_image, model_input, sniff_format
 
 INPUT_SIZE = 224
 
@@ -32,21 +32,55 @@ def preprocess_bytes(data: bytes, *, max_pixels: int | None = None) -> np.ndarra
 
     Raises annotation.imaging.ImageRejected for files the platform cannot decode.
     """
+    fast = _eight_bit_first_channel(data, max_pixels=max_pixels)
+    if fast is not None:
+        return paper_transform(fast)
     decoded = decode_image(data) if max_pixels is None else decode_image(data, max_pixels=max_pixels)
     return preprocess(_paper_channel(data, decoded))
 
 
+def _eight_bit_first_channel(data: bytes, *, max_pixels: int | None) -> np.ndarray | None:
+    """8-bit PNG/JPEG in one decode: the first channel as the paper's script read it.
+
+    The same pixel values as decode_image + _paper_channel (8-bit data is not rescaled), without
+    decoding twice or computing a luminance that is thrown away; about half of pre-scoring's time
+    is decoding and resizing. Anything else (DICOM, 16-bit, bilevel, a file that fails to decode)
+    returns None and takes the validating path.
+    """
+    fmt = sniff_format(data)
+    if fmt not in ("png", "jpeg"):
+        return None
+    try:
+        with Image.open(io.BytesIO(data), formats=[fmt.upper()]) as img:
+            if max_pixels is not None and img.width * img.height > max_pixels:
+                return None
+            if img.mode == "L":
+                channel = img
+            elif img.mode in ("RGB", "LA"):
+                channel = img.getchannel(0)
+            elif img.mode in _COLOUR_MODES:
+                channel = img.convert("RGB").getchannel(0)
+            else:
+                return None
+            return np.asarray(channel, dtype=np.float32)
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return None
+
+
 def paper_transform(img: np.ndarray) -> np.ndarray:
-    """The paper's script from its 0..255 pixels on (predict_severity.py, line for line)."""
-    import torchvision
+    """The paper's script from its 0..255 pixels on (predict_severity.py): normalize(img, 255),
+    first channel, XRayCenterCrop(), XRayResizer(224).
+
+    The first channel is taken and the centre crop made before normalising: normalize is
+    element-wise, so the values are identical, and the pixels the crop drops are not converted.
+    """
     import torchxrayvision as xrv
 
-    img = xrv.datasets.normalize(img, 255)
     if img.ndim > 2:
         img = img[:, :, 0]
-    img = img[None, ...]
-    transform = torchvision.transforms.Compose([xrv.datasets.XRayCenterCrop(), xrv.datasets.XRayResizer(INPUT_SIZE)])
-    return np.ascontiguousarray(transform(img), dtype=np.float32)
+    img = xrv.datasets.XRayCenterCrop()(img[None, ...])
+    img = xrv.datasets.normalize(img, 255)
+    return np.ascontiguousarray(xrv.datasets.XRayResizer(INPUT_SIZE)(img), dtype=np.float32)
 
 
 def _paper_channel(data: bytes, decoded: DecodedImage) -> DecodedImage:
