@@ -11,12 +11,13 @@ from django.utils.dateparse import parse_datetime
 
 from annotation.models import Assignment, Case, Rating, Study, StudyMembership
 from annotation.rubrics import RubricValueError, rubric_clean_values, rubric_get
-from annotation.selectors import study_completed_assignments
+from annotation.selectors import study_completed_assignments, study_main_reads_aided
 from annotation.services import assignment_order_key, rating_submit
 from scoring.consensus import consensus_mean, round_published
 
 # Columns our own export adds; an import ignores them so that an export can be read back.
-EXPORT_ONLY_COLUMNS = {"case_id", "status", "revision", "flag_reason", "flag_note"}
+EXPORT_ONLY_COLUMNS = {"case_id", "status", "revision", "flag_reason", "flag_note", "model_version_shown"}
+YES, NO = {"yes", "true", "1", "aided"}, {"no", "false", "0", "unaided"}
 MAX_ERRORS_SHOWN = 50
 
 
@@ -38,6 +39,7 @@ class ParsedRating:
     values: dict[str, int | None]
     duration_s: float | None
     rated_at: datetime | None
+    aided: bool | None = None  # None: the study's main reads (see study_main_reads_aided)
 
 
 def ratings_csv_parse(*, study: Study, data: bytes, allow_missing_images: bool) -> list[ParsedRating]:
@@ -76,15 +78,16 @@ def _parse_rows(study: Study, rubric, text: str, allow_missing_images: bool) -> 
             row_errors.append(f"image {image!r} is not in the study (use --allow-missing-images for a past study)")
         if rater not in raters:
             row_errors.append(f"rater {rater!r} is not a rater of the study")
-        if (image, rater) in seen:
-            row_errors.append(f"duplicate of line {seen[(image, rater)]} (same image and rater)")
-        seen.setdefault((image, rater), line)
+        aided = _row_aided(row, row_errors)
+        if (image, rater, aided) in seen:
+            row_errors.append(f"duplicate of line {seen[(image, rater, aided)]} (same image and rater)")
+        seen.setdefault((image, rater, aided), line)
         values = _row_values(row, rubric, row_errors)
         duration = _row_duration(row, row_errors)
         rated_at = _row_rated_at(row, row_errors)
         errors.extend(f"line {line}: {message}" for message in row_errors)
         if not row_errors:
-            parsed.append(ParsedRating(line, image, rater, values, duration, rated_at))
+            parsed.append(ParsedRating(line, image, rater, values, duration, rated_at, aided))
     if errors:
         raise RatingsCsvError(errors)
     if not parsed:
@@ -94,7 +97,7 @@ def _parse_rows(study: Study, rubric, text: str, allow_missing_images: bool) -> 
 
 def _header_errors(columns: list[str], rubric) -> list[str]:
     required = ["image", "rater", *rubric.item_keys]
-    known = set(required) | {"duration_s", "rated_at"} | EXPORT_ONLY_COLUMNS | set(rubric.total_keys)
+    known = set(required) | {"duration_s", "rated_at", "aided"} | EXPORT_ONLY_COLUMNS | set(rubric.total_keys)
     errors = [f"missing column {name!r}" for name in required if name not in columns]
     errors += [f"unknown column {name!r}" for name in columns if name not in known]
     duplicates = sorted({name for name in columns if columns.count(name) > 1})
@@ -108,6 +111,16 @@ def _row_values(row: dict, rubric, errors: list[str]) -> dict[str, int | None]:
     except RubricValueError as exc:
         errors.append(str(exc))
         return {}
+
+
+def _row_aided(row: dict, errors: list[str]) -> bool | None:
+    raw = (row.get("aided") or "").strip().lower()
+    if not raw:
+        return None
+    if raw not in YES | NO:
+        errors.append(f"aided {raw!r} is not yes or no")
+        return None
+    return raw in YES
 
 
 def _row_duration(row: dict, errors: list[str]) -> float | None:
@@ -150,6 +163,7 @@ def ratings_csv_import(*, study: Study, data: bytes, allow_missing_images: bool 
         m.user.username: m
         for m in study.memberships.filter(role=StudyMembership.Role.RATER).select_related("user")
     }
+    main_aided = study_main_reads_aided(study)
     for row in parsed:
         case = cases.get(row.image)
         if case is None:  # a past study's image we do not have: never shown to raters
@@ -158,6 +172,7 @@ def ratings_csv_import(*, study: Study, data: bytes, allow_missing_images: bool 
         assignment, _ = Assignment.objects.get_or_create(
             case=case,
             rater=membership.user,
+            aided=main_aided if row.aided is None else row.aided,
             defaults={
                 "study": study,
                 "order_key": assignment_order_key(seed=membership.queue_seed, case_id=case.pk),
@@ -180,7 +195,7 @@ def ratings_csv_export(*, study: Study) -> str:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(
         ["image", "case_id", "rater", "status", "revision", *rubric.item_keys, *rubric.total_keys,
-         "duration_s", "rated_at", "flag_reason", "flag_note"]
+         "duration_s", "rated_at", "flag_reason", "flag_note", "aided", "model_version_shown"]
     )
     for assignment in study_completed_assignments(study=study):
         rating = assignment.current_rating
@@ -199,6 +214,8 @@ def ratings_csv_export(*, study: Study) -> str:
                 (rating.created_at if rating else assignment.flagged_at).isoformat(),
                 assignment.flag_reason,
                 assignment.flag_note,
+                "yes" if assignment.aided else "no",
+                _cell(rating.model_version_shown.number if rating and rating.model_version_shown else None),
             ]
         )
     return out.getvalue()
@@ -226,7 +243,8 @@ def scores_covid_severity_export(*, study: Study) -> str:
             f"{', '.join(rubric.total_keys)}"
         )
     per_case: dict[str, dict[str, list[int]]] = {}
-    for assignment in study_completed_assignments(study=study).filter(current_rating__isnull=False):
+    main = study_completed_assignments(study=study).filter(current_rating__isnull=False, aided=study_main_reads_aided(study))
+    for assignment in main:
         totals = per_case.setdefault(assignment.case.original_filename, {"geographic_extent": [], "opacity": []})
         for key in totals:
             totals[key].append(assignment.current_rating.totals[key])

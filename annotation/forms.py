@@ -26,6 +26,13 @@ class StudySettingsForm(forms.Form):
     adjudication_range = forms.IntegerField(
         min_value=1, max_value=48, help_text="Cases whose raters' totals span this many points or more go to adjudication."
     )
+    model_assistance = forms.ChoiceField(choices=Study.ModelAssistance.choices)
+    crossover_gap = forms.IntegerField(
+        min_value=0, max_value=1000, help_text="Crossover: at least this many other cases between a rater's two reads of a case."
+    )
+    auto_promote = forms.BooleanField(
+        required=False, label="Promote a retrained model automatically when its MAE beats the active one's"
+    )
 
 
 class MemberForm(forms.Form):

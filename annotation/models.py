@@ -39,8 +39,11 @@ class Study(models.Model):
     class ModelAssistance(models.TextChoices):
         NONE = "none", "None: raters never see model output"
         SHOWN = "shown", "Shown: raters see the active model's pre-score"
+        CROSSOVER = "crossover", "Crossover: each case read twice, unaided and aided"
 
-    model_assistance = models.CharField(max_length=8, choices=ModelAssistance.choices, default=ModelAssistance.NONE)
+    model_assistance = models.CharField(max_length=10, choices=ModelAssistance.choices, default=ModelAssistance.NONE)
+    # Crossover: at least this many other cases between a rater's two reads of a case.
+    crossover_gap = models.PositiveSmallIntegerField(default=5)
     # Promote a newly trained model by itself when its cross-validated MAE beats the active one's.
     auto_promote = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -142,6 +145,8 @@ class Assignment(models.Model):
     # Raters see their own opaque id per assignment, so two raters cannot tell they share a case.
     public_id = models.CharField(max_length=32, unique=True, default=new_public_id)
     order_key = models.BigIntegerField()
+    # An aided read shows the active model's pre-score (model-assisted studies only).
+    aided = models.BooleanField(default=False)
     current_rating = models.OneToOneField(
         "Rating", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -152,7 +157,7 @@ class Assignment(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["case", "rater"], name="assignment_unique_rater")]
+        constraints = [models.UniqueConstraint(fields=["case", "rater", "aided"], name="assignment_unique_read")]
         indexes = [
             models.Index(fields=["study", "rater", "completed_at", "order_key"], name="assignment_queue"),
         ]

@@ -115,6 +115,10 @@ class RaterCase:
     upcoming_id: str | None
     display_width: int
     display_height: int
+    # Only for an aided read in a model-assisted study: the active model's pre-score and version.
+    aided: bool = False
+    model_hint: dict[str, float] | None = None
+    model_version_number: int | None = None
 
     @property
     def read_only(self) -> bool:
@@ -200,7 +204,25 @@ def rater_case_get(*, user, public_id: str) -> RaterCase:
         upcoming_id=_first_id(queue.filter(completed_at__isnull=True).exclude(pk=assignment.pk), "order_key"),
         display_width=assignment.case.image.display_width,
         display_height=assignment.case.image.display_height,
+        **_model_hint(assignment),
     )
+
+
+def _model_hint(assignment: Assignment) -> dict:
+    """The active model's pre-score, for an aided read only. Blinding: an unaided read (every read
+    of a `none` study) never loads a prediction, so no page or response can carry one."""
+    if not assignment.aided:
+        return {}
+    from scoring.models import Prediction
+
+    prediction = (
+        Prediction.objects.filter(case_id=assignment.case_id, model_version__study_id=assignment.study_id, model_version__is_active=True)
+        .select_related("model_version")
+        .first()
+    )
+    if prediction is None:
+        return {"aided": True}
+    return {"aided": True, "model_hint": prediction.values, "model_version_number": prediction.model_version.number}
 
 
 def assignment_next_for_rater(*, user, study: Study) -> str | None:
@@ -350,11 +372,17 @@ def import_jobs_for_study(*, study: Study) -> QuerySet[ImportJob]:
     return study.import_jobs.all()[:10]
 
 
+def study_main_reads_aided(study: Study) -> bool:
+    """Which reads a study's consensus, agreement and score exports are about: the aided ones in a
+    `shown` study, else the unaided ones (a crossover study's aided reads are compared separately)."""
+    return study.model_assistance == Study.ModelAssistance.SHOWN
+
+
 def study_completed_assignments(*, study: Study) -> QuerySet[Assignment]:
     """Assignments with their current rating or flag (owners, exports and statistics; never raters)."""
     return (
         study.assignments.filter(completed_at__isnull=False)
-        .select_related("case", "rater", "current_rating")
+        .select_related("case", "rater", "current_rating__model_version_shown")
         .annotate(n_revisions=Count("ratings"))
         .order_by("case__original_filename", "rater__username")
     )

@@ -16,7 +16,7 @@ from django.db.models import Count, F, Max
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
-from annotation import imaging
+from annotation import imaging, reading_order
 from annotation.ingest import Limits, MetadataError, Source, metadata_parse, metadata_patient_id
 from annotation.models import Adjudication, Assignment, Case, Image, ImportJob, Rating, Study, StudyMembership
 from annotation.rubrics import RubricValueError, rubric_clean_values, rubric_get, rubric_totals
@@ -50,16 +50,33 @@ def study_update(
     raters_per_case: int,
     consensus_method: str = Study.Consensus.MEAN,
     adjudication_range: int = 3,
+    model_assistance: str | None = None,
+    crossover_gap: int | None = None,
+    auto_promote: bool | None = None,
 ) -> Study:
-    """Change a study's settings. The rubric and raters per case are fixed once raters start;
-    the analysis settings (consensus, adjudication range) may change at any time."""
-    if study.status != Study.Status.DRAFT and (rubric != study.rubric or raters_per_case != study.raters_per_case):
-        raise StudyStateError("the rubric and raters per case can only change while the study is a draft")
+    """Change a study's settings. The design (rubric, raters per case, model assistance and the
+    crossover gap) is fixed once raters start; the analysis settings may change at any time.
+    None leaves a setting as it is."""
+    design = {
+        "rubric": rubric,
+        "raters_per_case": raters_per_case,
+        "model_assistance": study.model_assistance if model_assistance is None else model_assistance,
+        "crossover_gap": study.crossover_gap if crossover_gap is None else crossover_gap,
+    }
+    if study.status != Study.Status.DRAFT and any(getattr(study, k) != v for k, v in design.items()):
+        raise StudyStateError(
+            "the rubric, raters per case and model assistance can only change while the study is a draft"
+        )
     rubric_get(rubric)
-    analysis_changed = (consensus_method, adjudication_range) != (study.consensus_method, study.adjudication_range)
-    study.title, study.rubric, study.raters_per_case = title, rubric, raters_per_case
-    study.consensus_method, study.adjudication_range = consensus_method, adjudication_range
-    study.save(update_fields=["title", "rubric", "raters_per_case", "consensus_method", "adjudication_range"])
+    if design["model_assistance"] not in Study.ModelAssistance.values:
+        raise StudyStateError(f"unknown model assistance {design['model_assistance']!r}")
+    analysis = {"consensus_method": consensus_method, "adjudication_range": adjudication_range}
+    analysis_changed = any(getattr(study, k) != v for k, v in analysis.items())
+    for name, value in {"title": title, **design, **analysis}.items():
+        setattr(study, name, value)
+    if auto_promote is not None:
+        study.auto_promote = auto_promote
+    study.save()
     if analysis_changed:
         study_ratings_changed(study_id=study.pk)  # the cached report shows consensus and the queue
     return study
@@ -128,10 +145,8 @@ def study_lock(*, study: Study) -> Study:
 
 
 def assignment_order_key(*, seed: int, case_id: int) -> int:
-    # A per-rater pseudo-random order that is reproducible from the recorded seed and stable when
-    # cases are added later (each case's key does not depend on the others). 56 bits fit BigInteger.
-    digest = hashlib.sha256(f"{seed}:{case_id}".encode()).digest()
-    return int.from_bytes(digest[:7], "big")
+    """The rater's key for a case's (first) read: reproducible from the recorded seed."""
+    return reading_order.order_key(seed=seed, case_id=case_id)
 
 
 @transaction.atomic
@@ -139,20 +154,22 @@ def study_assign_cases(*, study: Study) -> int:
     """Give every case with an image exactly `raters_per_case` distinct raters, balancing the load.
 
     Idempotent: cases that already have enough raters are left alone. Raters with the fewest
-    assignments are picked first; ties are broken by a random draw seeded by the study and case.
+    cases are picked first; ties are broken by a random draw seeded by the study and case. In a
+    model-assisted study the reads are aided; in a crossover study each rater reads each of their
+    cases twice, unaided and aided (annotation/reading_order.py).
     """
     Study.objects.select_for_update().get(pk=study.pk)  # one assignment run per study at a time
     raters = list(study.memberships.filter(role=StudyMembership.Role.RATER).select_related("user"))
     if len(raters) < study.raters_per_case or study.status != Study.Status.OPEN:
         return 0
     load = dict(
-        study.assignments.values_list("rater_id").annotate(n=Count("id")).values_list("rater_id", "n")
+        study.assignments.values_list("rater_id").annotate(n=Count("case_id", distinct=True)).values_list("rater_id", "n")
     )
     seeds = {m.user_id: m.queue_seed for m in raters}
     assigned: dict[int, set[int]] = {}
     for case_id, rater_id in study.assignments.values_list("case_id", "rater_id"):
         assigned.setdefault(case_id, set()).add(rater_id)
-    new = []
+    new, touched = [], set()
     for case_id in study.cases.filter(image__isnull=False).values_list("pk", flat=True).order_by("pk"):
         have = assigned.get(case_id, set())
         missing = study.raters_per_case - len(have)
@@ -164,10 +181,24 @@ def study_assign_cases(*, study: Study) -> int:
         candidates.sort(key=lambda rater_id: load.get(rater_id, 0))
         for rater_id in candidates[:missing]:
             load[rater_id] = load.get(rater_id, 0) + 1
-            order_key = assignment_order_key(seed=seeds[rater_id], case_id=case_id)
-            new.append(Assignment(study=study, case_id=case_id, rater_id=rater_id, order_key=order_key))
+            touched.add(rater_id)
+            for aided, key in reading_order.reads_for_case(mode=study.model_assistance, seed=seeds[rater_id], case_id=case_id):
+                new.append(Assignment(study=study, case_id=case_id, rater_id=rater_id, order_key=key, aided=aided))
     Assignment.objects.bulk_create(new, batch_size=1000)
+    if study.model_assistance == Study.ModelAssistance.CROSSOVER:
+        for rater_id in touched:
+            _crossover_space(study=study, rater_id=rater_id)
     return len(new)
+
+
+def _crossover_space(*, study: Study, rater_id: int) -> None:
+    reads = [
+        reading_order.Read(pk, case_id, key, done is not None)
+        for pk, case_id, key, done in study.assignments.filter(rater_id=rater_id).values_list("pk", "case_id", "order_key", "completed_at")
+    ]
+    keys = reading_order.second_session_keys(reads, gap=study.crossover_gap)
+    rows = [Assignment(pk=pk, order_key=key) for pk, key in keys.items()]
+    Assignment.objects.bulk_update(rows, ["order_key"], batch_size=1000)
 
 
 # --- ratings and flags ---------------------------------------------------------------------------
@@ -196,8 +227,12 @@ def rating_submit(
     source: str = Rating.Source.WEB,
     rated_at: datetime | None = None,
     client_key: str = "",
+    model_version_shown: int | None = None,
 ) -> Rating:
     """Store a new revision of the rater's scores; earlier revisions are kept, the latest is current.
+
+    For an aided read, `model_version_shown` is the number of the model version whose pre-score
+    the page showed; it is stored with the rating (and refused for an unaided read).
 
     A `client_key` makes the call idempotent: when the assignment already has a revision stored with
     that key, it is returned and nothing is written (a client retrying after a lost response).
@@ -216,6 +251,7 @@ def rating_submit(
     cleaned = rubric_clean_values(rubric, values)
     if reading_time_s is not None and not (0 <= reading_time_s < 24 * 3600):
         raise RubricValueError("reading time must be between 0 and 24 hours")
+    shown = _model_version_shown(locked, model_version_shown)
     last = locked.ratings.aggregate(last=Max("revision"))["last"] or 0
     now = timezone.now()
     rating = Rating.objects.create(
@@ -227,6 +263,7 @@ def rating_submit(
         source=source,
         created_at=rated_at or now,
         client_key=client_key,
+        model_version_shown=shown,
     )
     locked.current_rating = rating
     locked.flag_reason, locked.flag_note, locked.flagged_at = "", "", None
@@ -235,6 +272,19 @@ def rating_submit(
     study_ratings_changed(study_id=locked.study_id)
     assignment.refresh_from_db()
     return rating
+
+
+def _model_version_shown(assignment: Assignment, number: int | None):
+    if number is None:
+        return None
+    if not assignment.aided:
+        raise RubricValueError("no model output is shown in an unaided read")
+    from scoring.models import ModelVersion
+
+    version = ModelVersion.objects.filter(study_id=assignment.study_id, number=number).first()
+    if version is None:
+        raise RubricValueError(f"the study has no model version {number}")
+    return version
 
 
 @transaction.atomic

@@ -21,4 +21,5 @@ urlpatterns = [
     path("read/<str:public_id>/", views_reading.read_case, name="read_case"),
     path("read/<str:public_id>/flag/", views_reading.read_case_flag, name="read_case_flag"),
     path("read/<str:public_id>/image.png", views_reading.read_image, name="read_image"),
+    path("read/<str:public_id>/saliency.png", views_reading.read_saliency, name="read_saliency"),
 ]

@@ -62,6 +62,9 @@ def study_detail(request: HttpRequest, slug: str) -> HttpResponse:
                     "raters_per_case": study.raters_per_case,
                     "consensus_method": study.consensus_method,
                     "adjudication_range": study.adjudication_range,
+                    "model_assistance": study.model_assistance,
+                    "crossover_gap": study.crossover_gap,
+                    "auto_promote": study.auto_promote,
                 }
             ),
             member_form=MemberForm(),

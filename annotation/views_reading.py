@@ -9,7 +9,7 @@ import secrets
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
@@ -50,7 +50,11 @@ def read_case(request: HttpRequest, public_id: str) -> HttpResponse:
         posted = {key: request.POST.get(key, "") for key in rubric_get(assignment.study.rubric).item_keys}
         try:
             services.rating_submit(
-                assignment=assignment, values=posted, reading_time_s=_reading_time(request), client_key=_client_key(request)
+                assignment=assignment,
+                values=posted,
+                reading_time_s=_reading_time(request),
+                client_key=_client_key(request),
+                model_version_shown=_shown_version(request),
             )
         except (RubricValueError, services.StudyStateError) as exc:
             error = str(exc)
@@ -70,6 +74,11 @@ def read_case(request: HttpRequest, public_id: str) -> HttpResponse:
         "totals_spec": rubric_totals_spec(case.rubric),
     }
     return render(request, "annotation/read.html", context, status=400 if error else 200)
+
+
+def _shown_version(request: HttpRequest) -> int | None:
+    raw = request.POST.get("model_version_shown", "")
+    return int(raw) if raw.isdigit() else None
 
 
 def _reading_time(request: HttpRequest) -> float | None:
@@ -110,6 +119,23 @@ def read_case_flag(request: HttpRequest, public_id: str) -> HttpResponse:
         return redirect("read_case", public_id=public_id)
     messages.success(request, "Case flagged.")
     return redirect("study_read", slug=assignment.study.slug)
+
+
+@login_required
+def read_saliency(request: HttpRequest, public_id: str) -> HttpResponse:
+    """Where the model looked, for an aided read only: 404 for every unaided read."""
+    assignment = selectors.assignment_get_for_rater(user=request.user, public_id=public_id)
+    if not assignment.aided:
+        raise Http404("no such image")
+    from scoring.services.model import ModelStateError, saliency_png
+
+    try:
+        png = saliency_png(case=assignment.case, target=request.GET.get("target", ""))
+    except ModelStateError:
+        raise Http404("no saliency map") from None
+    response = HttpResponse(png, content_type="image/png")
+    response["Cache-Control"] = "private, max-age=600"
+    return response
 
 
 @login_required

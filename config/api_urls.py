@@ -1,15 +1,15 @@
 """Routes of the REST API, mounted at /api/v1/ (namespace "api"). Schema: /api/schema/, docs: /api/docs/.
 
-Model versions, pre-score and retrain jobs and predictions join under studies/<slug>/ once their
-services exist (views in scoring/api.py), e.g. studies/<slug>/model-versions/, studies/<slug>/jobs/
-and studies/<slug>/predictions/; predictions must come through selectors that honour the study's
-model assistance setting for raters.
+Model versions, pre-score and retrain jobs and predictions (scoring/api_model.py) are for owners
+only, like the model page; a rater sees model output only where the study's model assistance shows
+it in their own reading.
 """
 
 from django.urls import path
 
 from annotation.api import auth, cases, reading, studies
 from scoring import api as scoring_api
+from scoring import api_model
 
 app_name = "api"
 
@@ -43,6 +43,15 @@ urlpatterns = [
     path("studies/<slug:slug>/consensus/", scoring_api.ConsensusApi.as_view(), name="consensus"),
     path("studies/<slug:slug>/exports/consensus.csv", scoring_api.ConsensusCsvApi.as_view(), name="export-consensus-csv"),
     path("studies/<slug:slug>/adjudications/<slug:case_id>/", scoring_api.AdjudicationApi.as_view(), name="adjudication"),
+    # model versions, pre-score and retrain jobs, predictions: owners only
+    path("studies/<slug:slug>/model-versions/", api_model.ModelVersionsApi.as_view(), name="model-versions"),
+    path("studies/<slug:slug>/model-versions/<int:number>/", api_model.ModelVersionApi.as_view(), name="model-version"),
+    path("studies/<slug:slug>/model-versions/<int:number>/activate/", api_model.ModelVersionActivateApi.as_view(),
+         name="model-version-activate"),
+    path("studies/<slug:slug>/jobs/", api_model.ModelJobsApi.as_view(), name="model-jobs"),
+    path("studies/<slug:slug>/jobs/<int:model_job_id>/", api_model.ModelJobApi.as_view(), name="model-job"),
+    path("studies/<slug:slug>/predictions/", api_model.PredictionsApi.as_view(), name="predictions"),
+    path("studies/<slug:slug>/exports/predictions.csv", api_model.PredictionsCsvApi.as_view(), name="export-predictions-csv"),
     # the rater's own queue
     path("studies/<slug:slug>/queue/next/", reading.QueueNextApi.as_view(), name="queue-next"),
     path("studies/<slug:slug>/queue/mine/", reading.QueueMineApi.as_view(), name="queue-mine"),

@@ -4,8 +4,7 @@ The same rules as scoring/views.py: the report for owners and observers; anythin
 case's file or a rater's scores for owners and adjudicators only; recording a final score for
 adjudicators only. Anyone else gets 404.
 
-Model versions, pre-score and retrain jobs and predictions get their API views here too, next to
-the services in scoring/services.py that start and report them (routes in config/api_urls.py).
+Model versions, pre-score and retrain jobs and predictions: scoring/api_model.py.
 """
 
 from django.http import Http404

@@ -7,6 +7,7 @@ import numpy as np
 
 from annotation.models import Adjudication, Assignment, Study
 from annotation.rubrics import Rubric, rubric_get
+from annotation.selectors import study_main_reads_aided
 from scoring.consensus import consensus_mean
 
 
@@ -23,11 +24,12 @@ class ScoreTable:
     n_ratings: int = 0
 
 
-def study_score_table(*, study: Study) -> ScoreTable:
+def study_score_table(*, study: Study, aided: bool | None = None) -> ScoreTable:
     """Every case with at least one current rating; one column per rater with a current rating."""
     rubric = rubric_get(study.rubric)
+    aided = study_main_reads_aided(study) if aided is None else aided
     rows = list(
-        Assignment.objects.filter(study=study, current_rating__isnull=False)
+        Assignment.objects.filter(study=study, current_rating__isnull=False, aided=aided)
         .order_by("case_id")
         .values_list("case_id", "case__public_id", "case__original_filename", "rater__username",
                      "current_rating__values", "current_rating__totals")
@@ -119,7 +121,9 @@ def case_ratings_for_adjudicator(*, case) -> list[dict]:
     """Each rater's current scores for one case, for the adjudication page (never shown to raters)."""
     return [
         {"rater": username, "values": values, "totals": totals}
-        for username, values, totals in Assignment.objects.filter(case=case, current_rating__isnull=False)
+        for username, values, totals in Assignment.objects.filter(
+            case=case, current_rating__isnull=False, aided=study_main_reads_aided(case.study)
+        )
         .order_by("rater__username")
         .values_list("rater__username", "current_rating__values", "current_rating__totals")
     ]
@@ -147,3 +151,27 @@ def study_model_overview(*, study: Study) -> dict:
         "jobs": list(ModelJob.objects.filter(study=study).select_related("model_version")[:8]),
         "any_running": ModelJob.objects.filter(study=study, status__in=["queued", "running"]).exists(),
     }
+
+
+def study_model_versions(*, study: Study):
+    """A study's model versions, oldest first; owners only (heads and metrics are model output)."""
+    return study.model_versions.order_by("number")
+
+
+def study_model_jobs(*, study: Study):
+    """A study's pre-score and retrain jobs, newest first, with the version each used or made."""
+    from scoring.models import ModelJob
+
+    return ModelJob.objects.filter(study=study).select_related("study", "model_version").order_by("-created_at", "-pk")
+
+
+def study_prediction_rows(*, study: Study):
+    """Every stored prediction with its case and version, ordered like the CSV export; owners only:
+    it names files and carries model values, which a rater of an unaided study must never see."""
+    from scoring.models import Prediction
+
+    return (
+        Prediction.objects.filter(case__study=study)
+        .select_related("case", "model_version")
+        .order_by("case__original_filename", "model_version__number", "pk")
+    )

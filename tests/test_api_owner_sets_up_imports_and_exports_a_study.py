@@ -27,7 +27,8 @@ def test_owner_creates_configures_fills_opens_and_locks_a_study(alice, personas,
     assert created.json() | {"created_at": None} == {
         "slug": "chest-1", "title": "Chest one", "rubric": "cohen2020", "raters_per_case": 2, "status": "draft",
         "consensus_method": "mean", "adjudication_range": 3, "created_at": None, "opened_at": None, "locked_at": None,
-        "role": "owner", "n_cases": 0, "progress": [],
+        "role": "owner", "n_cases": 0, "progress": [], "model_assistance": "none", "crossover_gap": 5,
+        "auto_promote": False,
     }
     assert alice.patch(f"{API}/studies/chest-1/", {"rubric": "ralo", "adjudication_range": 2}, format="json").json()["rubric"] == "ralo"
 

@@ -11,6 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from annotation.models import Assignment
 from annotation.services import assignment_flag, cases_apply_metadata, import_job_create, rating_submit
+from scoring.services import model_job_start, model_version_ensure_initial
 from tests.api_support import API, api_client, error_of
 from tests.conftest import COHEN_VALUES, png_bytes, zip_bytes
 
@@ -20,7 +21,8 @@ PERSONAS = ("alice", "rater1", "olivia", "oscar", None)  # owner, rater, observe
 
 @pytest.fixture
 def ctx(make_study, personas):
-    """A study with metadata, rater2's distinctive scores, one flag and one queued import."""
+    """A study with metadata, rater2's distinctive scores, one flag, one queued import, the published
+    model head as version 1 and one queued pre-score job."""
     study = make_study(n_cases=3)
     cases_apply_metadata(
         study=study,
@@ -33,6 +35,8 @@ def ctx(make_study, personas):
     assignment_flag(assignment=flagged, reason="other", note="rater3 note")
     job = import_job_create(study=study, user=personas["alice"], files=[SimpleUploadedFile("x.png", png_bytes(99))])
     own = Assignment.objects.filter(study=study, rater=personas["rater1"]).order_by("order_key").first()
+    version = model_version_ensure_initial(study=study)
+    model_job = model_job_start(study=study, kind="prescore", user=personas["alice"], dispatch=False)
     return {
         "study": study,
         "slug": study.slug,
@@ -40,6 +44,8 @@ def ctx(make_study, personas):
         "assignment": own.public_id,
         "member": study.memberships.get(user=personas["olivia"]).pk,
         "job": job.pk,
+        "version": version.number,
+        "model_job": model_job.pk,
     }
 
 
@@ -84,6 +90,15 @@ ENDPOINTS = [
     ("get", "/studies/{slug}/adjudications/{case}/", None, (200, 404, 404, 404, 401)),
     # Recording a final score needs the adjudicator right, which nobody here has yet.
     ("post", "/studies/{slug}/adjudications/{case}/", {"values": COHEN_VALUES}, (404, 404, 404, 404, 401)),
+    ("get", "/studies/{slug}/model-versions/", None, (200, 404, 404, 404, 401)),
+    ("get", "/studies/{slug}/model-versions/{version}/", None, (200, 404, 404, 404, 401)),
+    ("post", "/studies/{slug}/model-versions/{version}/activate/", None, (200, 404, 404, 404, 401)),
+    ("get", "/studies/{slug}/jobs/", None, (200, 404, 404, 404, 401)),
+    # Queued only: the test transaction is never committed, so no worker is told (and none needs weights).
+    ("post", "/studies/{slug}/jobs/", {"kind": "retrain", "feature_set": "none"}, (202, 404, 404, 404, 401)),
+    ("get", "/studies/{slug}/jobs/{model_job}/", None, (200, 404, 404, 404, 401)),
+    ("get", "/studies/{slug}/predictions/", None, (200, 404, 404, 404, 401)),
+    ("get", "/studies/{slug}/exports/predictions.csv", None, (200, 404, 404, 404, 401)),
     ("get", "/studies/{slug}/queue/next/", None, (404, 200, 404, 404, 401)),
     ("get", "/studies/{slug}/queue/mine/", None, (404, 200, 404, 404, 401)),
     ("get", "/assignments/{assignment}/", None, (404, 200, 404, 404, 401)),
@@ -116,7 +131,8 @@ def test_every_api_route_has_a_row_above():
     from config import api_urls
 
     placeholders = {"{slug}": "<slug:slug>", "{case}": "<slug:case_id>", "{member}": "<int:member_id>",
-                    "{job}": "<int:job_id>", "{assignment}": "<slug:assignment_id>"}
+                    "{job}": "<int:job_id>", "{assignment}": "<slug:assignment_id>", "{version}": "<int:number>",
+                    "{model_job}": "<int:model_job_id>"}
     covered = set()
     for _, path, *_ in ENDPOINTS:
         for placeholder, converter in placeholders.items():

@@ -1,14 +1,21 @@
-"""The README's API example, run as written against a live server with `requests`."""
+"""The README's API example, run as written against a live server with `requests`.
+
+Its pre-score job runs a random-weight DenseNet saved under the official file name (eagerly, in the
+server's request, once the job is committed), so the example stays strict: a failed job is an error.
+"""
 
 import gc
 import re
 import threading
 from pathlib import Path
 
+import pytest
+
 from annotation.models import Study
 from annotation.services import api_token_get_or_create
-from scoring.models import AgreementReport
+from scoring.models import AgreementReport, Prediction
 from tests.conftest import png_bytes, zip_bytes
+from tests.model_weights import write_random_weights
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 MARKER = "<!-- readme-example: api"
@@ -33,7 +40,17 @@ c.png,r3,0,0,0,0
 """
 
 
-def test_readme_api_example_runs_against_a_live_server(live_server, personas, tmp_path, monkeypatch, capsys):
+@pytest.fixture
+def random_weights(settings, tmp_path):
+    from scoring.services import model as model_services
+
+    settings.SCORING_XRV_CACHE_DIR = str(write_random_weights(tmp_path / "xrv-cache"))
+    model_services._BACKBONES.clear()
+    yield
+    model_services._BACKBONES.clear()
+
+
+def test_readme_api_example_runs_against_a_live_server(live_server, personas, random_weights, tmp_path, monkeypatch, capsys):
     (tmp_path / "scans.zip").write_bytes(zip_bytes({"a.png": png_bytes(1), "b.png": png_bytes(2), "c.png": png_bytes(3)}))
     (tmp_path / "ratings.csv").write_text(RATINGS)
     monkeypatch.chdir(tmp_path)
@@ -56,5 +73,7 @@ def test_readme_api_example_runs_against_a_live_server(live_server, personas, tm
     assert study.status == "open" and study.cases.count() == 3
     assert study.memberships.get(user=personas["alice"]).role == "owner"
     assert AgreementReport.objects.get(study=study, status="done").data["n_ratings"] == 9
+    assert Prediction.objects.filter(case__study=study, model_version__number=1).count() == 3
     out = capsys.readouterr().out
     assert "{'imported': 3, 'duplicate': 0, 'rejected': 0}" in out and "'value':" in out
+    assert "{'cases': 3, 'predicted': 3, 'already_predicted': 0}" in out

@@ -20,6 +20,7 @@ from schemathesis.checks import not_a_server_error
 from annotation.models import Assignment
 from annotation.services import api_token_get_or_create, cases_apply_metadata, import_job_create, rating_submit
 from config.wsgi import application
+from scoring.services import model_job_start, model_version_ensure_initial
 from tests.conftest import COHEN_VALUES, png_bytes
 
 
@@ -44,13 +45,19 @@ schema = schemathesis.openapi.from_wsgi(
 
 
 @pytest.fixture
-def fuzz_target(db, make_study, personas):
+def fuzz_target(db, make_study, personas, settings, tmp_path):
     """A study of alice's with data in it, and the ids that the fuzzed paths are pinned to."""
+    # Model jobs started here stay queued: the test's transaction never commits, so no worker is
+    # told. Were one run, it would fail at once for want of weights (a failed job, not a 5xx),
+    # never load a real backbone or look for one on the network.
+    settings.SCORING_XRV_CACHE_DIR = str(tmp_path / "no-weights")
     study = make_study(n_cases=2)
     cases_apply_metadata(study=study, metadata={"img-000.png": {"filename": "img-000.png", "age": "61"}})
     for assignment in Assignment.objects.filter(study=study, rater=personas["rater2"]):
         rating_submit(assignment=assignment, values=COHEN_VALUES)
     job = import_job_create(study=study, user=personas["alice"], files=[SimpleUploadedFile("x.png", png_bytes(5))])
+    version = model_version_ensure_initial(study=study)
+    model_job = model_job_start(study=study, kind="prescore", user=personas["alice"], dispatch=False)
     cache.clear()  # throttle counters: other tests' logins must not count here
     # A WSGI server closes the database connection after each request; here that would end the
     # test's transaction. Django's test client unhooks the same handler for the same reason.
@@ -64,6 +71,8 @@ def fuzz_target(db, make_study, personas):
                 "case_id": study.cases.order_by("pk").first().public_id,
                 "member_id": study.memberships.get(user=personas["olivia"]).pk,
                 "job_id": job.pk,
+                "number": version.number,
+                "model_job_id": model_job.pk,
                 "assignment_id": Assignment.objects.filter(study=study, rater=personas["rater2"]).first().public_id,
             },
         }

@@ -414,7 +414,8 @@ def test_export_ratings_writes_a_csv_with_the_documented_columns(demo_study, dem
     assert list(rows[0]) == [
         "image", "case_id", "rater", "status", "revision", *["extent_right", "opacity_right", "extent_left",
                                                              "opacity_left"],
-        "geographic_extent", "opacity", "duration_s", "rated_at", "flag_reason", "flag_note",
+        "geographic_extent", "opacity", "duration_s", "rated_at", "flag_reason", "flag_note", "aided",
+        "model_version_shown",
     ]
     assert len(rows) == 3  # only completed assignments
     by_rater = {row["rater"]: row for row in rows}

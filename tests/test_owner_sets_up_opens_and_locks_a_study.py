@@ -49,9 +49,10 @@ def test_opening_assigns_and_locking_freezes(make_study, client_for):
 def test_rubric_cannot_change_once_open(make_study, client_for):
     study = make_study(n_cases=1)
     response = client_for("alice").post(
-        f"/studies/{study.slug}/settings/", {"title": "Renamed", "rubric": "brixia", "raters_per_case": 3, "consensus_method": "mean", "adjudication_range": 3}, follow=True
+        f"/studies/{study.slug}/settings/", {"title": "Renamed", "rubric": "brixia", "raters_per_case": 3, "consensus_method": "mean", "adjudication_range": 3,
+         "model_assistance": "none", "crossover_gap": 5}, follow=True
     )
-    assert "only change while the study is a draft" in response.content.decode()
+    assert "can only change while the study is a draft" in response.content.decode()
     study.refresh_from_db()
     assert study.rubric == "cohen2020"
 

@@ -321,7 +321,7 @@ def test_rater_reads_scores_revises_and_resumes_in_chromium(browser, live_server
     body = page.inner_text("main")
     assert "Wrong view" in body and "rotated, clipped bases" in body
     assert re.search(r"rater1\s+6\s+5\s+1", body)  # assigned, scored, flagged
-    page.wait_for_function("[...document.images].every((img) => img.complete)")
+    page.wait_for_function("[...document.images].every((img) => img.complete || img.loading === 'lazy')")
     _save_screenshot(page, "dashboard.png")
     owner.close()
 

@@ -2,7 +2,7 @@
 
 Errors always look like {"error": {"code": ..., "message": ..., "fields": {...}}}, whether DRF raised
 them (validation, authentication, throttling) or a service did (RubricValueError, StudyStateError,
-RatingsCsvError, ScoresFormatError).
+ModelStateError, RatingsCsvError, ScoresFormatError).
 """
 
 from django.http import HttpResponse
@@ -15,6 +15,7 @@ from rest_framework.renderers import JSONRenderer
 from annotation.csv_io import RatingsCsvError, ScoresFormatError
 from annotation.rubrics import RubricValueError
 from annotation.services import StudyStateError
+from scoring.services.model import ModelStateError
 
 
 class Conflict(exceptions.APIException):
@@ -45,6 +46,8 @@ def _as_api_exception(exc: Exception) -> Exception:
         return Conflict(str(exc))
     if isinstance(exc, ScoresFormatError):
         return Conflict(str(exc), code="export_unavailable")
+    if isinstance(exc, ModelStateError):
+        return Conflict(str(exc), code="model_state")
     return exc
 
 
@@ -93,7 +96,7 @@ def errors(*codes: int, authenticated: bool = True) -> dict[int, OpenApiResponse
         400: "Invalid input",
         401: "Not authenticated",
         404: "Not found, or not yours (never 403: nothing says that it exists)",
-        409: "Not allowed in the study's current state",
+        409: "Not allowed in the study's current state (or its model's)",
         429: "Too many requests",
     }
     codes = ((401,) if authenticated else ()) + codes
@@ -101,7 +104,8 @@ def errors(*codes: int, authenticated: bool = True) -> dict[int, OpenApiResponse
 
 
 # Operations are grouped in the docs by the module that holds their view.
-TAGS = {"auth": "auth", "studies": "studies", "cases": "cases", "reading": "reading", "api": "agreement"}
+TAGS = {"auth": "auth", "studies": "studies", "cases": "cases", "reading": "reading", "api": "agreement",
+        "api_model": "model"}
 
 
 class AutoSchema(openapi.AutoSchema):

@@ -50,7 +50,16 @@ class StudyDetailSerializer(serializers.Serializer):
     role = serializers.ChoiceField(source="membership.role", choices=Role.choices, help_text="Your role in the study.")
     n_cases = serializers.IntegerField()
     progress = ProgressSerializer(many=True)
-    # Model assistance settings join here once model versions have their API (scoring/api.py).
+    model_assistance = serializers.ChoiceField(
+        source="study.model_assistance", choices=Study.ModelAssistance.choices,
+        help_text="Whether raters see the active model's pre-score; `none`: never.",
+    )
+    crossover_gap = serializers.IntegerField(
+        source="study.crossover_gap", help_text="Crossover studies: other cases between a rater's two reads of a case."
+    )
+    auto_promote = serializers.BooleanField(
+        source="study.auto_promote", help_text="A retrained version whose MAE beats the active one's becomes active."
+    )
 
 
 def study_detail_data(study: Study, membership: StudyMembership) -> dict:
@@ -138,6 +147,10 @@ class StudyApi(APIView):
         raters_per_case = serializers.IntegerField(min_value=1, max_value=50, required=False)
         consensus_method = serializers.ChoiceField(choices=Study.Consensus.choices, required=False)
         adjudication_range = serializers.IntegerField(min_value=1, max_value=48, required=False)
+        model_assistance = serializers.ChoiceField(choices=Study.ModelAssistance.choices, required=False,
+                                                   help_text="Only while a draft.")
+        crossover_gap = serializers.IntegerField(min_value=0, max_value=1000, required=False, help_text="Only while a draft.")
+        auto_promote = serializers.BooleanField(required=False)
 
     @extend_schema(
         operation_id="studies_retrieve",
@@ -152,7 +165,7 @@ class StudyApi(APIView):
         operation_id="studies_update",
         request=UpdateInputSerializer,
         responses={200: StudyDetailSerializer, **errors(400, 404, 409)},
-        summary="Change settings (owners); rubric and raters per case only while a draft",
+        summary="Change settings (owners); rubric, raters per case and model assistance only while a draft",
     )
     def patch(self, request, slug: str):
         study, membership = selectors.study_get_for_member(user=request.user, slug=slug, roles=OWNER)

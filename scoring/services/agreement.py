@@ -2,6 +2,7 @@
 
 import logging
 
+import numpy as np
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -38,6 +39,10 @@ def agreement_report_build(*, study: Study, table: ScoreTable, n_boot: int = DEF
         if progress:
             progress(done, len(keys))
     consensus = study_consensus(study=study, table=table)
+    extras = {
+        "model": _model_vs_consensus(study, table, consensus),
+        "reading_conditions": _reading_conditions(study, consensus) if study.model_assistance == Study.ModelAssistance.CROSSOVER else None,
+    }
     return {
         "study": study.slug,
         "rubric": table.rubric.key,
@@ -52,7 +57,85 @@ def agreement_report_build(*, study: Study, table: ScoreTable, n_boot: int = DEF
             "adjudicated": sum(1 for row in consensus if row.adjudicated),
         },
         "bootstrap": {"resamples": n_boot, "seed": seed},
+        **extras,
     }
+
+
+def _finite_or_none(value) -> float | None:
+    return float(value) if value is not None and np.isfinite(value) else None
+
+
+def _paired_stats(truth: np.ndarray, other: np.ndarray) -> dict:
+    """MAE, Pearson r and Bland-Altman of `other` against `truth` (None where undefined)."""
+    n = len(truth)
+    out = {"n": n, "mae": None, "pearson_r": None, "mean_diff": None, "loa": None}
+    if n == 0:
+        return out
+    diff = other - truth
+    out["mae"] = _finite_or_none(np.abs(diff).mean())
+    out["mean_diff"] = _finite_or_none(diff.mean())
+    if n >= 2:
+        sd = diff.std(ddof=1)
+        out["loa"] = [_finite_or_none(out["mean_diff"] - 1.96 * sd), _finite_or_none(out["mean_diff"] + 1.96 * sd)]
+    if n >= 3 and truth.std() > 0 and other.std() > 0:
+        out["pearson_r"] = _finite_or_none(np.corrcoef(truth, other)[0, 1])
+    return out
+
+
+def _model_vs_consensus(study: Study, table: ScoreTable, consensus: list) -> dict | None:
+    """The active model against the final consensus, and alpha with the model as one more rater."""
+    from scoring.agreement import Undefined, krippendorff_alpha
+    from scoring.models import Prediction
+
+    active = study.model_versions.filter(is_active=True).first()
+    if active is None:
+        return None
+    predicted = dict(Prediction.objects.filter(model_version=active, case_id__in=table.case_ids).values_list("case_id", "values"))
+    if not predicted:
+        return {"version": active.number, "n_cases": 0, "scores": {}}
+    scores = {}
+    for key in table.rubric.total_keys:
+        rows = [(row.final[key], predicted[row.case_id].get(key)) for row in consensus if row.case_id in predicted]
+        rows = [(truth, value) for truth, value in rows if truth is not None and value is not None]
+        truth, model = (np.array([r[i] for r in rows], dtype=float) for i in (0, 1))
+        column = np.array([predicted.get(case_id, {}).get(key, np.nan) for case_id in table.case_ids], dtype=float)
+        alpha = krippendorff_alpha(np.column_stack([table.matrices[key], column]), level="interval", domain=None)
+        scores[key] = {**_paired_stats(truth, model),
+                       "alpha_with_model": None if isinstance(alpha, Undefined) else float(alpha),
+                       "alpha_raters_only": _alpha_value(table.matrices[key])}
+    return {"version": active.number, "n_cases": len(predicted), "scores": scores}
+
+
+def _alpha_value(matrix: np.ndarray) -> float | None:
+    from scoring.agreement import Undefined, krippendorff_alpha
+
+    alpha = krippendorff_alpha(matrix, level="interval", domain=None)
+    return None if isinstance(alpha, Undefined) else float(alpha)
+
+
+def _reading_conditions(study: Study, consensus: list) -> dict:
+    """Crossover: unaided against aided reads of the same cases by the same raters: agreement,
+    error against the unaided consensus, and reading time."""
+    from annotation.models import Assignment
+
+    truth = {row.case_id: row.consensus for row in consensus}
+    out = {}
+    for name, aided in (("unaided", False), ("aided", True)):
+        table = study_score_table(study=study, aided=aided)
+        times = Assignment.objects.filter(study=study, aided=aided, current_rating__isnull=False).values_list(
+            "current_rating__reading_time_s", flat=True
+        )
+        times = [t for t in times if t is not None]
+        scores = {}
+        for key in table.rubric.total_keys:
+            errors = [abs(value - truth[case_id][key]) for i, case_id in enumerate(table.case_ids)
+                      if case_id in truth and truth[case_id][key] is not None
+                      for value in table.matrices[key][i] if not np.isnan(value)]
+            scores[key] = {"alpha_interval": _alpha_value(table.matrices[key]),
+                           "mae_vs_unaided_consensus": _finite_or_none(np.mean(errors)) if errors else None}
+        out[name] = {"n_reads": table.n_ratings, "mean_reading_time_s": _finite_or_none(np.mean(times)) if times else None,
+                     "scores": scores}
+    return out
 
 
 def agreement_report_plots(*, table: ScoreTable, data: dict) -> dict[str, str]:

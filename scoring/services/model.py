@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from annotation.models import Case, Image, Study
 from annotation.rubrics import rubric_get
+from annotation.services import study_ratings_changed
 from scoring.model.heads import FEATURE_SETS, LinearHead
 from scoring.models import BackboneOutput, ModelJob, ModelVersion, Prediction
 
@@ -64,6 +65,7 @@ def model_version_activate(*, version: ModelVersion) -> ModelVersion:
     Study.objects.select_for_update().get(pk=version.study_id)
     ModelVersion.objects.filter(study_id=version.study_id, is_active=True).exclude(pk=version.pk).update(is_active=False)
     ModelVersion.objects.filter(pk=version.pk).update(is_active=True)
+    study_ratings_changed(study_id=version.study_id)  # the report compares the active model
     version.refresh_from_db()
     return version
 
@@ -261,6 +263,7 @@ def predictions_store(*, version: ModelVersion, cases: list[Case]) -> int:
     rows = [Prediction(case=case, model_version=version, values={t: round(float(predicted[t][i]), 4) for t in head.targets})
             for i, case in enumerate(cases)]
     Prediction.objects.bulk_create(rows, batch_size=2000, ignore_conflicts=True)
+    study_ratings_changed(study_id=version.study_id)  # the report compares the model's predictions
     return len(rows)
 
 
