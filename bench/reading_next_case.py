@@ -47,6 +47,7 @@ def _setup_django(var_dir: str) -> None:
         DATABASE_URL=f"sqlite:///{var_dir}/bench.sqlite3",
         DJANGO_SETTINGS_MODULE="config.settings",
         DEBUG="0",  # no query log in memory
+        STATIC_MANIFEST="0",  # templates name static files; no collectstatic in a bench
         SECRET_KEY="bench-only",
         LOG_LEVEL="WARNING",
     )

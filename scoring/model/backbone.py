@@ -65,3 +65,19 @@ def load_backbone(*, weights: str = DEFAULT_WEIGHTS, cache_dir: str | os.PathLik
         ) from exc
     model.op_threshs = None  # raw logits: the paper's heads are linear in the logit
     return model.eval()
+
+
+def place_backbone(model: Any, device: str) -> Any:
+    """Move the backbone to its device in the layout that runs fastest there.
+
+    channels_last lets oneDNN and cuDNN pick faster convolutions (about 20% on a 2-core CPU);
+    outputs move by ~1e-5. On a GPU, TF32 is switched off: it is torch's default for cuDNN
+    convolutions on Ampere and later, and changes the logits by ~1e-2, which would make GPU
+    pre-scores differ from the paper's float32 computation.
+    """
+    import torch
+
+    if device.startswith("cuda"):
+        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cuda.matmul.allow_tf32 = False
+    return model.to(device).to(memory_format=torch.channels_last)

@@ -23,12 +23,13 @@ def extract(model: Any, arrays: list[np.ndarray], *, batch_size: int = 16) -> tu
         # Train-mode BatchNorm would make each output depend on its batch-mates.
         raise ValueError("the backbone must be in eval mode")
     logits, pooled = [], []
+    device = next(model.parameters()).device  # a GPU worker's model lives on its GPU
     with torch.no_grad():
         for start in range(0, len(arrays), batch_size):
-            batch = torch.from_numpy(np.stack([_checked(a) for a in arrays[start : start + batch_size]]))
+            batch = torch.from_numpy(np.stack([_checked(a) for a in arrays[start : start + batch_size]])).to(device)
             features = model.features2(batch)
-            pooled.append(features.numpy())
-            logits.append(model.classifier(features).numpy())
+            pooled.append(features.cpu().numpy())
+            logits.append(model.classifier(features).cpu().numpy())
     if not arrays:
         return (np.zeros((0, model.classifier.out_features), np.float32),
                 np.zeros((0, model.classifier.in_features), np.float32))

@@ -1,0 +1,374 @@
+"""Load test: 20 raters submitting ratings at once to gunicorn + PostgreSQL, on loopback only.
+
+Creates a throwaway PostgreSQL database on 127.0.0.1:5432, migrates it and seeds an open study
+(cohen2020, 3 raters per case, fake image rows: no image is ever opened), starts gunicorn as
+docker/compose.yaml does (gthread, 4 threads a process) with 2 processes on a free loopback port
+and the production settings (DEBUG=0), then lets N simulated raters read through the REST API for
+--seconds: GET queue/next/, POST assignments/<id>/ratings/ with an Idempotency-Key. Some of the
+POSTs are sent twice with the same key, as a client does after a lost response; a failed request
+is retried with its key. At the end it checks, in the database, that every successful submission
+is stored exactly once and that no retry added a revision. gunicorn is stopped and the database
+dropped whatever happens.
+
+    .venv/bin/python bench/load_ratings.py [--seconds 120] [--raters 20] [--cases 20000]
+
+Needs PostgreSQL on 127.0.0.1:5432 (trust or password in --postgres) and gunicorn installed.
+"""
+
+import argparse
+import os
+import secrets
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+CHUNK = 5_000
+REPLAY_EVERY = 20  # every 20th submission is sent again with its key, as after a lost response
+ATTEMPTS = 3  # a request that fails (connection, timeout, 5xx) is retried with the same key
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=int, default=120, help="how long the raters submit (10-600)")
+    parser.add_argument("--raters", type=int, default=20, help="simulated raters, each a thread with its own session (1-50)")
+    parser.add_argument("--cases", type=int, default=20_000, help="cases in the study, each read by 3 raters")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn processes (4 threads each)")
+    parser.add_argument("--postgres", default="postgres://postgres@127.0.0.1:5432", help="a loopback PostgreSQL server")
+    args = parser.parse_args()
+    if not 10 <= args.seconds <= 600 or not 1 <= args.raters <= 50 or not 1 <= args.workers <= 8:
+        parser.error("--seconds must be 10-600, --raters 1-50, --workers 1-8")
+    if args.raters < 3 or args.cases < 1:
+        parser.error("the study needs at least 3 raters (3 per case) and one case")
+    server = urlsplit(args.postgres)
+    if server.hostname not in LOOPBACK:
+        parser.error("--postgres must be on loopback: this script creates and drops a database there")
+
+    signal.signal(signal.SIGTERM, _interrupt)
+    database = f"cxr_bench_load_{secrets.token_hex(4)}"
+    admin_url = f"{args.postgres.rstrip('/')}/postgres"
+    with tempfile.TemporaryDirectory(prefix="bench-load-") as var_dir:
+        _create_database(admin_url, database)
+        try:
+            env = _environment(var_dir=var_dir, database_url=f"{args.postgres.rstrip('/')}/{database}")
+            _setup_django(env)
+            started = time.perf_counter()
+            study, tokens = _seed(n_cases=args.cases, n_raters=args.raters)
+            print(f"Seeded {args.cases:,} cases x 3 raters ({args.raters} raters) in {time.perf_counter() - started:.0f} s.")
+            gunicorn = _start_gunicorn(env=env, workers=args.workers)
+            try:
+                run = _load(base=gunicorn.url, tokens=tokens, slug=study.slug, seconds=args.seconds)
+            finally:
+                gunicorn.stop()
+            checks = _verify(study=study, run=run)
+            _report(run=run, checks=checks, args=args)
+        finally:
+            _close_django()
+            _drop_database(admin_url, database)
+    if not all(ok for ok, _ in checks.values()):
+        sys.exit(1)
+
+
+def _interrupt(signum, frame) -> None:
+    # SIGTERM (a timeout, a kill) ends the run like Ctrl-C, so that the finally blocks clean up.
+    raise KeyboardInterrupt
+
+
+# --- the throwaway database and the server ---------------------------------------------------------
+
+
+def _create_database(admin_url: str, name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(admin_url, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+
+
+def _drop_database(admin_url: str, name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(admin_url, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    print(f"Dropped the database {name}.")
+
+
+def _environment(*, var_dir: str, database_url: str) -> dict[str, str]:
+    """The production settings (DEBUG=0), pointed at the throwaway database and folder."""
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DEBUG": "0",
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "DATABASE_URL": database_url,
+        "VAR_DIR": var_dir,
+        "LOG_LEVEL": "WARNING",
+    }
+
+
+def _setup_django(env: dict[str, str]) -> None:
+    os.environ.update(env)
+    sys.path.insert(0, str(ROOT))
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate", verbosity=0)
+
+
+def _close_django() -> None:
+    if "django.db" in sys.modules:
+        from django.db import connections
+
+        connections.close_all()
+
+
+@dataclass
+class Gunicorn:
+    process: subprocess.Popen
+    url: str
+
+    def stop(self) -> None:
+        # The process group: the arbiter and its workers, which this script started.
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=5)
+        print("Stopped gunicorn.")
+
+
+def _start_gunicorn(*, env: dict[str, str], workers: int) -> Gunicorn:
+    with socket.socket() as probe:  # a free port on loopback; gunicorn binds it a moment later
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "config.wsgi:application", f"--bind=127.0.0.1:{port}",
+         "--worker-class=gthread", f"--workers={workers}", "--threads=4", "--timeout=120",
+         "--log-level=warning", "--no-control-socket"],  # several benches may run on one machine
+        cwd=ROOT, env=env, start_new_session=True,
+    )
+    server = Gunicorn(process=process, url=f"http://127.0.0.1:{port}")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"gunicorn exited with {process.returncode}")
+        try:
+            if requests.get(f"{server.url}/healthz", timeout=2).status_code == 200:
+                return server
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.2)
+    server.stop()
+    raise RuntimeError("gunicorn did not answer /healthz within 60 s")
+
+
+def _seed(*, n_cases: int, n_raters: int):
+    """An open study of fake image rows, assigned by the real service; an API token per rater."""
+    import hashlib
+
+    from django.contrib.auth import get_user_model
+    from django.db import transaction
+    from rest_framework.authtoken.models import Token
+
+    from annotation.models import Case, Image, StudyMembership
+    from annotation.services import membership_add, study_create, study_open
+
+    User = get_user_model()
+    owner = User.objects.create_user(username="bench-owner")
+    study = study_create(owner=owner, slug="bench-load", title="Load test", rubric="cohen2020", raters_per_case=3)
+    raters = [User.objects.create_user(username=f"bench-rater{i:02d}") for i in range(n_raters)]
+    for rater in raters:
+        membership_add(study=study, user=rater, role=StudyMembership.Role.RATER)
+    for start in range(0, n_cases, CHUNK):
+        with transaction.atomic():
+            images = Image.objects.bulk_create(
+                Image(sha256=hashlib.sha256(f"bench-load:{i}".encode()).hexdigest(), original=f"originals/bench-{i}.png",
+                      display=f"display/bench-{i}.png", source_format="png", bit_depth=8, width=2048, height=2048,
+                      display_width=2048, display_height=2048)
+                for i in range(start, min(n_cases, start + CHUNK))
+            )
+            Case.objects.bulk_create(Case(study=study, image=image, original_filename=f"bench-{image.sha256[:8]}.png")
+                                     for image in images)
+    study_open(study=study)
+    study.refresh_from_db()
+    return study, [Token.objects.create(user=rater).key for rater in raters]
+
+
+# --- the raters ------------------------------------------------------------------------------------
+
+
+@dataclass
+class RaterLog:
+    stored: dict[str, int] = field(default_factory=dict)  # idempotency key -> revision, first answer 201
+    replays: list[tuple[str, int, int]] = field(default_factory=list)  # key, first revision, replayed revision
+    post_ms: list[float] = field(default_factory=list)
+    next_ms: list[float] = field(default_factory=list)
+    errors: Counter = field(default_factory=Counter)
+    retried: int = 0
+    exhausted: bool = False
+
+
+@dataclass
+class Run:
+    logs: list[RaterLog]
+    seconds: float
+
+
+def _load(*, base: str, tokens: list[str], slug: str, seconds: int) -> Run:
+    stop = threading.Event()
+    logs = [RaterLog() for _ in tokens]
+    threads = [threading.Thread(target=_rater, args=(base, token, slug, stop, log, i), daemon=True)
+               for i, (token, log) in enumerate(zip(tokens, logs, strict=True))]
+    print(f"{len(tokens)} raters submitting for {seconds} s ...", flush=True)
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:  # until the time is up, or every rater has run out of cases
+        thread.join(timeout=max(0.0, started + seconds - time.perf_counter()))
+    stop.set()
+    for thread in threads:
+        thread.join(timeout=60)  # a request in flight ends within its 10 s timeout and retries
+    elapsed = time.perf_counter() - started
+    if any(thread.is_alive() for thread in threads):
+        raise RuntimeError("a rater thread did not stop")
+    return Run(logs=logs, seconds=elapsed)
+
+
+def _rater(base: str, token: str, slug: str, stop: threading.Event, log: RaterLog, number: int) -> None:
+    session = requests.Session()
+    session.headers["Authorization"] = f"Token {token}"
+    api = f"{base}/api/v1"
+    submitted = 0
+    while not stop.is_set():
+        response = _request(log, log.next_ms, lambda: session.get(f"{api}/studies/{slug}/queue/next/", timeout=10))
+        if response is None:
+            continue
+        if response.status_code == 204:
+            log.exhausted = True
+            return
+        assignment = response.json()["id"]
+        # Scores vary with the rater and the case; any complete set of values in range will do.
+        seed = submitted + number
+        values = {"extent_right": seed % 5, "opacity_right": seed % 4, "extent_left": (seed + 1) % 5,
+                  "opacity_left": (seed + 2) % 4}
+        key = uuid.uuid4().hex
+        url = f"{api}/assignments/{assignment}/ratings/"
+        body = {"values": values, "reading_time_s": 5.0 + seed % 30}
+
+        def post(url=url, body=body, key=key):
+            return session.post(url, json=body, headers={"Idempotency-Key": key}, timeout=10)
+
+        response = _request(log, log.post_ms, post)
+        if response is None:
+            # Every attempt failed: the rating may or may not be stored. It is not counted as
+            # submitted; the check below still catches a stored row with its key (counted apart).
+            log.errors["gave_up"] += 1
+            continue
+        if response.status_code not in (200, 201):
+            log.errors[f"post_{response.status_code}"] += 1
+            continue
+        # 201 on the first answer; 200 when an earlier attempt was stored but its answer lost.
+        log.stored[key] = response.json()["revision"]
+        submitted += 1
+        if submitted % REPLAY_EVERY == 0:
+            again = _request(log, log.post_ms, post)
+            if again is not None:
+                log.replays.append((key, log.stored[key], again.json()["revision"] if again.status_code == 200 else -again.status_code))
+
+
+def _request(log: RaterLog, timings: list[float], send) -> requests.Response | None:
+    for attempt in range(ATTEMPTS):
+        if attempt:
+            log.retried += 1
+            time.sleep(0.1 * attempt)
+        started = time.perf_counter()
+        try:
+            response = send()
+        except requests.RequestException as exc:
+            log.errors[type(exc).__name__] += 1
+            continue
+        timings.append((time.perf_counter() - started) * 1000)
+        if response.status_code < 500:
+            return response
+        log.errors[f"http_{response.status_code}"] += 1
+    return None
+
+
+# --- the checks and the report ---------------------------------------------------------------------
+
+
+def _verify(*, study, run: Run) -> dict[str, tuple[bool, str]]:
+    from django.db.models import Count
+
+    from annotation.models import Assignment, Rating, Study
+
+    submitted = {key: revision for log in run.logs for key, revision in log.stored.items()}
+    rows = Rating.objects.filter(assignment__study=study)
+    stored_keys = list(rows.values_list("client_key", flat=True))
+    duplicates = rows.values("assignment").annotate(n=Count("pk")).filter(n__gt=1).count()
+    replays = [replay for log in run.logs for replay in log.replays]
+    bad_replays = [replay for replay in replays if replay[1] != replay[2]]
+    version = Study.objects.get(pk=study.pk).ratings_version - study.ratings_version
+    completed = Assignment.objects.filter(study=study, completed_at__isnull=False).count()
+    return {
+        "rows == successful submissions": (len(stored_keys) == len(submitted), f"{len(stored_keys):,} rows, {len(submitted):,} submissions"),
+        "every submission's key stored once": (
+            Counter(stored_keys) == Counter(submitted), f"{len(set(stored_keys) & set(submitted)):,} keys matched"),
+        "no assignment has a second revision": (duplicates == 0, f"{duplicates} assignments with more than one"),
+        "replays answered 200 with the first revision": (not bad_replays, f"{len(replays) - len(bad_replays)}/{len(replays)}"),
+        "ratings_version bumped once per rating": (version == len(submitted), f"+{version:,}"),
+        "assignments completed == submissions": (completed == len(submitted), f"{completed:,} completed"),
+    }
+
+
+def _percentiles(values: list[float]) -> str:
+    if not values:
+        return "no requests"
+    ordered = sorted(values)
+    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+    return f"p50 {statistics.median(ordered):6.1f} ms   p95 {p95:6.1f} ms   max {ordered[-1]:7.1f} ms   n={len(ordered):,}"
+
+
+def _report(*, run: Run, checks: dict[str, tuple[bool, str]], args) -> None:
+    stored = sum(len(log.stored) for log in run.logs)
+    posts = sum(len(log.post_ms) for log in run.logs)
+    gets = sum(len(log.next_ms) for log in run.logs)
+    errors = sum((log.errors for log in run.logs), Counter())
+    print()
+    print(f"gunicorn: {args.workers} processes x 4 threads (gthread), DEBUG=0, PostgreSQL; {args.raters} raters,"
+          f" token auth, loopback; {run.seconds:.1f} s")
+    print(f"ratings stored   {stored:8,}   {stored / run.seconds:7.1f} /s"
+          f"   ({stored / run.seconds / args.raters:.1f} /s per rater)")
+    print(f"HTTP requests    {posts + gets:8,}   {(posts + gets) / run.seconds:7.1f} /s"
+          f"   (replays {sum(len(log.replays) for log in run.logs):,}, retries {sum(log.retried for log in run.logs):,})")
+    print(f"POST rating      {_percentiles([ms for log in run.logs for ms in log.post_ms])}")
+    print(f"GET queue/next   {_percentiles([ms for log in run.logs for ms in log.next_ms])}")
+    print(f"errors           {dict(errors) or 'none'}")
+    if any(log.exhausted for log in run.logs):
+        print("note             a rater ran out of cases: raise --cases for a full-length run")
+    print()
+    for name, (ok, detail) in checks.items():
+        print(f"{'PASS' if ok else 'FAIL'}  {name}: {detail}")
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except KeyboardInterrupt:
+        sys.exit(130)  # cleaned up on the way out
