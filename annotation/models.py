@@ -3,6 +3,7 @@ import secrets
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from annotation.rubrics import RUBRIC_CHOICES, rubric_get
 
@@ -251,3 +252,35 @@ class Adjudication(models.Model):
     class Meta:
         ordering = ["case", "revision"]
         constraints = [models.UniqueConstraint(fields=["case", "revision"], name="adjudication_unique_revision")]
+
+
+class AuditEvent(models.Model):
+    """Who changed what in a study, and when. Written by the services in the same transaction as
+    the change; owners only read it (it names raters)."""
+
+    class Action(models.TextChoices):
+        RATING_REVISION = "rating_revision", "Rating revision"
+        FLAG = "flag", "Flag"
+        ADJUDICATION = "adjudication", "Adjudication"
+        MEMBER_ADD = "member_add", "Member added"
+        ROLE_CHANGE = "role_change", "Role change"
+        ADJUDICATOR_CHANGE = "adjudicator_change", "Adjudicator right"
+        OPEN = "open", "Study opened"
+        LOCK = "lock", "Study locked"
+        MODEL_PROMOTION = "model_promotion", "Model promotion"
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="audit_events")
+    # Null for the system: a command-line import, an automatic promotion.
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    action = models.CharField(max_length=24, choices=Action.choices)
+    target = models.CharField(max_length=200, blank=True)  # a case public id, a username, a version number
+    details = models.JSONField(default=dict, blank=True)
+    # A default, not auto_now_add, so that a restored backup keeps the original times.
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["study", "created_at"], name="auditevent_study_time")]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.target}"
