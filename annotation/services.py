@@ -17,9 +17,11 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from annotation import imaging, reading_order
+from annotation.audit import Action, audit_record
 from annotation.ingest import Limits, MetadataError, Source, metadata_parse, metadata_patient_id
 from annotation.models import Adjudication, Assignment, Case, Image, ImportJob, Rating, Study, StudyMembership
 from annotation.rubrics import RubricValueError, rubric_clean_values, rubric_get, rubric_totals
+from config.dispatch import send_after_commit
 
 logger = logging.getLogger(__name__)
 User = get_user_model()
@@ -82,7 +84,8 @@ def study_update(
     return study
 
 
-def membership_add(*, study: Study, user, role: str) -> StudyMembership:
+@transaction.atomic
+def membership_add(*, study: Study, user, role: str, actor=None) -> StudyMembership:
     """Add or change a member's role. A rater's queue seed is drawn once and kept."""
     if study.is_locked:
         raise StudyStateError("the study is locked")
@@ -92,8 +95,12 @@ def membership_add(*, study: Study, user, role: str) -> StudyMembership:
     if not created and membership.role != role:
         if membership.role == StudyMembership.Role.RATER and study.assignments.filter(rater=user).exists():
             raise StudyStateError(f"{user.username} already has cases assigned and stays a rater")
+        audit_record(study=study, actor=actor, action=Action.ROLE_CHANGE, target=user.username,
+                     details={"from": membership.role, "to": role})
         membership.role = role
         membership.save(update_fields=["role"])
+    if created:
+        audit_record(study=study, actor=actor, action=Action.MEMBER_ADD, target=user.username, details={"role": role})
     if role == StudyMembership.Role.RATER and study.status == Study.Status.OPEN:
         study_assign_cases(study=study)
     return membership
@@ -108,7 +115,7 @@ def user_get_or_create(*, username: str) -> tuple[object, bool]:
     return user, created
 
 
-def member_add_by_username(*, study: Study, username: str, role: str) -> tuple[StudyMembership, str | None]:
+def member_add_by_username(*, study: Study, username: str, role: str, actor=None) -> tuple[StudyMembership, str | None]:
     """Add a member by username. A new username gets an account with a random password, returned
     once (to be passed on) and never stored in clear; None when the user already existed."""
     with transaction.atomic():
@@ -116,11 +123,12 @@ def member_add_by_username(*, study: Study, username: str, role: str) -> tuple[S
         if user is None:
             password = secrets.token_urlsafe(9)
             user = User.objects.create_user(username=username, password=password)
-        membership = membership_add(study=study, user=user, role=role)
+        membership = membership_add(study=study, user=user, role=role, actor=actor)
     return membership, password
 
 
-def study_open(*, study: Study) -> int:
+@transaction.atomic
+def study_open(*, study: Study, actor=None) -> int:
     """Open the study to its raters and assign every case; returns the number of assignments made."""
     if study.is_locked:
         raise StudyStateError("a locked study cannot be reopened")
@@ -131,13 +139,17 @@ def study_open(*, study: Study) -> int:
         )
     study.status, study.opened_at = Study.Status.OPEN, study.opened_at or timezone.now()
     study.save(update_fields=["status", "opened_at"])
-    return study_assign_cases(study=study)
+    made = study_assign_cases(study=study)
+    audit_record(study=study, actor=actor, action=Action.OPEN, target=study.slug, details={"assignments_made": made})
+    return made
 
 
-def study_lock(*, study: Study) -> Study:
+@transaction.atomic
+def study_lock(*, study: Study, actor=None) -> Study:
     """Freeze the study: no rating, flag or import changes anything after this."""
     study.status, study.locked_at = Study.Status.LOCKED, timezone.now()
     study.save(update_fields=["status", "locked_at"])
+    audit_record(study=study, actor=actor, action=Action.LOCK, target=study.slug)
     return study
 
 
@@ -240,7 +252,7 @@ def rating_submit(
     Raises RubricValueError for an incomplete or out-of-range set of values, StudyStateError when the
     study does not accept ratings.
     """
-    locked = Assignment.objects.select_for_update().select_related("study").get(pk=assignment.pk)
+    locked = Assignment.objects.select_for_update().select_related("study", "case").get(pk=assignment.pk)
     # Checked under the row lock, so two concurrent retries cannot both write; the unique
     # constraint on (assignment, client_key) is the backstop.
     replayed = locked.ratings.filter(client_key=client_key).first() if client_key else None
@@ -270,6 +282,9 @@ def rating_submit(
     locked.completed_at = locked.completed_at or now
     locked.save(update_fields=["current_rating", "flag_reason", "flag_note", "flagged_at", "completed_at"])
     study_ratings_changed(study_id=locked.study_id)
+    # The actor is the rater whose scores these are, also for an owner's CSV import of them.
+    audit_record(study=locked.study_id, actor=locked.rater_id, action=Action.RATING_REVISION, target=locked.case.public_id,
+                 details={"revision": rating.revision, "source": source, "assignment": locked.public_id})
     assignment.refresh_from_db()
     return rating
 
@@ -294,7 +309,7 @@ def assignment_flag(*, assignment: Assignment, reason: str, note: str = "") -> A
         raise RubricValueError(f"unknown flag reason {reason!r}")
     if reason == Assignment.FlagReason.OTHER and not note.strip():
         raise RubricValueError("say why the case is flagged")
-    locked = Assignment.objects.select_for_update().select_related("study").get(pk=assignment.pk)
+    locked = Assignment.objects.select_for_update().select_related("study", "case").get(pk=assignment.pk)
     _ensure_writable(locked.study, source=Rating.Source.WEB)
     now = timezone.now()
     locked.flag_reason, locked.flag_note, locked.flagged_at = reason, note.strip()[:500], now
@@ -302,6 +317,8 @@ def assignment_flag(*, assignment: Assignment, reason: str, note: str = "") -> A
     locked.completed_at = locked.completed_at or now
     locked.save(update_fields=["flag_reason", "flag_note", "flagged_at", "current_rating", "completed_at"])
     study_ratings_changed(study_id=locked.study_id)
+    audit_record(study=locked.study_id, actor=locked.rater_id, action=Action.FLAG, target=locked.case.public_id,
+                 details={"reason": reason, "assignment": locked.public_id})
     assignment.refresh_from_db()
     return locked
 
@@ -481,13 +498,19 @@ def import_job_create(*, study: Study, user, files) -> ImportJob:
         for upload in files:
             default_storage.save(f"{folder}/{secrets.token_hex(4)}/{_safe_upload_name(upload.name)}", upload)
         job = ImportJob.objects.create(study=study, created_by=user, upload_dir=folder, total=len(files))
-        transaction.on_commit(lambda: import_job_run.delay(job_id=job.pk))
+        send_after_commit(import_job_run, job_id=job.pk)  # a broker outage leaves it QUEUED: requeue_jobs
     return job
 
 
 def _safe_upload_name(name: str) -> str:
     base = name.replace("\\", "/").split("/")[-1].strip() or "upload"
-    return base[:200]
+    # File systems allow 255 bytes per name, not characters: 300 CJK characters are ~900 bytes.
+    # Cut the stem at 200 bytes on a character boundary and keep the extension.
+    stem, dot, extension = base.rpartition(".")
+    if not dot or not stem or len(extension) > 10:
+        stem, dot, extension = base, "", ""
+    stem = stem.encode()[:200].decode("utf-8", "ignore") or "upload"
+    return f"{stem}{dot}{extension}"
 
 
 def import_job_execute(*, job_id: int) -> ImportJob | None:
@@ -536,11 +559,15 @@ def _remove_upload_folder(folder: str) -> None:
 # --- adjudication --------------------------------------------------------------------------------
 
 
-def membership_set_adjudicator(*, study: Study, user, allowed: bool) -> StudyMembership:
+@transaction.atomic
+def membership_set_adjudicator(*, study: Study, user, allowed: bool, actor=None) -> StudyMembership:
     """Let an owner or observer adjudicate. A rater cannot: adjudicators see everyone's scores."""
     membership = StudyMembership.objects.get(study=study, user=user)
     if allowed and membership.role == StudyMembership.Role.RATER:
         raise StudyStateError(f"{user.username} is a rater of this study and cannot adjudicate it")
+    if membership.can_adjudicate != allowed:
+        audit_record(study=study, actor=actor, action=Action.ADJUDICATOR_CHANGE, target=user.username,
+                     details={"can_adjudicate": allowed})
     membership.can_adjudicate = allowed
     membership.save(update_fields=["can_adjudicate"])
     return membership
@@ -568,6 +595,8 @@ def adjudication_record(*, case: Case, adjudicator, values: dict[str, object], n
         note=note.strip()[:1000],
     )
     study_ratings_changed(study_id=study.pk)
+    audit_record(study=study, actor=adjudicator, action=Action.ADJUDICATION, target=case.public_id,
+                 details={"revision": adjudication.revision})
     return adjudication
 
 
@@ -591,3 +620,32 @@ def api_token_revoke(*, user) -> bool:
     """Delete the user's API token; True if there was one."""
     deleted, _ = Token.objects.filter(user=user).delete()
     return bool(deleted)
+
+
+# --- login throttling ----------------------------------------------------------------------------
+
+
+def _login_failure_key(*, username: str, address: str) -> str:
+    digest = hashlib.sha256(f"{username.strip().lower()}\n{address}".encode()).hexdigest()
+    return f"login-failures:{digest}"
+
+
+def login_failure_record(*, username: str, address: str) -> int:
+    """Count one failed login for this username from this address; returns the count in the window."""
+    from django.core.cache import cache
+
+    key = _login_failure_key(username=username, address=address)
+    # The window starts at the first failure: add() is a no-op when the counter exists already.
+    cache.add(key, 0, timeout=settings.LOGIN_FAILURE_WINDOW_S)
+    try:
+        return cache.incr(key)
+    except ValueError:  # expired between add() and incr()
+        cache.set(key, 1, timeout=settings.LOGIN_FAILURE_WINDOW_S)
+        return 1
+
+
+def login_is_throttled(*, username: str, address: str) -> bool:
+    """True once LOGIN_FAILURE_LIMIT failures were recorded within LOGIN_FAILURE_WINDOW_S."""
+    from django.core.cache import cache
+
+    return cache.get(_login_failure_key(username=username, address=address), 0) >= settings.LOGIN_FAILURE_LIMIT

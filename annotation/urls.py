@@ -1,6 +1,6 @@
 from django.urls import path
 
-from annotation import views, views_reading
+from annotation import views, views_audit, views_reading
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -15,6 +15,8 @@ urlpatterns = [
     path("studies/<slug:slug>/ratings/import/", views.ratings_upload, name="ratings_upload"),
     path("studies/<slug:slug>/export/ratings.csv", views.export_ratings, name="export_ratings"),
     path("studies/<slug:slug>/export/scores.csv", views.export_scores, name="export_scores"),
+    path("studies/<slug:slug>/audit/", views_audit.study_audit, name="study_audit"),
+    path("studies/<slug:slug>/export/audit.csv", views_audit.export_audit, name="export_audit"),
     path("studies/<slug:slug>/cases/<str:public_id>/image.png", views.owner_case_image, name="owner_case_image"),
     path("studies/<slug:slug>/read/", views_reading.study_read, name="study_read"),
     path("studies/<slug:slug>/done/", views_reading.study_done, name="study_done"),

@@ -1,6 +1,7 @@
 """Pages. Thin: read through selectors (which enforce blinding), write through services."""
 
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.files.storage import default_storage
@@ -18,6 +19,7 @@ from annotation.csv_io import (
 )
 from annotation.forms import MemberForm, RatingsUploadForm, StudyForm, StudySettingsForm, UploadForm
 from annotation.models import StudyMembership
+from config.dispatch import jobs_requeue
 
 Role = StudyMembership.Role
 OWNER = (Role.OWNER,)
@@ -51,6 +53,7 @@ def study_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "n_cases": study.cases.count(),
     }
     if is_owner:  # filenames, metadata and flags are for owners only
+        jobs_requeue(older_than_s=settings.JOB_REQUEUE_AFTER_S, study_id=study.pk, throttle=True)  # jobs the broker missed
         context.update(
             cases=selectors.study_cases_for_owner(study=study)[:500],
             flags=selectors.study_flagged_assignments(study=study)[:200],
@@ -105,7 +108,7 @@ def member_add(request: HttpRequest, slug: str) -> HttpResponse:
         return redirect("study", slug=slug)
     username, role = form.cleaned_data["username"].strip(), form.cleaned_data["role"]
     try:
-        _, password = services.member_add_by_username(study=study, username=username, role=role)
+        _, password = services.member_add_by_username(study=study, username=username, role=role, actor=request.user)
     except services.StudyStateError as exc:
         messages.error(request, f"Member not added: {exc}.")
         return redirect("study", slug=slug)
@@ -121,7 +124,7 @@ def member_add(request: HttpRequest, slug: str) -> HttpResponse:
 def study_open(request: HttpRequest, slug: str) -> HttpResponse:
     study = _owner_study(request, slug)
     try:
-        made = services.study_open(study=study)
+        made = services.study_open(study=study, actor=request.user)
         messages.success(request, f"The study is open: {made} assignments made.")
     except services.StudyStateError as exc:
         messages.error(request, f"The study was not opened: {exc}.")
@@ -131,7 +134,7 @@ def study_open(request: HttpRequest, slug: str) -> HttpResponse:
 @login_required
 @require_POST
 def study_lock(request: HttpRequest, slug: str) -> HttpResponse:
-    services.study_lock(study=_owner_study(request, slug))
+    services.study_lock(study=_owner_study(request, slug), actor=request.user)
     messages.success(request, "The study is locked: ratings can no longer change.")
     return redirect("study", slug=slug)
 
@@ -142,7 +145,7 @@ def study_upload(request: HttpRequest, slug: str) -> HttpResponse:
     study = _owner_study(request, slug)
     form = UploadForm(request.POST, request.FILES)
     if not form.is_valid():
-        messages.error(request, "Nothing uploaded: choose at least one file.")
+        messages.error(request, f"Nothing uploaded: {_form_problem(form, 'choose at least one file')}.")
         return redirect("study", slug=slug)
     try:
         job = services.import_job_create(study=study, user=request.user, files=form.cleaned_data["files"])
@@ -165,7 +168,7 @@ def ratings_upload(request: HttpRequest, slug: str) -> HttpResponse:
     study = _owner_study(request, slug)
     form = RatingsUploadForm(request.POST, request.FILES)
     if not form.is_valid():
-        messages.error(request, "No ratings imported: choose a CSV file.")
+        messages.error(request, f"No ratings imported: {_form_problem(form, 'choose a CSV file')}.")
         return redirect("study", slug=slug)
     try:
         count = ratings_csv_import(
@@ -175,6 +178,13 @@ def ratings_upload(request: HttpRequest, slug: str) -> HttpResponse:
     except RatingsCsvError as exc:
         messages.error(request, str(exc))
     return redirect("study", slug=slug)
+
+
+def _form_problem(form, default: str) -> str:
+    """What is wrong with an upload form (an empty file says so), or the default hint."""
+    problems = [" ".join(error.messages).rstrip(".") for errors in form.errors.as_data().values() for error in errors
+                if error.code != "required"]
+    return "; ".join(problems) if problems else default
 
 
 def _csv_response(text: str, filename: str) -> HttpResponse:

@@ -23,6 +23,20 @@ if not SECRET_KEY:
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
+# HTTPS=1 when users reach the site over TLS (a proxy in front, or gunicorn's own certificate):
+# secure cookies, a redirect from http and HSTS, all that `manage.py check --deploy` asks for.
+HTTPS = env_bool("HTTPS", False)
+if env_bool("SECURE_PROXY_SSL_HEADER", False):
+    # Only behind a proxy that sets X-Forwarded-Proto itself, replacing the client's: otherwise a
+    # client could claim https.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = HTTPS
+# A year, as check --deploy wants; start lower (SECURE_HSTS_SECONDS=300) while trying HTTPS out:
+# browsers remember it. Preload only matters once the domain is submitted to the preload list.
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 365 * 24 * 60 * 60 if HTTPS else 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", HTTPS)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", HTTPS)
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -40,6 +54,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "config.health.health_middleware",  # first: /healthz answers plain http from any host
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -86,6 +101,13 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "login"
+# The login page refuses a username+address after this many failed tries within the window (seconds),
+# counted in the default cache (annotation.services.login_failure_record).
+LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 10, minimum=1)
+LOGIN_FAILURE_WINDOW_S = env_int("LOGIN_FAILURE_WINDOW_S", 15 * 60, minimum=1)
+# A session ends after a working day, and when the browser closes: reading rooms are shared machines.
+SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 8 * 60 * 60, minimum=60)
+SESSION_EXPIRE_AT_BROWSER_CLOSE = env_bool("SESSION_EXPIRE_AT_BROWSER_CLOSE", True)
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
@@ -96,11 +118,61 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = VAR_DIR / "staticfiles"
-STATIC_ROOT.mkdir(exist_ok=True)
+# The image collects static files into its own folder, outside any volume that could hide them.
+STATIC_ROOT = Path(env_str("STATIC_ROOT", str(VAR_DIR / "staticfiles")))
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 WHITENOISE_USE_FINDERS = DEBUG  # serve static/ directly in development; `collectstatic` for production
 # Media is never served by URL: images reach users only through views that check blinding.
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
+# Production serves hashed, compressed static files (whitenoise); they exist only after
+# `manage.py collectstatic`, which the Docker image runs at build time.
+STATIC_MANIFEST = env_bool("STATIC_MANIFEST", not DEBUG)
+# Media on a local folder (a shared volume or NFS mount when workers run on other machines), or in
+# an S3-compatible bucket (django-storages), private: files are read only through the views.
+MEDIA_STORAGE = env_str("MEDIA_STORAGE", "filesystem")
+if MEDIA_STORAGE == "filesystem":
+    _media_storage: dict = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+elif MEDIA_STORAGE == "s3":
+    import importlib.util
+
+    if importlib.util.find_spec("storages") is None:
+        raise ImproperlyConfiguredEnv("MEDIA_STORAGE=s3 needs django-storages and boto3 installed")
+    if not env_str("AWS_STORAGE_BUCKET_NAME", ""):
+        raise ImproperlyConfiguredEnv("MEDIA_STORAGE=s3 needs AWS_STORAGE_BUCKET_NAME")
+    _media_storage = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": env_str("AWS_STORAGE_BUCKET_NAME", ""),
+            "endpoint_url": env_str("AWS_S3_ENDPOINT_URL", "") or None,  # e.g. MinIO, Ceph
+            "region_name": env_str("AWS_S3_REGION_NAME", "") or None,
+            # Unset: boto3's own chain (instance role, ~/.aws); never written into settings files.
+            "access_key": env_str("AWS_ACCESS_KEY_ID", "") or None,
+            "secret_key": env_str("AWS_SECRET_ACCESS_KEY", "") or None,
+            "default_acl": None,  # the bucket's policy: private
+            "querystring_auth": True,
+            "file_overwrite": False,  # a second upload of the same name gets a new name, as on disk
+        },
+    }
+else:
+    raise ImproperlyConfiguredEnv(f"MEDIA_STORAGE={MEDIA_STORAGE!r} is not one of filesystem, s3")
+STORAGES = {
+    "default": _media_storage,
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if STATIC_MANIFEST
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+
+# The default cache holds the API's login and token throttles: with several gunicorn processes or
+# machines it must be shared (CACHE_URL=redis://...), or each process counts on its own.
+CACHE_URL = env_str("CACHE_URL", "")
+if CACHE_URL.startswith(("redis://", "rediss://", "unix://")):
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}}
+elif CACHE_URL:
+    raise ImproperlyConfiguredEnv(f"CACHE_URL={CACHE_URL!r} is not a redis:// URL")
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 DATA_UPLOAD_MAX_NUMBER_FILES = env_int("DATA_UPLOAD_MAX_NUMBER_FILES", 1000, minimum=1)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
@@ -125,9 +197,6 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     # kombu's file-system transport expects its folders to exist, in the web process and workers.
     for _folder in ("data_folder_in", "processed_folder", "control_folder"):
         Path(CELERY_BROKER_TRANSPORT_OPTIONS[_folder]).mkdir(parents=True, exist_ok=True)
-else:
-    # Above the longest task time limit, so that Redis does not redeliver a running task.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 2 * 60 * 60}
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_IGNORE_RESULT = True
@@ -135,23 +204,46 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_TASK_SOFT_TIME_LIMIT = 60 * 60
-CELERY_TASK_TIME_LIMIT = 65 * 60
+# Time limits in seconds: the soft one raises SoftTimeLimitExceeded in the task, the hard one, 5
+# minutes later, kills the process. Model tasks (pre-scoring a large study, retraining) get longer ones.
+CELERY_TASK_SOFT_TIME_LIMIT = env_int("TASK_SOFT_TIME_LIMIT", 60 * 60, minimum=1)
+CELERY_TASK_TIME_LIMIT = CELERY_TASK_SOFT_TIME_LIMIT + 5 * 60
+MODEL_TASK_SOFT_TIME_LIMIT = env_int("MODEL_TASK_SOFT_TIME_LIMIT", 6 * 60 * 60, minimum=1)
+MODEL_TASK_TIME_LIMIT = MODEL_TASK_SOFT_TIME_LIMIT + 5 * 60
+# A worker that loses the broker cancels its acks_late tasks: Redis hands them out again anyway.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+# On SIGQUIT (compose's stop_signal) a worker lets running tasks finish for this long, then cancels
+# them and puts them back on the queue, instead of leaving them invisible until visibility_timeout.
+CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT = 60.0
 # Model work runs on its own queue so that a long retrain never delays imports or reports.
 CELERY_TASK_ROUTES = {
     "scoring.tasks.prescore_study": {"queue": "model"},
     "scoring.tasks.retrain_study": {"queue": "model"},
 }
+CELERY_TASK_ANNOTATIONS = {
+    name: {"soft_time_limit": MODEL_TASK_SOFT_TIME_LIMIT, "time_limit": MODEL_TASK_TIME_LIMIT}
+    for name, route in CELERY_TASK_ROUTES.items()
+    if route["queue"] == "model"
+}
+if not CELERY_BROKER_URL.startswith("filesystem://"):
+    # Redis redelivers a task not acknowledged within visibility_timeout; with acks_late that is a
+    # running one. 1.1x the longest hard time limit, so a task is killed before it is redelivered.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": int(1.1 * max(CELERY_TASK_TIME_LIMIT, MODEL_TASK_TIME_LIMIT))}
 
 # The torchxrayvision backbone: a weights name and the folder its file is read from (None:
 # torchxrayvision's own, ~/.torchxrayvision/models_data/). Nothing is downloaded at run time.
 SCORING_XRV_WEIGHTS = env_str("SCORING_XRV_WEIGHTS", "densenet121-res224-all")
 SCORING_XRV_CACHE_DIR = env_str("SCORING_XRV_CACHE_DIR", "") or None
 SCORING_BATCH_SIZE = env_int("SCORING_BATCH_SIZE", 4, minimum=1)
+# Where the backbone runs: "auto" (a GPU when torch sees one), "cpu" or "cuda[:N]".
+SCORING_DEVICE = env_str("SCORING_DEVICE", "auto")
 SCORING_PREPROCESS_THREADS = env_int("SCORING_PREPROCESS_THREADS", 2, minimum=1)
 # Images preprocessed (in threads) before each backbone pass; outputs are stored per chunk.
 SCORING_CHUNK_SIZE = env_int("SCORING_CHUNK_SIZE", 256, minimum=1)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A job still QUEUED this long after it was created is sent to the broker again (config/dispatch.py):
+# by `manage.py requeue_jobs`, and when an owner opens the study, model or report page.
+JOB_REQUEUE_AFTER_S = env_int("JOB_REQUEUE_AFTER_S", 5 * 60, minimum=1)
 
 # REST API under /api/v1/ (annotation/api/, scoring/api.py). Token auth first, so that a request
 # without credentials gets 401 with a WWW-Authenticate header rather than 403.
@@ -186,6 +278,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "StudyStatusEnum": "annotation.models.Study.Status",
         "JobStatusEnum": "annotation.models.ImportJob.Status",
+        "ModelJobKindEnum": "scoring.models.ModelJob.Kind",
         "ImportRowStatusEnum": ["imported", "duplicate", "rejected", "metadata"],
     },
 }

@@ -97,7 +97,7 @@ class ModelVersionActivateApi(APIView):
         summary="Make this version the active one: pre-scoring and model-assisted reading use it (owners)",
     )
     def post(self, request, slug: str, number: int):
-        version = model_version_activate(version=_version(request, slug, number))
+        version = model_version_activate(version=_version(request, slug, number), actor=request.user)
         return Response(ModelVersionSerializer(version).data)
 
 

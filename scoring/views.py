@@ -2,6 +2,7 @@
 
 import json
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -12,6 +13,7 @@ from annotation import services as annotation_services
 from annotation.models import Case, StudyMembership
 from annotation.rubrics import RubricValueError
 from annotation.selectors import study_get_for_member
+from config.dispatch import jobs_requeue
 from scoring import selectors, services
 from scoring.models import AgreementReport
 from scoring.report_formats import figures_by_total, report_csv
@@ -36,6 +38,7 @@ def _pending(report: AgreementReport) -> JsonResponse:
 @login_required
 def report_page(request: HttpRequest, slug: str) -> HttpResponse:
     study, membership, report = _report_or_status(request, slug)
+    jobs_requeue(older_than_s=settings.JOB_REQUEUE_AFTER_S, study_id=study.pk, throttle=True)  # jobs the broker missed
     shown = report if report.status == AgreementReport.Status.DONE else services.agreement_report_latest_done(study=study)
     can_see_cases = membership.role == Role.OWNER or membership.can_adjudicate
     context = {
@@ -124,7 +127,7 @@ def member_adjudicator(request: HttpRequest, slug: str, membership_id: int) -> H
     membership = get_object_or_404(StudyMembership, study=study, pk=membership_id)
     allowed = request.POST.get("allowed") == "1"
     try:
-        annotation_services.membership_set_adjudicator(study=study, user=membership.user, allowed=allowed)
+        annotation_services.membership_set_adjudicator(study=study, user=membership.user, allowed=allowed, actor=request.user)
         messages.success(request, f"{membership.user.username} {'can' if allowed else 'can no longer'} adjudicate.")
     except annotation_services.StudyStateError as exc:
         messages.error(request, str(exc))

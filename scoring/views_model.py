@@ -9,6 +9,7 @@ from django.views.decorators.http import require_POST
 
 from annotation.models import StudyMembership
 from annotation.selectors import case_get_for_owner, study_get_for_member
+from config.dispatch import jobs_requeue
 from scoring import exports, selectors
 from scoring.model.heads import FEATURE_SETS
 from scoring.models import ModelJob
@@ -25,6 +26,7 @@ def _owner_study(request: HttpRequest, slug: str):
 @login_required
 def model_page(request: HttpRequest, slug: str) -> HttpResponse:
     study = _owner_study(request, slug)
+    jobs_requeue(older_than_s=settings.JOB_REQUEUE_AFTER_S, study_id=study.pk, throttle=True)  # jobs the broker missed
     model_version_ensure_initial(study=study)
     overview = selectors.study_model_overview(study=study)
     return render(request, "scoring/model.html", {"study": study, "feature_sets": FEATURE_SETS,
@@ -69,7 +71,7 @@ def model_retrain(request: HttpRequest, slug: str) -> HttpResponse:
 def model_activate(request: HttpRequest, slug: str, number: int) -> HttpResponse:
     study = _owner_study(request, slug)
     version = get_object_or_404(study.model_versions, number=number)
-    model_version_activate(version=version)
+    model_version_activate(version=version, actor=request.user)
     messages.success(request, f"Model version {number} is now active.")
     return redirect("model", slug=slug)
 

@@ -189,7 +189,7 @@ class StudyOpenApi(APIView):
     )
     def post(self, request, slug: str):
         study, membership = selectors.study_get_for_member(user=request.user, slug=slug, roles=OWNER)
-        made = services.study_open(study=study)
+        made = services.study_open(study=study, actor=request.user)
         return Response({"assignments_made": made, "study": study_detail_data(study, membership)})
 
 
@@ -202,7 +202,7 @@ class StudyLockApi(APIView):
     )
     def post(self, request, slug: str):
         study, membership = selectors.study_get_for_member(user=request.user, slug=slug, roles=OWNER)
-        services.study_lock(study=study)
+        services.study_lock(study=study, actor=request.user)
         return Response(study_detail_data(study, membership))
 
 
@@ -259,7 +259,7 @@ class MembersApi(generics.ListAPIView):
         study = owner_study(request, slug)
         data = self.AddInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        membership, password = services.member_add_by_username(study=study, **data.validated_data)
+        membership, password = services.member_add_by_username(study=study, actor=request.user, **data.validated_data)
         return Response({**MemberSerializer(membership).data, "password": password}, status=status.HTTP_201_CREATED)
 
 
@@ -281,10 +281,14 @@ class MemberApi(APIView):
         data.is_valid(raise_exception=True)
         with transaction.atomic():  # both changes or neither
             if "role" in data.validated_data:
-                membership = services.membership_add(study=study, user=membership.user, role=data.validated_data["role"])
+                membership = services.membership_add(
+                    study=study, user=membership.user, role=data.validated_data["role"], actor=request.user
+                )
             if "can_adjudicate" in data.validated_data:
                 allowed = data.validated_data["can_adjudicate"]
-                membership = services.membership_set_adjudicator(study=study, user=membership.user, allowed=allowed)
+                membership = services.membership_set_adjudicator(
+                    study=study, user=membership.user, allowed=allowed, actor=request.user
+                )
         return Response(MemberSerializer(membership).data)
 
 

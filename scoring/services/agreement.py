@@ -7,6 +7,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from annotation.models import Study
+from config.dispatch import send_after_commit
 from scoring import plots
 from scoring.models import AgreementReport
 from scoring.selectors import ScoreTable, study_consensus, study_score_table
@@ -166,7 +167,7 @@ def agreement_report_request(*, study: Study, n_boot: int = DEFAULT_BOOTSTRAP, s
     try:
         with transaction.atomic():
             report = AgreementReport.objects.create(**key)
-            transaction.on_commit(lambda: agreement_report_run.delay(report_id=report.pk))
+            send_after_commit(agreement_report_run, report_id=report.pk)
     except IntegrityError:  # requested at the same moment by another page view
         return AgreementReport.objects.get(**key)
     return report

@@ -19,9 +19,11 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from annotation.audit import Action, audit_record
 from annotation.models import Case, Image, Study
 from annotation.rubrics import rubric_get
 from annotation.services import study_ratings_changed
+from config.dispatch import send_after_commit
 from scoring.model.heads import FEATURE_SETS, LinearHead
 from scoring.models import BackboneOutput, ModelJob, ModelVersion, Prediction
 
@@ -60,12 +62,16 @@ def model_version_ensure_initial(*, study: Study) -> ModelVersion | None:
 
 
 @transaction.atomic
-def model_version_activate(*, version: ModelVersion) -> ModelVersion:
-    """Make this version the study's active one (the partial unique constraint allows only one)."""
+def model_version_activate(*, version: ModelVersion, actor=None) -> ModelVersion:
+    """Make this version the study's active one (the partial unique constraint allows only one).
+    `actor` is None for an automatic promotion after retraining."""
     Study.objects.select_for_update().get(pk=version.study_id)
+    previous = ModelVersion.objects.filter(study_id=version.study_id, is_active=True).values_list("number", flat=True).first()
     ModelVersion.objects.filter(study_id=version.study_id, is_active=True).exclude(pk=version.pk).update(is_active=False)
     ModelVersion.objects.filter(pk=version.pk).update(is_active=True)
     study_ratings_changed(study_id=version.study_id)  # the report compares the active model
+    audit_record(study=version.study_id, actor=actor, action=Action.MODEL_PROMOTION, target=version.number,
+                 details={"previous": previous})
     version.refresh_from_db()
     return version
 
@@ -94,7 +100,7 @@ def model_job_start(*, study: Study, kind: str, user=None, model_version: ModelV
         with transaction.atomic():
             job = ModelJob.objects.create(study=study, kind=kind, created_by=user, model_version=model_version, params=params)
             if dispatch:
-                transaction.on_commit(lambda: task.delay(job_id=job.pk))
+                send_after_commit(task, job_id=job.pk)  # a broker outage leaves it QUEUED: requeue_jobs
     except IntegrityError:
         raise ModelStateError("a retrain of this study is already queued or running") from None
     return job
@@ -132,16 +138,24 @@ def _failure_message(exc: Exception) -> str:
 
 
 def _backbone(weights: str, cache_dir: str | None):
-    import torch
-
-    from scoring.model.backbone import load_backbone
+    from scoring.model.backbone import load_backbone, place_backbone
 
     key = (weights, cache_dir)
     if key not in _BACKBONES:
-        # channels_last lets oneDNN pick faster convolutions on the CPU (about 20% here); outputs
-        # differ from the default layout by ~1e-5, far below the 1e-4 the tests hold us to.
-        _BACKBONES[key] = load_backbone(weights=weights, cache_dir=cache_dir).to(memory_format=torch.channels_last)
+        _BACKBONES[key] = place_backbone(load_backbone(weights=weights, cache_dir=cache_dir), scoring_device())
     return _BACKBONES[key]
+
+
+def scoring_device() -> str:
+    """SCORING_DEVICE: "auto" (a GPU when torch sees one, else the CPU), "cpu", or "cuda[:N]"."""
+    import torch
+
+    wanted = settings.SCORING_DEVICE
+    if wanted == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if wanted.startswith("cuda") and not torch.cuda.is_available():
+        raise ModelStateError(f"SCORING_DEVICE={wanted} but torch sees no GPU on this worker")
+    return wanted
 
 
 def _model_input(image: Image) -> np.ndarray:
@@ -388,8 +402,14 @@ def saliency_png(*, case: Case, target: str) -> bytes:
     head = LinearHead.from_dict(version.head)
     if target not in head.targets:
         raise ModelStateError(f"the model does not predict {target!r}")
+    from scoring.model.backbone import WeightsMissing, WeightsUnreadable
+
+    try:
+        backbone = _backbone(version.backbone, settings.SCORING_XRV_CACHE_DIR)
+    except (WeightsMissing, WeightsUnreadable):  # a web server without the weights: no map, not a 500
+        raise ModelStateError("the model's weights are not installed on this server") from None
     array = _model_input(case.image)
-    heat = saliency(_backbone(version.backbone, settings.SCORING_XRV_CACHE_DIR), array, head=head, target=target)
+    heat = saliency(backbone, array, head=head, target=target)
     base = np.clip((array[0] + 1024) / 2048 * 255, 0, 255).astype(np.uint8)
     rgb = np.stack([base] * 3, axis=-1).astype(np.float32)
     overlay = np.zeros_like(rgb)

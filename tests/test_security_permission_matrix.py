@@ -1,0 +1,150 @@
+"""Owner, rater, observer, outsider and anonymous against every page and every form action, in one table.
+
+404 for anything not yours (never 403: nobody learns that a study or an assignment exists), a login
+redirect without a session. Each row also names its API twin (tests/test_api_permissions_match_the_pages
+_for_every_persona.py): the same personas are let in on both.
+"""
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import transaction
+from django.test import Client
+from django.urls import URLResolver, get_resolver
+
+from annotation.services import membership_set_adjudicator
+from tests.conftest import COHEN_VALUES, png_bytes
+from tests.security_support import rich_study_create
+from tests.test_api_permissions_match_the_pages_for_every_persona import ENDPOINTS as API_ENDPOINTS
+
+PERSONAS = ("alice", "rater1", "olivia", "oscar", None)  # owner, rater, observer, outsider, anonymous
+L = "login"  # a redirect to the login page
+SETTINGS = {"title": "T", "rubric": "cohen2020", "raters_per_case": 3, "consensus_method": "mean",
+            "adjudication_range": 3, "model_assistance": "none", "crossover_gap": 5}
+
+
+def _upload():
+    return {"files": [SimpleUploadedFile("new.png", png_bytes(901), content_type="image/png")]}
+
+
+def _ratings_csv():
+    return {"csv": SimpleUploadedFile("r.csv", b"image,rater\n", content_type="text/csv")}
+
+
+# method, URL, form data (or a callable for files), expected (owner, rater, observer, outsider, anonymous), API twin
+MATRIX = [
+    ("get", "/", None, (200, 200, 200, 200, L), ("get", "/studies/")),
+    ("get", "/studies/new/", None, (200, 200, 200, 200, L), None),
+    ("post", "/studies/new/", {"title": "N", "slug": "made-here", "rubric": "cohen2020", "raters_per_case": 3},
+     (302, 302, 302, 302, L), ("post", "/studies/")),
+    ("get", "/studies/{slug}/", None, (200, 404, 200, 404, L), ("get", "/studies/{slug}/")),
+    ("post", "/studies/{slug}/settings/", SETTINGS, (302, 404, 404, 404, L), ("patch", "/studies/{slug}/")),
+    ("post", "/studies/{slug}/members/", {"username": "newbie", "role": "rater"}, (302, 404, 404, 404, L),
+     ("post", "/studies/{slug}/members/")),
+    ("post", "/studies/{slug}/open/", None, (302, 404, 404, 404, L), ("post", "/studies/{slug}/open/")),
+    ("post", "/studies/{slug}/lock/", None, (302, 404, 404, 404, L), ("post", "/studies/{slug}/lock/")),
+    ("post", "/studies/{slug}/upload/", _upload, (302, 404, 404, 404, L), ("post", "/studies/{slug}/imports/")),
+    ("get", "/studies/{slug}/imports/{job}/", None, (200, 404, 404, 404, L), ("get", "/studies/{slug}/imports/{job}/")),
+    ("post", "/studies/{slug}/ratings/import/", _ratings_csv, (302, 404, 404, 404, L),
+     ("post", "/studies/{slug}/ratings/import/")),
+    ("get", "/studies/{slug}/export/ratings.csv", None, (200, 404, 404, 404, L), ("get", "/studies/{slug}/exports/ratings.csv")),
+    ("get", "/studies/{slug}/export/scores.csv", None, (200, 404, 404, 404, L), ("get", "/studies/{slug}/exports/scores.csv")),
+    ("get", "/studies/{slug}/cases/{case}/image.png", None, (200, 404, 404, 404, L),
+     ("get", "/studies/{slug}/cases/{case}/image.png")),
+    ("get", "/studies/{slug}/read/", None, (404, 302, 404, 404, L), ("get", "/studies/{slug}/queue/next/")),
+    ("get", "/studies/{slug}/done/", None, (404, 200, 404, 404, L), ("get", "/studies/{slug}/queue/mine/")),
+    ("get", "/read/{mine}/", None, (404, 200, 404, 404, L), ("get", "/assignments/{assignment}/")),
+    ("post", "/read/{mine}/", COHEN_VALUES, (404, 302, 404, 404, L), ("post", "/assignments/{assignment}/ratings/")),
+    ("post", "/read/{mine}/flag/", {"reason": "wrong_view"}, (404, 302, 404, 404, L), ("post", "/assignments/{assignment}/flag/")),
+    ("get", "/read/{mine}/image.png", None, (404, 200, 404, 404, L), ("get", "/assignments/{assignment}/image.png")),
+    ("get", "/read/{mine}/saliency.png", None, (404, 404, 404, 404, L), None),  # an unaided read has no map
+    ("get", "/studies/{slug}/report/", None, (200, 404, 200, 404, L), ("get", "/studies/{slug}/report/")),
+    # 202 while the report is computed: its worker is told on commit, and these requests never commit
+    ("get", "/studies/{slug}/report.json", None, (202, 404, 202, 404, L), ("get", "/studies/{slug}/report/")),
+    ("get", "/studies/{slug}/report.csv", None, (202, 404, 202, 404, L), ("get", "/studies/{slug}/report.csv")),
+    ("get", "/studies/{slug}/export/consensus.csv", None, (200, 404, 404, 404, L), ("get", "/studies/{slug}/exports/consensus.csv")),
+    ("get", "/studies/{slug}/adjudicate/{case}/", None, (200, 404, 404, 404, L), ("get", "/studies/{slug}/adjudications/{case}/")),
+    # Recording a final score needs the adjudicator right, which nobody here has.
+    ("post", "/studies/{slug}/adjudicate/{case}/", COHEN_VALUES, (404, 404, 404, 404, L),
+     ("post", "/studies/{slug}/adjudications/{case}/")),
+    ("post", "/studies/{slug}/members/{member}/adjudicator/", {"allowed": "1"}, (302, 404, 404, 404, L),
+     ("patch", "/studies/{slug}/members/{member}/")),
+    ("get", "/studies/{slug}/model/", None, (200, 404, 404, 404, L), ("get", "/studies/{slug}/model-versions/")),
+    ("post", "/studies/{slug}/model/prescore/", None, (302, 404, 404, 404, L), ("post", "/studies/{slug}/jobs/")),
+    ("post", "/studies/{slug}/model/retrain/", {"feature_set": "none"}, (302, 404, 404, 404, L), ("post", "/studies/{slug}/jobs/")),
+    ("post", "/studies/{slug}/model/versions/{version}/activate/", None, (302, 404, 404, 404, L),
+     ("post", "/studies/{slug}/model-versions/{version}/activate/")),
+    ("get", "/studies/{slug}/export/predictions.csv", None, (200, 404, 404, 404, L), ("get", "/studies/{slug}/exports/predictions.csv")),
+    # No weights on a test machine: no map, and a 404 rather than a crash.
+    ("get", "/studies/{slug}/cases/{case}/saliency.png", None, (404, 404, 404, 404, L), None),
+    ("get", "/accounts/profile/", None, (200, 200, 200, 200, L), ("get", "/auth/me/")),
+    ("post", "/accounts/profile/", {"action": "create"}, (200, 200, 200, 200, L), ("post", "/auth/token/")),
+    ("get", "/accounts/login/", None, (200, 200, 200, 200, 200), None),
+    ("post", "/accounts/logout/", None, (L, L, L, L, L), None),
+    # the audit trail: owners only
+    ("get", "/studies/{slug}/audit/", None, (200, 404, 404, 404, L), None),
+    ("get", "/studies/{slug}/export/audit.csv", None, (200, 404, 404, 404, L), None),
+]
+
+
+@pytest.fixture
+def ids(personas):
+    rich = rich_study_create(personas)
+    # A plain observer: the adjudicator right is tested in the row that grants it.
+    membership_set_adjudicator(study=rich.study, user=personas["olivia"], allowed=False)
+    return {
+        "slug": rich.study.slug,
+        "case": rich.case_ids[0],
+        "mine": rich.assignment_ids["rater1"][1],  # not yet scored
+        "member": rich.study.memberships.get(user=personas["olivia"]).pk,
+        "job": rich.ints["job"][0],
+        "version": rich.ints["version"][0],
+    }
+
+
+def _outcome(response) -> int | str:
+    if response.status_code == 302 and response["Location"].startswith("/accounts/login/"):
+        return L
+    return response.status_code
+
+
+def test_every_persona_gets_the_expected_answer_from_every_page_and_action(ids, personas):
+    wrong = []
+    for method, url, data, expected, _ in MATRIX:
+        for persona, want in zip(PERSONAS, expected, strict=True):
+            client = Client()
+            if persona:
+                client.force_login(personas[persona])
+            body = data() if callable(data) else (data or {})
+            with transaction.atomic():  # every action on the same untouched study
+                got = _outcome(getattr(client, method)(url.format(**ids), body))
+                transaction.set_rollback(True)
+            if got != want:
+                wrong.append(f"{method.upper()} {url} as {persona or 'anonymous'}: {got}, expected {want}")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_every_page_route_has_a_row():
+    def routes(resolver, prefix=""):
+        for entry in resolver.url_patterns:
+            if isinstance(entry, URLResolver):
+                yield from routes(entry, prefix + str(entry.pattern))
+            else:
+                yield prefix + str(entry.pattern)
+
+    import re
+
+    covered = {re.sub(r"{\w+}", "*", url.lstrip("/")) for _, url, *_ in MATRIX}
+    pages = {re.sub(r"<[^>]+>", "*", r) for r in routes(get_resolver()) if not r.startswith(("admin/", "api/"))}
+    assert pages - covered == set()
+
+
+def test_pages_and_api_let_in_the_same_personas():
+    api = {(method, path): expected for method, path, _, expected in [row[:4] for row in API_ENDPOINTS]}
+    for method, url, _, expected, twin in MATRIX:
+        if twin is None:
+            continue
+        api_expected = api[twin]
+        for persona, page, answer in zip(PERSONAS, expected, api_expected, strict=True):
+            page_allowed = page not in (404, L)
+            api_allowed = answer not in (404, 401)
+            assert page_allowed == api_allowed, f"{method} {url} vs API {twin} for {persona or 'anonymous'}"
