@@ -38,14 +38,25 @@ def _grid(n: int):
     return fig, list(axes.flat)
 
 
-def bland_altman_svg(matrix: np.ndarray, raters: list[str], label: str) -> str | None:
+def _pair_panels(matrix: np.ndarray, raters: list[str]):
+    """A figure with one panel per pair of raters, and for each panel (axes, a, b, x, y): the two
+    raters' scores on the cases both rated. (None, []) with fewer than two raters."""
     pairs = _pairs(raters)
     if not pairs:
-        return None
+        return None, []
     fig, axes = _grid(len(pairs))
+    panels = []
     for ax, (a, b) in zip(axes, pairs, strict=False):  # the grid may have spare axes
         both = ~np.isnan(matrix[:, a]) & ~np.isnan(matrix[:, b])
-        x, y = matrix[both, a], matrix[both, b]
+        panels.append((ax, a, b, matrix[both, a], matrix[both, b]))
+    return fig, panels
+
+
+def bland_altman_svg(matrix: np.ndarray, raters: list[str], label: str) -> str | None:
+    fig, panels = _pair_panels(matrix, raters)
+    if fig is None:
+        return None
+    for ax, a, b, x, y in panels:
         mean, diff = (x + y) / 2, x - y
         ax.scatter(mean, diff, s=12, alpha=0.5, color="#1f5fbf", edgecolors="none")
         if len(diff) >= 2:
@@ -59,13 +70,10 @@ def bland_altman_svg(matrix: np.ndarray, raters: list[str], label: str) -> str |
 
 
 def pairwise_scatter_svg(matrix: np.ndarray, raters: list[str], label: str, domain: tuple[int, int]) -> str | None:
-    pairs = _pairs(raters)
-    if not pairs:
+    fig, panels = _pair_panels(matrix, raters)
+    if fig is None:
         return None
-    fig, axes = _grid(len(pairs))
-    for ax, (a, b) in zip(axes, pairs, strict=False):  # the grid may have spare axes
-        both = ~np.isnan(matrix[:, a]) & ~np.isnan(matrix[:, b])
-        x, y = matrix[both, a], matrix[both, b]
+    for ax, a, b, x, y in panels:
         # Integer scores overlap: marker area shows how many cases share a point.
         points, counts = np.unique(np.stack([x, y], axis=1), axis=0, return_counts=True) if len(x) else (np.empty((0, 2)), [])
         ax.scatter(points[:, 0], points[:, 1], s=12 + 8 * np.asarray(counts), alpha=0.6, color="#1d7a3a", edgecolors="none")
