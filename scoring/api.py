@@ -112,14 +112,6 @@ class ReportCsvApi(FileResponseMixin, APIView):
 # --- consensus and adjudication ------------------------------------------------------------------
 
 
-def _case_reader(request, slug: str):
-    # Filenames and raters' scores are for owners and adjudicators only.
-    study, membership = study_get_for_member(user=request.user, slug=slug, roles=READERS)
-    if membership.role != Role.OWNER and not membership.can_adjudicate:
-        raise Http404("no such page")
-    return study, membership
-
-
 class ConsensusSerializer(serializers.Serializer):
     case_id = serializers.CharField(source="public_id")
     filename = serializers.CharField()
@@ -147,7 +139,7 @@ class ConsensusApi(APIView):
         summary="Consensus and final score per case; which cases wait for adjudication (owners, adjudicators)",
     )
     def get(self, request, slug: str):
-        study, _ = _case_reader(request, slug)
+        study, _ = selectors.study_get_for_case_reader(user=request.user, slug=slug)
         query = self.FilterSerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         rows = selectors.study_consensus(study=study)
@@ -167,7 +159,7 @@ class ConsensusCsvApi(FileResponseMixin, APIView):
         summary="Consensus per case as CSV (owners, adjudicators)",
     )
     def get(self, request, slug: str):
-        study, _ = _case_reader(request, slug)
+        study, _ = selectors.study_get_for_case_reader(user=request.user, slug=slug)
         return csv_response(consensus_csv(study=study), filename=f"{study.slug}-consensus.csv")
 
 
@@ -205,7 +197,7 @@ class AdjudicationApi(APIView):
         summary="A case's raters' scores, consensus and final score (owners, adjudicators)",
     )
     def get(self, request, slug: str, case_id: str):
-        study, membership = _case_reader(request, slug)
+        study, membership = selectors.study_get_for_case_reader(user=request.user, slug=slug)
         case = get_object_or_404(Case, study=study, public_id=case_id)
         rows = [row for row in selectors.study_consensus(study=study) if row.case_id == case.pk]
         body = {
@@ -224,7 +216,7 @@ class AdjudicationApi(APIView):
         summary="Record a final score for the case; the raters' own scores stay untouched (adjudicators)",
     )
     def post(self, request, slug: str, case_id: str):
-        study, membership = _case_reader(request, slug)
+        study, membership = selectors.study_get_for_case_reader(user=request.user, slug=slug)
         if not membership.can_adjudicate:
             raise Http404("no such page")
         case = get_object_or_404(Case, study=study, public_id=case_id)

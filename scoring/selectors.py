@@ -24,6 +24,21 @@ class ScoreTable:
     n_ratings: int = 0
 
 
+def study_get_for_case_reader(*, user, slug: str):
+    """The study and membership for someone who may see filenames and each rater's scores: its
+    owners and its adjudicators. 404 for everyone else (observers see counts and statistics only)."""
+    from django.http import Http404
+
+    from annotation.models import StudyMembership
+    from annotation.selectors import study_get_for_member
+
+    Role = StudyMembership.Role
+    study, membership = study_get_for_member(user=user, slug=slug, roles=(Role.OWNER, Role.OBSERVER))
+    if membership.role != Role.OWNER and not membership.can_adjudicate:
+        raise Http404("no such page")
+    return study, membership
+
+
 def study_score_table(*, study: Study, aided: bool | None = None) -> ScoreTable:
     """Every case with at least one current rating; one column per rater with a current rating."""
     rubric = rubric_get(study.rubric)

@@ -75,17 +75,9 @@ def report_csv_view(request: HttpRequest, slug: str) -> HttpResponse:
     return response
 
 
-def _consensus_reader(request: HttpRequest, slug: str):
-    # Filenames are for owners and adjudicators only.
-    study, membership = study_get_for_member(user=request.user, slug=slug, roles=READERS)
-    if membership.role != Role.OWNER and not membership.can_adjudicate:
-        raise Http404("no such page")
-    return study, membership
-
-
 @login_required
 def consensus_csv(request: HttpRequest, slug: str) -> HttpResponse:
-    study, _ = _consensus_reader(request, slug)
+    study, _ = selectors.study_get_for_case_reader(user=request.user, slug=slug)
     from scoring.exports import consensus_csv as build
 
     response = HttpResponse(build(study=study), content_type="text/csv; charset=utf-8")
@@ -95,7 +87,7 @@ def consensus_csv(request: HttpRequest, slug: str) -> HttpResponse:
 
 @login_required
 def adjudicate_case(request: HttpRequest, slug: str, public_id: str) -> HttpResponse:
-    study, membership = _consensus_reader(request, slug)
+    study, membership = selectors.study_get_for_case_reader(user=request.user, slug=slug)
     case = get_object_or_404(Case, study=study, public_id=public_id)
     rows = [row for row in selectors.study_consensus(study=study) if row.case_id == case.pk]
     ratings = selectors.case_ratings_for_adjudicator(case=case)
