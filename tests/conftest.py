@@ -157,3 +157,34 @@ def wait_until(predicate, *, timeout: float = 90, interval: float = 0.3) -> bool
             return True
         time.sleep(interval)
     return False
+
+
+@pytest.fixture(scope="session")
+def xrv_weights_dir(tmp_path_factory) -> Path:
+    """One random DenseNet under the official weights file name, shared by every model test."""
+    from tests.model_weights import write_random_weights
+
+    return write_random_weights(tmp_path_factory.mktemp("xrv-cache"))
+
+
+def rated_chest_study(personas, *, slug: str, n: int, first_seed: int = 0, prefix: str = "img", title: str = ""):
+    """A cohen2020 study of n chest-like images ({prefix}-{i}.png, two per patient), fully rated by
+    rater1-3 (enough to retrain a head), not opened and not pre-scored."""
+    from annotation.csv_io import ratings_csv_import
+    from annotation.services import cases_apply_metadata
+    from tests.model_weights import chest_png
+
+    study = study_create(owner=personas["alice"], slug=slug, title=title or slug, rubric="cohen2020")
+    for name in ("rater1", "rater2", "rater3"):
+        membership_add(study=study, user=personas[name], role=StudyMembership.Role.RATER)
+    names = [f"{prefix}-{i}.png" for i in range(n)]
+    sources = [Source(name=name, where=name, data=chest_png(first_seed + i)) for i, name in enumerate(names)]
+    assert images_import(study=study, sources=sources).count("imported") == n
+    cases_apply_metadata(study=study, metadata={name: {"filename": name, "patientid": str(i // 2)} for i, name in enumerate(names)})
+    rows = ["image,rater,extent_right,extent_left,opacity_right,opacity_left"]
+    for i, name in enumerate(names):
+        for r, rater in enumerate(("rater1", "rater2", "rater3")):
+            e = (i + r) % 5
+            rows.append(f"{name},{rater},{e},{(i * 3 + r) % 5},{min(e, 3)},{(i + 2 * r) % 4}")
+    ratings_csv_import(study=study, data="\n".join(rows).encode())
+    return study

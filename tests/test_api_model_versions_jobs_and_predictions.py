@@ -8,44 +8,26 @@ import io
 
 import pytest
 
-from annotation.csv_io import ratings_csv_import
-from annotation.ingest import Source
 from annotation.models import Study
-from annotation.services import cases_apply_metadata, images_import, membership_add, study_create
+from annotation.services import membership_add, study_create
 from scoring.models import ModelJob, ModelVersion, Prediction
 from scoring.services import model_job_start
 from tests.api_support import API, api_client, error_of
-from tests.model_weights import OFFICIAL_FILE, chest_png, write_random_weights
+from tests.conftest import rated_chest_study
+from tests.model_weights import OFFICIAL_FILE
 
 N_CASES = 6
 
 
-@pytest.fixture(scope="module")
-def weights_dir(tmp_path_factory):
-    return write_random_weights(tmp_path_factory.mktemp("xrv-cache"))
-
-
 @pytest.fixture
-def study(personas, settings, weights_dir):
+def study(personas, settings, xrv_weights_dir):
     """A cohen2020 study, fully rated by three raters (enough to retrain), not yet pre-scored."""
     from scoring.services import model as model_services
 
-    settings.SCORING_XRV_CACHE_DIR = str(weights_dir)
+    settings.SCORING_XRV_CACHE_DIR = str(xrv_weights_dir)
     model_services._BACKBONES.clear()
-    study = study_create(owner=personas["alice"], slug="cxr", title="CXR", rubric="cohen2020")
-    for name in ("rater1", "rater2", "rater3"):
-        membership_add(study=study, user=personas[name], role="rater")
+    study = rated_chest_study(personas, slug="cxr", n=N_CASES, title="CXR")
     membership_add(study=study, user=personas["olivia"], role="observer")
-    sources = [Source(name=f"img-{i}.png", where=f"img-{i}.png", data=chest_png(i)) for i in range(N_CASES)]
-    assert images_import(study=study, sources=sources).count("imported") == N_CASES
-    cases_apply_metadata(study=study, metadata={f"img-{i}.png": {"filename": f"img-{i}.png", "patientid": str(i // 2)}
-                                                for i in range(N_CASES)})
-    rows = ["image,rater,extent_right,extent_left,opacity_right,opacity_left"]
-    for i in range(N_CASES):
-        for r, name in enumerate(("rater1", "rater2", "rater3")):
-            e = (i + r) % 5
-            rows.append(f"img-{i}.png,{name},{e},{(i * 3 + r) % 5},{min(e, 3)},{(i + 2 * r) % 4}")
-    ratings_csv_import(study=study, data="\n".join(rows).encode())
     yield study
     model_services._BACKBONES.clear()
 

@@ -15,7 +15,6 @@ from annotation.models import Study
 from annotation.services import api_token_get_or_create
 from scoring.models import AgreementReport, Prediction
 from tests.conftest import png_bytes, zip_bytes
-from tests.model_weights import write_random_weights
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 MARKER = "<!-- readme-example: api"
@@ -41,10 +40,10 @@ c.png,r3,0,0,0,0
 
 
 @pytest.fixture
-def random_weights(settings, tmp_path):
+def random_weights(settings, xrv_weights_dir):
     from scoring.services import model as model_services
 
-    settings.SCORING_XRV_CACHE_DIR = str(write_random_weights(tmp_path / "xrv-cache"))
+    settings.SCORING_XRV_CACHE_DIR = str(xrv_weights_dir)
     model_services._BACKBONES.clear()
     yield
     model_services._BACKBONES.clear()

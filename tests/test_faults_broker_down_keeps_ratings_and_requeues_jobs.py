@@ -17,7 +17,6 @@ from config.celery import app as celery_app
 from scoring.models import AgreementReport, ModelJob, Prediction
 from tests.api_support import API, api_client
 from tests.conftest import COHEN_VALUES, png_bytes, wait_until
-from tests.model_weights import write_random_weights
 
 
 def _free_port() -> int:
@@ -69,7 +68,7 @@ def restore_sender():
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
 def test_broker_down_ratings_saved_jobs_queued_then_requeued_and_completed(
-    make_study, personas, client_for, settings, monkeypatch, start_worker, own_redis, restore_sender, tmp_path
+    make_study, personas, client_for, settings, monkeypatch, start_worker, own_redis, restore_sender, tmp_path, xrv_weights_dir
 ):
     study = make_study(n_cases=4)
     settings.CELERY_TASK_ALWAYS_EAGER = False
@@ -100,8 +99,7 @@ def test_broker_down_ratings_saved_jobs_queued_then_requeued_and_completed(
 
     # The broker is back: requeue, and a real worker runs all three.
     _use_broker(settings, monkeypatch, own_redis)
-    weights = write_random_weights(tmp_path / "xrv-cache")
-    _, log_path = start_worker("default,model", SCORING_XRV_CACHE_DIR=str(weights))
+    _, log_path = start_worker("default,model", SCORING_XRV_CACHE_DIR=str(xrv_weights_dir))
     call_command("requeue_jobs", "--older-than", "0")
 
     def all_done() -> bool:

@@ -8,20 +8,18 @@ from django.core.management import call_command
 
 from scoring.models import BackboneOutput, ModelJob, ModelVersion, Prediction
 from scoring.services import model_job_start
-from tests.conftest import wait_until
-from tests.model_weights import write_random_weights
-from tests.test_worker_process_runs_model_jobs import rated_study
+from tests.conftest import rated_chest_study, wait_until
 
 N_CASES = 24
 
 
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
-def test_worker_killed_mid_prescore_retry_completes_with_unique_predictions(personas, settings, start_worker, tmp_path):
+def test_worker_killed_mid_prescore_retry_completes_with_unique_predictions(personas, settings, start_worker, xrv_weights_dir):
     settings.CELERY_TASK_ALWAYS_EAGER = False
-    env = {"SCORING_XRV_CACHE_DIR": str(write_random_weights(tmp_path / "xrv")), "SCORING_BATCH_SIZE": "1", "SCORING_CHUNK_SIZE": "1"}
+    env = {"SCORING_XRV_CACHE_DIR": str(xrv_weights_dir), "SCORING_BATCH_SIZE": "1", "SCORING_CHUNK_SIZE": "1"}
     worker, log_path = start_worker("model", **env)
-    study = rated_study(personas, "pk", N_CASES, 300)
+    study = rated_chest_study(personas, slug="pk", n=N_CASES, first_seed=300, prefix="pk")
     job = model_job_start(study=study, kind=ModelJob.Kind.PRESCORE)
     outputs = BackboneOutput.objects.filter(image__cases__study=study)
     assert wait_until(lambda: outputs.exists(), timeout=120, interval=0.05), log_path.read_text()[-3000:]

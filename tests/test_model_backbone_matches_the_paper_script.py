@@ -30,7 +30,7 @@ from scoring.model.features import extract, pathologies
 from scoring.model.heads import LinearHead, paper_head, select_features
 from scoring.model.preprocess import preprocess, preprocess_bytes
 from scoring.model.saliency import saliency
-from tests.model_weights import OFFICIAL_FILE, chest_like, coloured, write_random_weights
+from tests.model_weights import OFFICIAL_FILE, chest_like, coloured
 
 WEIGHTS = "densenet121-res224-all"
 OFFICIAL_URL = f"https://github.com/mlmed/torchxrayvision/releases/download/v1/{OFFICIAL_FILE}"
@@ -60,8 +60,8 @@ def dicom_bytes(grey: np.ndarray) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def weights_dir(tmp_path_factory) -> Path:
-    return write_random_weights(tmp_path_factory.mktemp("xrv-cache"))
+def weights_dir(xrv_weights_dir) -> Path:
+    return xrv_weights_dir
 
 
 @pytest.fixture(scope="module")

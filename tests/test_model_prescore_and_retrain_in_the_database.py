@@ -5,25 +5,18 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from annotation.csv_io import ratings_csv_import
-from annotation.ingest import Source
 from annotation.models import Study
-from annotation.services import cases_apply_metadata, images_import, membership_add, study_create
 from scoring.models import BackboneOutput, ModelJob, ModelVersion, Prediction
 from scoring.services import ModelStateError, model_job_start, prescore_execute, retrain_execute
-from tests.model_weights import OFFICIAL_FILE, chest_png, write_random_weights
+from tests.conftest import rated_chest_study
+from tests.model_weights import OFFICIAL_FILE, chest_png
 
 N_CASES = 8
 
 
-@pytest.fixture(scope="module")
-def weights_dir(tmp_path_factory):
-    return write_random_weights(tmp_path_factory.mktemp("xrv-cache"))
-
-
 @pytest.fixture
-def model_settings(settings, weights_dir):
-    settings.SCORING_XRV_CACHE_DIR = str(weights_dir)
+def model_settings(settings, xrv_weights_dir):
+    settings.SCORING_XRV_CACHE_DIR = str(xrv_weights_dir)
     settings.SCORING_BATCH_SIZE = 4
     from scoring.services import model as model_services
 
@@ -33,19 +26,7 @@ def model_settings(settings, weights_dir):
 
 @pytest.fixture
 def study(personas, model_settings):
-    study = study_create(owner=personas["alice"], slug="cxr", title="CXR", rubric="cohen2020")
-    for name in ("rater1", "rater2", "rater3"):
-        membership_add(study=study, user=personas[name], role="rater")
-    sources = [Source(name=f"img-{i}.png", where=f"img-{i}.png", data=chest_png(i)) for i in range(N_CASES)]
-    assert images_import(study=study, sources=sources).count("imported") == N_CASES
-    cases_apply_metadata(study=study, metadata={f"img-{i}.png": {"filename": f"img-{i}.png", "patientid": str(i // 2)} for i in range(N_CASES)})
-    rows = ["image,rater,extent_right,extent_left,opacity_right,opacity_left"]
-    for i in range(N_CASES):
-        for r, name in enumerate(("rater1", "rater2", "rater3")):
-            e = (i + r) % 5
-            rows.append(f"img-{i}.png,{name},{e},{(i * 3 + r) % 5},{min(e, 3)},{(i + 2 * r) % 4}")
-    ratings_csv_import(study=study, data="\n".join(rows).encode())
-    return study
+    return rated_chest_study(personas, slug="cxr", n=N_CASES, title="CXR")
 
 
 def test_version_one_of_a_cohen2020_study_is_the_papers_head(study):
@@ -55,7 +36,7 @@ def test_version_one_of_a_cohen2020_study_is_the_papers_head(study):
     assert version.head["coefficients"]["geographic_extent"] == [0.8705248236656189]
 
 
-def test_prescore_stores_one_prediction_per_case_equal_to_a_direct_computation(study, weights_dir):
+def test_prescore_stores_one_prediction_per_case_equal_to_a_direct_computation(study, xrv_weights_dir):
     call_command("prescore", study.slug, "--sync")
     assert Prediction.objects.filter(case__study=study).count() == N_CASES
     assert BackboneOutput.objects.count() == N_CASES
@@ -65,7 +46,7 @@ def test_prescore_stores_one_prediction_per_case_equal_to_a_direct_computation(s
     from scoring.model.heads import paper_head, select_features
     from scoring.model.preprocess import preprocess_bytes
 
-    model = load_backbone(weights="densenet121-res224-all", cache_dir=weights_dir)
+    model = load_backbone(weights="densenet121-res224-all", cache_dir=xrv_weights_dir)
     case = study.cases.order_by("pk").first()
     logits, pooled = extract(model, [preprocess_bytes(chest_png(0))])
     expected = paper_head().predict(select_features("lung_opacity", logits, pooled, pathologies(model)))

@@ -6,34 +6,12 @@ import signal
 
 import pytest
 
-from annotation.csv_io import ratings_csv_import
-from annotation.ingest import Source
-from annotation.services import cases_apply_metadata, images_import, membership_add, study_create
 from scoring.models import BackboneOutput, ModelJob, ModelVersion, Prediction
 from scoring.services import model_job_start
 from scoring.tasks import retrain_study
-from tests.conftest import wait_until
-from tests.model_weights import chest_png, write_random_weights
+from tests.conftest import rated_chest_study, wait_until
 
 N_KILL = 24
-
-
-@pytest.fixture(scope="module")
-def weights_dir(tmp_path_factory):
-    return write_random_weights(tmp_path_factory.mktemp("xrv-cache"))
-
-
-def rated_study(personas, slug: str, n: int, first_seed: int):
-    study = study_create(owner=personas["alice"], slug=slug, title=slug, rubric="cohen2020")
-    for name in ("rater1", "rater2", "rater3"):
-        membership_add(study=study, user=personas[name], role="rater")
-    images_import(study=study, sources=[Source(f"{slug}-{i}.png", f"{slug}-{i}.png", chest_png(first_seed + i)) for i in range(n)])
-    cases_apply_metadata(study=study, metadata={f"{slug}-{i}.png": {"filename": f"{slug}-{i}.png", "patientid": str(i // 2)} for i in range(n)})
-    rows = ["image,rater,extent_right,extent_left,opacity_right,opacity_left"]
-    rows += [f"{slug}-{i}.png,{rater},{(i + r) % 5},{(2 * i + r) % 5},{(i + r) % 4},{(i + 2 * r) % 4}"
-             for i in range(n) for r, rater in enumerate(("rater1", "rater2", "rater3"))]
-    ratings_csv_import(study=study, data="\n".join(rows).encode())
-    return study
 
 
 def _finished(job: ModelJob, log_path) -> ModelJob:
@@ -51,10 +29,10 @@ def _finished(job: ModelJob, log_path) -> ModelJob:
 
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
-def test_worker_prescores_retrains_and_rescores_from_the_cache(personas, settings, start_worker, weights_dir):
+def test_worker_prescores_retrains_and_rescores_from_the_cache(personas, settings, start_worker, xrv_weights_dir):
     settings.CELERY_TASK_ALWAYS_EAGER = False
-    _, log_path = start_worker("model", SCORING_XRV_CACHE_DIR=str(weights_dir), SCORING_BATCH_SIZE="2")
-    study = rated_study(personas, "wa", 6, 0)
+    _, log_path = start_worker("model", SCORING_XRV_CACHE_DIR=str(xrv_weights_dir), SCORING_BATCH_SIZE="2")
+    study = rated_chest_study(personas, slug="wa", n=6, prefix="wa")
 
     job = _finished(model_job_start(study=study, kind="prescore"), log_path)
     assert (job.phase, job.done, job.total) == ("done", 6, 6)  # progress lives on the job model
@@ -73,12 +51,12 @@ def test_worker_prescores_retrains_and_rescores_from_the_cache(personas, setting
 
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
-def test_worker_killed_mid_retrain_leaves_active_model_and_the_retry_completes(personas, settings, start_worker, weights_dir):
+def test_worker_killed_mid_retrain_leaves_active_model_and_the_retry_completes(personas, settings, start_worker, xrv_weights_dir):
     settings.CELERY_TASK_ALWAYS_EAGER = False
     # One image per backbone pass, stored as it goes: the kill lands mid-phase.
-    env = {"SCORING_XRV_CACHE_DIR": str(weights_dir), "SCORING_BATCH_SIZE": "1", "SCORING_CHUNK_SIZE": "1"}
+    env = {"SCORING_XRV_CACHE_DIR": str(xrv_weights_dir), "SCORING_BATCH_SIZE": "1", "SCORING_CHUNK_SIZE": "1"}
     worker, log_path = start_worker("model", **env)
-    study = rated_study(personas, "wk", N_KILL, 100)
+    study = rated_chest_study(personas, slug="wk", n=N_KILL, first_seed=100, prefix="wk")
     job = model_job_start(study=study, kind="retrain", feature_set="lung_opacity")
     outputs = BackboneOutput.objects.filter(image__cases__study=study)
     assert wait_until(lambda: outputs.exists(), timeout=120, interval=0.05), log_path.read_text()[-3000:]
