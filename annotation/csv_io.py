@@ -9,26 +9,24 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from annotation.models import Assignment, Case, Rating, Study, StudyMembership
+from annotation.models import Assignment, Case, Rating, Study
+from annotation.permissions import Ability, memberships_that_may
 from annotation.rubrics import RubricValueError, rubric_clean_values, rubric_get
 from annotation.selectors import study_completed_assignments, study_main_reads_aided
-from annotation.services import assignment_order_key, rating_submit
-from scoring.consensus import consensus_mean, round_published
+from annotation.services.assignment import assignment_order_key
+from annotation.services.ratings import READING_TIME_MAX_S, rating_submit, reading_time_valid
+from core.errors import InvalidFile
 
 # Columns our own export adds; an import ignores them so that an export can be read back.
 EXPORT_ONLY_COLUMNS = {"case_id", "status", "revision", "flag_reason", "flag_note", "model_version_shown"}
 YES, NO = {"yes", "true", "1", "aided"}, {"no", "false", "0", "unaided"}
-MAX_ERRORS_SHOWN = 50
 
 
-class RatingsCsvError(ValueError):
+class RatingsCsvError(InvalidFile):
     """The file as a whole is refused; `errors` names each bad row."""
 
     def __init__(self, errors: list[str]):
-        self.errors = errors
-        shown = errors[:MAX_ERRORS_SHOWN]
-        more = f"\n... and {len(errors) - len(shown)} more" if len(errors) > len(shown) else ""
-        super().__init__("ratings CSV refused, nothing imported:\n" + "\n".join(shown) + more)
+        super().__init__(errors, summary="ratings CSV refused, nothing imported")
 
 
 @dataclass(frozen=True)
@@ -63,7 +61,7 @@ def _parse_rows(study: Study, rubric, text: str, allow_missing_images: bool) -> 
     if errors:
         raise RatingsCsvError(errors)
     images = set(study.cases.values_list("original_filename", flat=True))
-    raters = set(study.memberships.filter(role=StudyMembership.Role.RATER).values_list("user__username", flat=True))
+    raters = set(study.memberships.filter(memberships_that_may(Ability.RATE)).values_list("user__username", flat=True))
     parsed, seen = [], {}
     for line, row in enumerate(reader, start=2):
         if (row.get("status") or "").strip() == "flagged":
@@ -132,8 +130,8 @@ def _row_duration(row: dict, errors: list[str]) -> float | None:
     except ValueError:
         errors.append(f"duration_s {raw!r} is not a number")
         return None
-    if not 0 <= value < 24 * 3600:
-        errors.append(f"duration_s {raw} is outside 0 to 86400 seconds")
+    if not reading_time_valid(value):
+        errors.append(f"duration_s {raw} is outside 0 to {READING_TIME_MAX_S} seconds")
         return None
     return value
 
@@ -161,7 +159,7 @@ def ratings_csv_import(*, study: Study, data: bytes, allow_missing_images: bool 
     cases = {case.original_filename: case for case in study.cases.all()}
     members = {
         m.user.username: m
-        for m in study.memberships.filter(role=StudyMembership.Role.RATER).select_related("user")
+        for m in study.memberships.filter(memberships_that_may(Ability.RATE)).select_related("user")
     }
     main_aided = study_main_reads_aided(study)
     for row in parsed:
@@ -227,34 +225,3 @@ def _cell(value) -> str:
     if isinstance(value, float):
         return f"{value:.3f}"
     return str(value)
-
-
-class ScoresFormatError(ValueError):
-    pass
-
-
-def scores_covid_severity_export(*, study: Study) -> str:
-    """filename,geographic_mean,opacity_mean: the mean of the raters' current totals per case,
-    rounded half up to one decimal, as in the published covid-severity-scores.csv."""
-    rubric = rubric_get(study.rubric)
-    if not {"geographic_extent", "opacity"} <= set(rubric.total_keys):
-        raise ScoresFormatError(
-            f"the covid-severity format needs geographic extent and opacity totals; rubric {rubric.key} has "
-            f"{', '.join(rubric.total_keys)}"
-        )
-    per_case: dict[str, dict[str, list[int]]] = {}
-    main = study_completed_assignments(study=study).filter(current_rating__isnull=False, aided=study_main_reads_aided(study))
-    for assignment in main:
-        totals = per_case.setdefault(assignment.case.original_filename, {"geographic_extent": [], "opacity": []})
-        for key in totals:
-            totals[key].append(assignment.current_rating.totals[key])
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["filename", "geographic_mean", "opacity_mean"])
-    for filename in sorted(per_case):
-        totals = per_case[filename]
-        writer.writerow(
-            [filename, round_published(consensus_mean(totals["geographic_extent"])),
-             round_published(consensus_mean(totals["opacity"]))]
-        )
-    return out.getvalue()

@@ -6,6 +6,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from annotation.rubrics import RUBRIC_CHOICES, rubric_get
+from core.models import Job
 
 
 def new_public_id() -> str:
@@ -208,28 +209,15 @@ class Rating(models.Model):
         return f"{self.assignment} r{self.revision}"
 
 
-class ImportJob(models.Model):
+class ImportJob(Job):
     """A web upload, imported by a Celery worker; the per-file report is kept for the owner."""
 
-    class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        DONE = "done", "Done"
-        FAILED = "failed", "Failed"
+    task_name = "annotation.tasks.import_job_run"
 
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="import_jobs")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True)
-    status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED)
     upload_dir = models.CharField(max_length=255)
-    total = models.PositiveIntegerField(default=0)
-    done = models.PositiveIntegerField(default=0)
     report = models.JSONField(default=list, blank=True)
-    error = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-created_at"]
 
     def counts(self) -> dict[str, int]:
         out = {"imported": 0, "duplicate": 0, "rejected": 0}

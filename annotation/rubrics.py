@@ -7,6 +7,8 @@ from the item values, never taken from the client.
 import math
 from dataclasses import dataclass
 
+from core.errors import InvalidInput
+
 
 @dataclass(frozen=True)
 class Level:
@@ -79,7 +81,7 @@ class Rubric:
         return list(grouped.items())
 
 
-class RubricValueError(ValueError):
+class RubricValueError(InvalidInput):
     """Item values that do not fit the rubric; the message says which item and why."""
 
 

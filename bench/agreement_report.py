@@ -100,7 +100,7 @@ def main() -> None:
     django_with_throwaway_db()
     from annotation.models import Study
     from scoring.selectors import study_score_table
-    from scoring.services import _domain, agreement_report_build
+    from scoring.services.agreement import _domain, agreement_report_build
 
     t0 = time.perf_counter()
     build_study(args.cases)

@@ -51,7 +51,8 @@ def platform_prescore(paths: list[Path]) -> float:
     from annotation.ingest import Source
     from annotation.services import images_import, study_create
     from scoring.models import ModelJob
-    from scoring.services import model_job_start, prescore_execute
+    from scoring.services import model_job_start
+    from scoring.services.prescore import prescore_execute
 
     owner = get_user_model().objects.create_user("bench-owner")
     study = study_create(owner=owner, slug="bench-prescore", title="bench", rubric="cohen2020")
@@ -73,9 +74,9 @@ def warm_backbone() -> None:
     from django.conf import settings
 
     from scoring.model.features import extract
-    from scoring.services.model import _backbone
+    from scoring.services.backbone_cache import backbone_get
 
-    extract(_backbone(settings.SCORING_XRV_WEIGHTS, settings.SCORING_XRV_CACHE_DIR), [np.zeros((1, 224, 224), np.float32)] * 4, batch_size=4)
+    extract(backbone_get(settings.SCORING_XRV_WEIGHTS), [np.zeros((1, 224, 224), np.float32)] * 4, batch_size=4)
 
 
 def rescore_cached(n: int) -> float:
@@ -86,7 +87,7 @@ def rescore_cached(n: int) -> float:
     from annotation.services import study_create
     from scoring.model.heads import LinearHead
     from scoring.models import BackboneOutput, ModelVersion
-    from scoring.services.model import predictions_store
+    from scoring.services.prescore import predictions_store
 
     rng = np.random.default_rng(0)
     owner = get_user_model().objects.create_user("bench-owner-2")

@@ -1,23 +1,24 @@
 """Routes of the REST API, mounted at /api/v1/ (namespace "api"). Schema: /api/schema/, docs: /api/docs/.
 
-Model versions, pre-score and retrain jobs and predictions (scoring/api_model.py) are for owners
+Model versions, pre-score and retrain jobs and predictions (scoring/api/model.py) are for owners
 only, like the model page; a rater sees model output only where the study's model assistance shows
-it in their own reading.
+it in their own reading (reading/api.py).
 """
 
 from django.urls import path
 
-from annotation.api import auth, cases, reading, studies
-from scoring import api as scoring_api
-from scoring import api_model
+from accounts import api as accounts_api
+from annotation.api import cases, studies
+from reading import api as reading_api
+from scoring.api import agreement, model
 
 app_name = "api"
 
 # Public ids of cases and assignments are URL-safe tokens: the slug converter matches exactly them.
 urlpatterns = [
-    path("auth/login/", auth.LoginApi.as_view(), name="auth-login"),
-    path("auth/token/", auth.TokenApi.as_view(), name="auth-token"),
-    path("auth/me/", auth.MeApi.as_view(), name="auth-me"),
+    path("auth/login/", accounts_api.LoginApi.as_view(), name="auth-login"),
+    path("auth/token/", accounts_api.TokenApi.as_view(), name="auth-token"),
+    path("auth/me/", accounts_api.MeApi.as_view(), name="auth-me"),
     path("rubrics/", studies.RubricsApi.as_view(), name="rubrics"),
     # studies, members: owners (observers read)
     path("studies/", studies.StudiesApi.as_view(), name="studies"),
@@ -36,27 +37,40 @@ urlpatterns = [
     path("studies/<slug:slug>/flags/", cases.FlagsApi.as_view(), name="flags"),
     path("studies/<slug:slug>/exports/ratings/", cases.RatingsExportApi.as_view(), name="export-ratings"),
     path("studies/<slug:slug>/exports/ratings.csv", cases.RatingsCsvApi.as_view(), name="export-ratings-csv"),
-    path("studies/<slug:slug>/exports/scores.csv", cases.ScoresCsvApi.as_view(), name="export-scores-csv"),
+    path("studies/<slug:slug>/exports/scores.csv", agreement.ScoresCsvApi.as_view(), name="export-scores-csv"),
     # agreement, consensus, adjudication: owners and observers; case-level for owners and adjudicators
-    path("studies/<slug:slug>/report/", scoring_api.ReportApi.as_view(), name="report"),
-    path("studies/<slug:slug>/report.csv", scoring_api.ReportCsvApi.as_view(), name="report-csv"),
-    path("studies/<slug:slug>/consensus/", scoring_api.ConsensusApi.as_view(), name="consensus"),
-    path("studies/<slug:slug>/exports/consensus.csv", scoring_api.ConsensusCsvApi.as_view(), name="export-consensus-csv"),
-    path("studies/<slug:slug>/adjudications/<slug:case_id>/", scoring_api.AdjudicationApi.as_view(), name="adjudication"),
+    path("studies/<slug:slug>/report/", agreement.ReportApi.as_view(), name="report"),
+    path("studies/<slug:slug>/report.csv", agreement.ReportCsvApi.as_view(), name="report-csv"),
+    path("studies/<slug:slug>/consensus/", agreement.ConsensusApi.as_view(), name="consensus"),
+    path(
+        "studies/<slug:slug>/exports/consensus.csv", agreement.ConsensusCsvApi.as_view(), name="export-consensus-csv"
+    ),
+    path(
+        "studies/<slug:slug>/adjudications/<slug:case_id>/", agreement.AdjudicationApi.as_view(), name="adjudication"
+    ),
     # model versions, pre-score and retrain jobs, predictions: owners only
-    path("studies/<slug:slug>/model-versions/", api_model.ModelVersionsApi.as_view(), name="model-versions"),
-    path("studies/<slug:slug>/model-versions/<int:number>/", api_model.ModelVersionApi.as_view(), name="model-version"),
-    path("studies/<slug:slug>/model-versions/<int:number>/activate/", api_model.ModelVersionActivateApi.as_view(),
-         name="model-version-activate"),
-    path("studies/<slug:slug>/jobs/", api_model.ModelJobsApi.as_view(), name="model-jobs"),
-    path("studies/<slug:slug>/jobs/<int:model_job_id>/", api_model.ModelJobApi.as_view(), name="model-job"),
-    path("studies/<slug:slug>/predictions/", api_model.PredictionsApi.as_view(), name="predictions"),
-    path("studies/<slug:slug>/exports/predictions.csv", api_model.PredictionsCsvApi.as_view(), name="export-predictions-csv"),
+    path("studies/<slug:slug>/model-versions/", model.ModelVersionsApi.as_view(), name="model-versions"),
+    path("studies/<slug:slug>/model-versions/<int:number>/", model.ModelVersionApi.as_view(), name="model-version"),
+    path(
+        "studies/<slug:slug>/model-versions/<int:number>/activate/",
+        model.ModelVersionActivateApi.as_view(),
+        name="model-version-activate",
+    ),
+    path("studies/<slug:slug>/jobs/", model.ModelJobsApi.as_view(), name="model-jobs"),
+    path("studies/<slug:slug>/jobs/<int:model_job_id>/", model.ModelJobApi.as_view(), name="model-job"),
+    path("studies/<slug:slug>/predictions/", model.PredictionsApi.as_view(), name="predictions"),
+    path(
+        "studies/<slug:slug>/exports/predictions.csv", model.PredictionsCsvApi.as_view(), name="export-predictions-csv"
+    ),
     # the rater's own queue
-    path("studies/<slug:slug>/queue/next/", reading.QueueNextApi.as_view(), name="queue-next"),
-    path("studies/<slug:slug>/queue/mine/", reading.QueueMineApi.as_view(), name="queue-mine"),
-    path("assignments/<slug:assignment_id>/", reading.AssignmentApi.as_view(), name="assignment"),
-    path("assignments/<slug:assignment_id>/image.png", reading.AssignmentImageApi.as_view(), name="assignment-image"),
-    path("assignments/<slug:assignment_id>/ratings/", reading.AssignmentRatingsApi.as_view(), name="assignment-ratings"),
-    path("assignments/<slug:assignment_id>/flag/", reading.AssignmentFlagApi.as_view(), name="assignment-flag"),
+    path("studies/<slug:slug>/queue/next/", reading_api.QueueNextApi.as_view(), name="queue-next"),
+    path("studies/<slug:slug>/queue/mine/", reading_api.QueueMineApi.as_view(), name="queue-mine"),
+    path("assignments/<slug:assignment_id>/", reading_api.AssignmentApi.as_view(), name="assignment"),
+    path("assignments/<slug:assignment_id>/image.png", reading_api.AssignmentImageApi.as_view(), name="assignment-image"),
+    path(
+        "assignments/<slug:assignment_id>/ratings/",
+        reading_api.AssignmentRatingsApi.as_view(),
+        name="assignment-ratings",
+    ),
+    path("assignments/<slug:assignment_id>/flag/", reading_api.AssignmentFlagApi.as_view(), name="assignment-flag"),
 ]

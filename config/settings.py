@@ -8,7 +8,7 @@ from pathlib import Path
 
 import dj_database_url
 
-from config.env import ImproperlyConfiguredEnv, env_bool, env_int, env_list, env_str
+from config.env import ImproperlyConfiguredEnv, env_bool, env_choice, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
@@ -49,8 +49,13 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI and Redoc as static files: the docs page needs no CDN
+    # The project's apps, lowest layer first (docs/development.md; contracts in .importlinter):
+    "core",
+    "accounts",
     "annotation",
     "scoring",
+    "reading",
+    "backup",
 ]
 
 MIDDLEWARE = [
@@ -102,7 +107,7 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 LOGIN_URL = "login"
 # The login page refuses a username+address after this many failed tries within the window (seconds),
-# counted in the default cache (annotation.services.login_failure_record).
+# counted in the default cache (accounts.services.login_failure_record).
 LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 10, minimum=1)
 LOGIN_FAILURE_WINDOW_S = env_int("LOGIN_FAILURE_WINDOW_S", 15 * 60, minimum=1)
 # A session ends after a working day, and when the browser closes: reading rooms are shared machines.
@@ -240,12 +245,21 @@ SCORING_DEVICE = env_str("SCORING_DEVICE", "auto")
 SCORING_PREPROCESS_THREADS = env_int("SCORING_PREPROCESS_THREADS", 2, minimum=1)
 # Images preprocessed (in threads) before each backbone pass; outputs are stored per chunk.
 SCORING_CHUNK_SIZE = env_int("SCORING_CHUNK_SIZE", 256, minimum=1)
+# Saliency maps, drawn by the pre-score job (a backward pass per case and target) and served as
+# files: "assisted" for model-assisted studies, whose aided reads show them; "all"; or "off".
+SCORING_SALIENCY = env_choice("SCORING_SALIENCY", "assisted", ["assisted", "all", "off"])
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# A job still QUEUED this long after it was created is sent to the broker again (config/dispatch.py):
-# by `manage.py requeue_jobs`, and when an owner opens the study, model or report page.
+# A job still QUEUED this long after it was created is sent to the broker again (core/jobs.py): by
+# Celery beat's periodic task in a worker (`celery worker --beat`, as `make run` and the compose
+# file start it), or by `manage.py requeue_jobs`. Never by a page view.
 JOB_REQUEUE_AFTER_S = env_int("JOB_REQUEUE_AFTER_S", 5 * 60, minimum=1)
+CELERY_BEAT_SCHEDULE = {
+    "requeue-stale-jobs": {"task": "core.tasks.jobs_requeue_stale", "schedule": max(10.0, JOB_REQUEUE_AFTER_S / 5)},
+}
+(VAR_DIR / "celery").mkdir(parents=True, exist_ok=True)
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celery" / "beat-schedule")
 
-# REST API under /api/v1/ (annotation/api/, scoring/api.py). Token auth first, so that a request
+# REST API under /api/v1/ (config/api_urls.py). Token auth first, so that a request
 # without credentials gets 401 with a WWW-Authenticate header rather than 403.
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -255,11 +269,11 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser", "rest_framework.parsers.MultiPartParser"],
-    "DEFAULT_PAGINATION_CLASS": "annotation.api.pagination.Pagination",
+    "DEFAULT_PAGINATION_CLASS": "core.pagination.Pagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_SCHEMA_CLASS": "annotation.api.common.AutoSchema",
-    "EXCEPTION_HANDLER": "annotation.api.common.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "core.api.AutoSchema",
+    "EXCEPTION_HANDLER": "core.api.exception_handler",
     # Password login and token changes; counted in the default cache (per process unless CACHES is shared).
     "DEFAULT_THROTTLE_RATES": {"login": "10/minute", "token": "30/minute"},
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
@@ -277,7 +291,7 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {
         "StudyStatusEnum": "annotation.models.Study.Status",
-        "JobStatusEnum": "annotation.models.ImportJob.Status",
+        "JobStatusEnum": "core.models.Job.Status",
         "ModelJobKindEnum": "scoring.models.ModelJob.Kind",
         "ImportRowStatusEnum": ["imported", "duplicate", "rejected", "metadata"],
     },

@@ -1,10 +1,15 @@
-"""Consensus per case as CSV; every column says which value it is."""
+"""Exports of what is computed from the ratings and the model: consensus, the per-case means in the
+published covid-severity format, predictions. Every column says which value it is."""
 
 import csv
 import io
 
 from annotation.models import Study
-from scoring.selectors import study_consensus
+from annotation.rubrics import rubric_get
+from annotation.selectors import study_completed_assignments, study_main_reads_aided
+from core.errors import StateConflict
+from scoring.consensus import consensus_mean, round_published
+from scoring.selectors import study_consensus, study_predictions
 
 
 def consensus_csv(*, study: Study) -> str:
@@ -32,12 +37,43 @@ def _fmt(value) -> str:
 
 def predictions_csv(*, study: Study) -> str:
     """filename,model_version,<target>,...: every stored prediction of the study."""
-    from scoring.selectors import study_predictions
-
     targets = study.rubric_definition.total_keys
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["filename", "model_version", *targets])
     for filename, number, values in study_predictions(study=study):
         writer.writerow([filename, number, *(values.get(t, "") for t in targets)])
+    return out.getvalue()
+
+
+class ScoresFormatError(StateConflict):
+    """The study's rubric has no totals for this format."""
+
+    code = "export_unavailable"
+
+
+def scores_covid_severity_export(*, study: Study) -> str:
+    """filename,geographic_mean,opacity_mean: the mean of the raters' current totals per case,
+    rounded half up to one decimal, as in the published covid-severity-scores.csv."""
+    rubric = rubric_get(study.rubric)
+    if not {"geographic_extent", "opacity"} <= set(rubric.total_keys):
+        raise ScoresFormatError(
+            f"the covid-severity format needs geographic extent and opacity totals; rubric {rubric.key} has "
+            f"{', '.join(rubric.total_keys)}"
+        )
+    per_case: dict[str, dict[str, list[int]]] = {}
+    main = study_completed_assignments(study=study).filter(current_rating__isnull=False, aided=study_main_reads_aided(study))
+    for assignment in main:
+        totals = per_case.setdefault(assignment.case.original_filename, {"geographic_extent": [], "opacity": []})
+        for key in totals:
+            totals[key].append(assignment.current_rating.totals[key])
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["filename", "geographic_mean", "opacity_mean"])
+    for filename in sorted(per_case):
+        totals = per_case[filename]
+        writer.writerow(
+            [filename, round_published(consensus_mean(totals["geographic_extent"])),
+             round_published(consensus_mean(totals["opacity"]))]
+        )
     return out.getvalue()

@@ -2,39 +2,29 @@ from django.conf import settings
 from django.db import models
 
 from annotation.models import Study
+from core.models import Job
+
+# Bootstrap resamples for the report's confidence intervals, unless a caller asks for others.
+DEFAULT_BOOTSTRAP = 1000
 
 
-class AgreementReport(models.Model):
+class AgreementReport(Job):
     """The agreement report of a study, cached for one `ratings_version` of it."""
 
-    class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Computing"
-        DONE = "done", "Done"
-        FAILED = "failed", "Failed"
+    task_name = "scoring.tasks.agreement_report_run"
+    task_kwarg = "report_id"
 
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="agreement_reports")
     ratings_version = models.PositiveIntegerField()
-    n_boot = models.PositiveIntegerField(default=1000)
+    n_boot = models.PositiveIntegerField(default=DEFAULT_BOOTSTRAP)
     seed = models.IntegerField(default=0)
-    status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED)
-    done = models.PositiveIntegerField(default=0)
-    total = models.PositiveIntegerField(default=0)
     data = models.JSONField(null=True, blank=True)
     plots = models.JSONField(default=dict, blank=True)  # name -> SVG markup, drawn once per report
-    error = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
-    class Meta:
-        ordering = ["-created_at"]
+    class Meta(Job.Meta):
         constraints = [
             models.UniqueConstraint(fields=["study", "ratings_version", "n_boot", "seed"], name="report_unique_version"),
         ]
-
-    @property
-    def percent(self) -> int:
-        return round(100 * self.done / self.total) if self.total else 0
 
 
 class ModelVersion(models.Model):
@@ -86,37 +76,30 @@ class Prediction(models.Model):
         constraints = [models.UniqueConstraint(fields=["case", "model_version"], name="prediction_unique")]
 
 
-class ModelJob(models.Model):
-    """A pre-score or retrain run: progress for the owner's page, failures with their reason."""
+class ModelJob(Job):
+    """A pre-score or retrain run: progress for the owner's page, failures with their reason.
+
+    Resumable: a worker that dies mid-job leaves its stored outputs, predictions and version; the
+    job claimed again skips what is there.
+    """
+
+    resumable = True
 
     class Kind(models.TextChoices):
         PRESCORE = "prescore", "Pre-score"
         RETRAIN = "retrain", "Retrain"
 
-    class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        DONE = "done", "Done"
-        FAILED = "failed", "Failed"
-
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="model_jobs")
     kind = models.CharField(max_length=8, choices=Kind.choices)
-    status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED)
     phase = models.CharField(max_length=40, blank=True)
-    done = models.PositiveIntegerField(default=0)
-    total = models.PositiveIntegerField(default=0)
     params = models.JSONField(default=dict, blank=True)
     model_version = models.ForeignKey(ModelVersion, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     result = models.JSONField(default=dict, blank=True)
-    error = models.TextField(blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
 
-    class Meta:
-        ordering = ["-created_at"]
+    class Meta(Job.Meta):
         constraints = [
             # One retrain per study at a time, enforced by the database.
             models.UniqueConstraint(
@@ -126,10 +109,21 @@ class ModelJob(models.Model):
             ),
         ]
 
-    @property
-    def percent(self) -> int:
-        return round(100 * self.done / self.total) if self.total else 0
+    def get_task_name(self) -> str:
+        return "scoring.tasks.prescore_study" if self.kind == self.Kind.PRESCORE else "scoring.tasks.retrain_study"
 
-    @property
-    def is_active(self) -> bool:
-        return self.status in (self.Status.QUEUED, self.Status.RUNNING)
+
+class SaliencyMap(models.Model):
+    """Where a model version looks for one target in one case: a PNG overlay on the model's
+    224x224 input, computed on the model queue when the case is pre-scored and served as a file."""
+
+    case = models.ForeignKey("annotation.Case", on_delete=models.CASCADE, related_name="saliency_maps")
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="saliency_maps")
+    target = models.CharField(max_length=40)
+    image = models.FileField(upload_to="saliency/")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["case", "model_version", "target"], name="saliencymap_unique"),
+        ]

@@ -5,10 +5,11 @@ from statistics import median
 
 import numpy as np
 
-from annotation.models import Adjudication, Assignment, Study
+from annotation.models import Adjudication, Assignment, Case, Study
 from annotation.rubrics import Rubric, rubric_get
 from annotation.selectors import study_main_reads_aided
 from scoring.consensus import consensus_mean
+from scoring.models import DEFAULT_BOOTSTRAP, AgreementReport, ModelJob, Prediction, SaliencyMap
 
 
 @dataclass
@@ -22,21 +23,6 @@ class ScoreTable:
     raters: list[str]
     matrices: dict[str, np.ndarray] = field(default_factory=dict)
     n_ratings: int = 0
-
-
-def study_get_for_case_reader(*, user, slug: str):
-    """The study and membership for someone who may see filenames and each rater's scores: its
-    owners and its adjudicators. 404 for everyone else (observers see counts and statistics only)."""
-    from django.http import Http404
-
-    from annotation.models import StudyMembership
-    from annotation.selectors import study_get_for_member
-
-    Role = StudyMembership.Role
-    study, membership = study_get_for_member(user=user, slug=slug, roles=(Role.OWNER, Role.OBSERVER))
-    if membership.role != Role.OWNER and not membership.can_adjudicate:
-        raise Http404("no such page")
-    return study, membership
 
 
 def study_score_table(*, study: Study, aided: bool | None = None) -> ScoreTable:
@@ -146,8 +132,6 @@ def case_ratings_for_adjudicator(*, case) -> list[dict]:
 
 def study_predictions(*, study: Study):
     """(filename, version number, values) for every stored prediction; owners and exports only."""
-    from scoring.models import Prediction
-
     return (
         Prediction.objects.filter(case__study=study)
         .order_by("case__original_filename", "model_version__number")
@@ -156,13 +140,14 @@ def study_predictions(*, study: Study):
 
 
 def study_model_overview(*, study: Study) -> dict:
-    """Versions with their metrics, the active one, and recent jobs, for the owner's page."""
-    from scoring.models import ModelJob
-
+    """Versions with their metrics, the active one, and recent jobs, for the owner's page. Before
+    any version exists, a cohen2020 study shows the paper's head as the version 1 that its first
+    pre-score or retrain makes (`initial_pending`): a page view writes nothing."""
     versions = list(study.model_versions.order_by("-number"))
     return {
         "versions": versions,
         "active": next((v for v in versions if v.is_active), None),
+        "initial_pending": not versions and study.rubric == "cohen2020",
         "jobs": list(ModelJob.objects.filter(study=study).select_related("model_version")[:8]),
         "any_running": ModelJob.objects.filter(study=study, status__in=["queued", "running"]).exists(),
     }
@@ -175,18 +160,46 @@ def study_model_versions(*, study: Study):
 
 def study_model_jobs(*, study: Study):
     """A study's pre-score and retrain jobs, newest first, with the version each used or made."""
-    from scoring.models import ModelJob
-
     return ModelJob.objects.filter(study=study).select_related("study", "model_version").order_by("-created_at", "-pk")
 
 
 def study_prediction_rows(*, study: Study):
     """Every stored prediction with its case and version, ordered like the CSV export; owners only:
     it names files and carries model values, which a rater of an unaided study must never see."""
-    from scoring.models import Prediction
-
     return (
         Prediction.objects.filter(case__study=study)
         .select_related("case", "model_version")
         .order_by("case__original_filename", "model_version__number", "pk")
+    )
+
+
+def saliency_map_name(*, case: Case, target: str) -> str | None:
+    """The stored saliency map of the study's active model version for one case and target."""
+    return (
+        SaliencyMap.objects.filter(case=case, target=target, model_version__study_id=case.study_id,
+                                   model_version__is_active=True)
+        .values_list("image", flat=True)
+        .first()
+    )
+
+
+# --- agreement reports ---------------------------------------------------------------------------
+
+
+def agreement_report_key(*, study: Study, n_boot: int, seed: int) -> dict:
+    """What identifies a cached report: the study's current ratings version and the bootstrap."""
+    study.refresh_from_db(fields=["ratings_version"])
+    return {"study": study, "ratings_version": study.ratings_version, "n_boot": n_boot, "seed": seed}
+
+
+def agreement_report_current(*, study: Study, n_boot: int = DEFAULT_BOOTSTRAP, seed: int = 0) -> AgreementReport | None:
+    """The report for the study's current ratings, computed or queued; None until someone asks."""
+    return AgreementReport.objects.filter(**agreement_report_key(study=study, n_boot=n_boot, seed=seed)).first()
+
+
+def agreement_report_latest_done(*, study: Study) -> AgreementReport | None:
+    return (
+        study.agreement_reports.filter(status=AgreementReport.Status.DONE)
+        .order_by("-ratings_version", "-finished_at")
+        .first()
     )

@@ -1,10 +1,15 @@
 """Celery tasks: thin, idempotent, take ids, call one service. Model tasks run on the `model` queue
 (config/settings.py CELERY_TASK_ROUTES); acks_late with reject_on_worker_lost (settings) means a
-worker killed mid-task gets the task redelivered, and the services resume from what was stored."""
+worker killed mid-task gets the task redelivered, and the services resume from what was stored.
+
+The web process sends these by name (core/dispatch.py) and never imports this module: the model
+services it calls load torch."""
 
 from celery import shared_task
 
-from scoring.services import agreement_report_execute, prescore_execute, retrain_execute
+from scoring.services.agreement import agreement_report_execute
+from scoring.services.prescore import prescore_execute
+from scoring.services.retrain import retrain_execute
 
 
 @shared_task(acks_late=True)

@@ -2,7 +2,7 @@
 
 from rest_framework.test import APIClient
 
-from annotation.services import api_token_get_or_create
+from accounts.services import api_token_get_or_create
 
 API = "/api/v1"
 

@@ -161,10 +161,29 @@ def wait_until(predicate, *, timeout: float = 90, interval: float = 0.3) -> bool
 
 @pytest.fixture(scope="session")
 def xrv_weights_dir(tmp_path_factory) -> Path:
-    """One random DenseNet under the official weights file name, shared by every model test."""
+    """One random DenseNet under the official weights file name, for the tests of the real loading
+    path and of the worker processes; loaded once per test session in this process."""
     from tests.model_weights import write_random_weights
 
     return write_random_weights(tmp_path_factory.mktemp("xrv-cache"))
+
+
+@pytest.fixture(scope="session")
+def _tiny_backbone():
+    from tests.fake_backbone import tiny_backbone
+
+    return tiny_backbone()
+
+
+@pytest.fixture
+def fake_backbone(settings, monkeypatch, _tiny_backbone):
+    """Pre-scoring, retraining and saliency maps run on a tiny stand-in backbone (tests/fake_backbone.py)
+    instead of loading a DenseNet: for unit tests of the services and views around the model."""
+    from scoring.services import backbone_cache
+
+    settings.SCORING_BATCH_SIZE = 4
+    monkeypatch.setattr(backbone_cache, "backbone_get", lambda weights: _tiny_backbone)
+    return _tiny_backbone
 
 
 def rated_chest_study(personas, *, slug: str, n: int, first_seed: int = 0, prefix: str = "img", title: str = ""):

@@ -108,10 +108,13 @@ def test_web_report_is_computed_by_a_task_then_cached_until_ratings_change(
     past_study, client_for, django_capture_on_commit_callbacks
 ):
     client = client_for("alice")
+    not_asked = client.get(f"/studies/{past_study.slug}/report.json")
+    assert not_asked.status_code == 409 and not_asked.json()["status"] == "not_requested"
+    assert AgreementReport.objects.count() == 0  # a GET starts nothing
     with django_capture_on_commit_callbacks(execute=True):
-        first = client.get(f"/studies/{past_study.slug}/report.json")
+        first = client.post(f"/studies/{past_study.slug}/report/compute/")
     # Computed by the (eager) task after commit: the next request is served from the cache.
-    assert first.status_code in (200, 202)
+    assert first.status_code == 302
     second = client.get(f"/studies/{past_study.slug}/report.json")
     assert second.status_code == 200
     data = second.json()
@@ -124,8 +127,9 @@ def test_web_report_is_computed_by_a_task_then_cached_until_ratings_change(
     past_study.save()
     assignment = Assignment.objects.filter(study=past_study, rater__username="rater1").first()
     rating_submit(assignment=assignment, values=COHEN_VALUES)
+    assert client.get(f"/studies/{past_study.slug}/report.json").status_code == 409  # stale: ask again
     with django_capture_on_commit_callbacks(execute=True):
-        client.get(f"/studies/{past_study.slug}/report.json")
+        client.post(f"/studies/{past_study.slug}/report/compute/")
     assert AgreementReport.objects.count() == 2
     assert client.get(f"/studies/{past_study.slug}/report.json").json()["n_ratings"] == 17
 
@@ -134,10 +138,11 @@ def test_report_page_shows_progress_while_queued_and_figures_when_done(
     past_study, client_for, django_capture_on_commit_callbacks
 ):
     client = client_for("alice")
+    page = client.get(f"/studies/{past_study.slug}/report/").content.decode()
+    assert "Compute the report" in page and AgreementReport.objects.count() == 0
+    client.post(f"/studies/{past_study.slug}/report/compute/")
     page = client.get(f"/studies/{past_study.slug}/report/").content.decode()  # on_commit not run: still queued
     assert "Computing the report" in page
-    with django_capture_on_commit_callbacks(execute=True):
-        client.get(f"/studies/{past_study.slug}/report.json")
     report = AgreementReport.objects.get()
     report.status = "queued"
     report.save()

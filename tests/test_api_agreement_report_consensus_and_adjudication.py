@@ -1,4 +1,5 @@
-"""The agreement report, consensus and adjudication over the API: 202 while computing, then the JSON."""
+"""The agreement report, consensus and adjudication over the API: asked for with a POST, 202 while
+computing, then the JSON; a GET never starts the computation."""
 
 import pytest
 
@@ -28,9 +29,13 @@ def study(make_study):
 
 def test_report_is_202_while_computing_then_the_json(study, personas, django_capture_on_commit_callbacks):
     client = api_client(personas["olivia"])  # observers read the report, as on the page
+    not_asked = client.get(f"{API}/studies/s1/report/")
+    assert not_asked.status_code == 409 and error_of(not_asked)["code"] == "report_not_requested"
+    assert not AgreementReport.objects.exists()
     with django_capture_on_commit_callbacks(execute=True):  # the worker runs after this request (eager)
-        pending = client.get(f"{API}/studies/s1/report/")
+        pending = client.post(f"{API}/studies/s1/report/")
     assert pending.status_code == 202 and pending["Retry-After"] == "2"
+    assert pending["Location"].endswith("/api/v1/studies/s1/report/")
     assert pending.json() == {"status": "queued", "done": 0, "total": 0, "error": None}
     report = client.get(f"{API}/studies/s1/report/").json()
     assert (report["study"], report["n_cases"], report["n_raters"], report["n_ratings"]) == ("s1", 2, 3, 6)
@@ -42,11 +47,13 @@ def test_report_is_202_while_computing_then_the_json(study, personas, django_cap
 
 def test_a_failed_report_says_why_in_the_error_shape(study, personas):
     client = api_client(personas["alice"])
-    client.get(f"{API}/studies/s1/report/")
+    client.post(f"{API}/studies/s1/report/")
     AgreementReport.objects.update(status=AgreementReport.Status.FAILED, error="ValueError: boom")
     response = client.get(f"{API}/studies/s1/report/")
     assert response.status_code == 500  # as the page's report.json: the computation failed
     assert error_of(response) == {"code": "report_failed", "message": "ValueError: boom", "fields": {}}
+    again = client.post(f"{API}/studies/s1/report/")  # the same ratings: the same failed report
+    assert again.status_code == 500 and AgreementReport.objects.count() == 1
 
 
 def test_consensus_lists_cases_and_filters_the_adjudication_queue(study, personas):

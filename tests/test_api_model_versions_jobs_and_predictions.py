@@ -20,16 +20,11 @@ N_CASES = 6
 
 
 @pytest.fixture
-def study(personas, settings, xrv_weights_dir):
+def study(personas, fake_backbone):
     """A cohen2020 study, fully rated by three raters (enough to retrain), not yet pre-scored."""
-    from scoring.services import model as model_services
-
-    settings.SCORING_XRV_CACHE_DIR = str(xrv_weights_dir)
-    model_services._BACKBONES.clear()
     study = rated_chest_study(personas, slug="cxr", n=N_CASES, title="CXR")
     membership_add(study=study, user=personas["olivia"], role="observer")
-    yield study
-    model_services._BACKBONES.clear()
+    return study
 
 
 @pytest.fixture
@@ -53,7 +48,7 @@ def test_owner_prescores_and_lists_every_prediction(study, owner, django_capture
     job = start_and_run(owner, django_capture_on_commit_callbacks, {"kind": "prescore"})
     assert (job["kind"], job["status"], job["error"], job["model_version"]) == ("prescore", "done", "", 1)
     assert (job["phase"], job["done"], job["total"], job["percent"]) == ("done", N_CASES, N_CASES, 100)
-    assert job["result"] == {"cases": N_CASES, "predicted": N_CASES, "already_predicted": 0}
+    assert job["result"] == {"cases": N_CASES, "predicted": N_CASES, "already_predicted": 0, "saliency_maps": 0}
 
     listed = owner.get(f"{API}/studies/cxr/predictions/").json()
     assert listed["count"] == N_CASES
@@ -74,7 +69,7 @@ def test_owner_prescores_and_lists_every_prediction(study, owner, django_capture
 def test_prescore_is_idempotent_through_the_api(study, owner, django_capture_on_commit_callbacks):
     start_and_run(owner, django_capture_on_commit_callbacks, {"kind": "prescore"})
     again = start_and_run(owner, django_capture_on_commit_callbacks, {"kind": "prescore", "model_version": 1})
-    assert again["result"] == {"cases": N_CASES, "predicted": 0, "already_predicted": N_CASES}
+    assert again["result"] == {"cases": N_CASES, "predicted": 0, "already_predicted": N_CASES, "saliency_maps": 0}
     assert Prediction.objects.filter(case__study=study).count() == N_CASES
 
 
@@ -125,7 +120,8 @@ def test_prescore_without_any_model_version_is_a_409(personas, owner):
 
 
 def test_missing_weights_fail_the_job_with_the_reason_not_the_request(
-        study, owner, settings, tmp_path, django_capture_on_commit_callbacks):
+        study, owner, settings, tmp_path, django_capture_on_commit_callbacks, monkeypatch):
+    monkeypatch.undo()  # the real loading path, not the stand-in backbone
     settings.SCORING_XRV_CACHE_DIR = str(tmp_path / "empty")
     job = start_and_run(owner, django_capture_on_commit_callbacks, {"kind": "prescore"})
     assert job["status"] == "failed" and OFFICIAL_FILE in job["error"] and str(tmp_path / "empty") in job["error"]

@@ -83,8 +83,9 @@ ENDPOINTS = [
     ("get", "/studies/{slug}/exports/ratings/", None, (200, 404, 404, 404, 401)),
     ("get", "/studies/{slug}/exports/ratings.csv", None, (200, 404, 404, 404, 401)),
     ("get", "/studies/{slug}/exports/scores.csv", None, (200, 404, 404, 404, 401)),
-    ("get", "/studies/{slug}/report/", None, (202, 404, 202, 404, 401)),
-    ("get", "/studies/{slug}/report.csv", None, (202, 404, 202, 404, 401)),
+    ("get", "/studies/{slug}/report/", None, (409, 404, 409, 404, 401)),  # not asked for yet
+    ("post", "/studies/{slug}/report/", None, (202, 404, 202, 404, 401)),
+    ("get", "/studies/{slug}/report.csv", None, (409, 404, 409, 404, 401)),
     ("get", "/studies/{slug}/consensus/", None, (200, 404, 404, 404, 401)),
     ("get", "/studies/{slug}/exports/consensus.csv", None, (200, 404, 404, 404, 401)),
     ("get", "/studies/{slug}/adjudications/{case}/", None, (200, 404, 404, 404, 401)),

@@ -9,10 +9,8 @@ import re
 import threading
 from pathlib import Path
 
-import pytest
-
+from accounts.services import api_token_get_or_create
 from annotation.models import Study
-from annotation.services import api_token_get_or_create
 from scoring.models import AgreementReport, Prediction
 from tests.conftest import png_bytes, zip_bytes
 
@@ -39,17 +37,7 @@ c.png,r3,0,0,0,0
 """
 
 
-@pytest.fixture
-def random_weights(settings, xrv_weights_dir):
-    from scoring.services import model as model_services
-
-    settings.SCORING_XRV_CACHE_DIR = str(xrv_weights_dir)
-    model_services._BACKBONES.clear()
-    yield
-    model_services._BACKBONES.clear()
-
-
-def test_readme_api_example_runs_against_a_live_server(live_server, personas, random_weights, tmp_path, monkeypatch, capsys):
+def test_readme_api_example_runs_against_a_live_server(live_server, personas, fake_backbone, tmp_path, monkeypatch, capsys):
     (tmp_path / "scans.zip").write_bytes(zip_bytes({"a.png": png_bytes(1), "b.png": png_bytes(2), "c.png": png_bytes(3)}))
     (tmp_path / "ratings.csv").write_text(RATINGS)
     monkeypatch.chdir(tmp_path)
@@ -75,4 +63,4 @@ def test_readme_api_example_runs_against_a_live_server(live_server, personas, ra
     assert Prediction.objects.filter(case__study=study, model_version__number=1).count() == 3
     out = capsys.readouterr().out
     assert "{'imported': 3, 'duplicate': 0, 'rejected': 0}" in out and "'value':" in out
-    assert "{'cases': 3, 'predicted': 3, 'already_predicted': 0}" in out
+    assert "{'cases': 3, 'predicted': 3, 'already_predicted': 0, 'saliency_maps': 0}" in out

@@ -17,8 +17,9 @@ from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 
+from accounts.services import api_token_get_or_create
 from annotation.models import Assignment
-from annotation.services import api_token_get_or_create, cases_apply_metadata, import_job_create, rating_submit
+from annotation.services import cases_apply_metadata, import_job_create, rating_submit
 from config.wsgi import application
 from scoring.services import model_job_start, model_version_ensure_initial
 from tests.conftest import COHEN_VALUES, png_bytes

@@ -1,8 +1,8 @@
 from collections import Counter
 
 from annotation.models import Assignment, StudyMembership
-from annotation.selectors import assignment_next_for_rater
 from annotation.services import assignment_order_key, images_import, membership_add, study_assign_cases
+from reading.selectors import assignment_next_for_rater
 from tests.conftest import image_sources
 
 

@@ -9,7 +9,6 @@ from django.contrib.auth import get_user_model
 from django.core.files.storage import default_storage
 from django.core.management import CommandError, call_command
 
-from annotation.backup import study_manifest
 from annotation.models import Assignment, AuditEvent, Case, Image, Study
 from annotation.services import (
     adjudication_record,
@@ -18,6 +17,7 @@ from annotation.services import (
     rating_submit,
     study_lock,
 )
+from backup.archive import study_manifest
 from scoring.models import ModelVersion, Prediction
 from scoring.services import model_version_activate
 from tests.conftest import COHEN_VALUES

@@ -11,8 +11,8 @@ from django.core.management.base import CommandError
 
 from annotation.models import Assignment, Case, Rating
 from annotation.rubrics import rubric_get
-from annotation.selectors import assignment_next_for_rater, rater_first_case
 from annotation.services import assignment_flag, study_assign_cases, study_lock
+from reading.selectors import assignment_next_for_rater, rater_first_case
 from tests.conftest import DEMO_DIR, png_bytes
 
 RATERS = ("rater1", "rater2", "rater3")

@@ -109,9 +109,9 @@ def known_queues() -> set[str]:
     return {settings.CELERY_TASK_DEFAULT_QUEUE} | {route["queue"] for route in settings.CELERY_TASK_ROUTES.values()}
 
 
-def test_compose_runs_the_web_process_both_workers_and_migrations_from_one_image():
-    assert {"db", "redis", "migrate", "web", "worker", "model-worker"} <= set(COMPOSE["services"])
-    assert set(APP_SERVICES) == {"migrate", "web", "worker", "model-worker"}
+def test_compose_runs_the_web_process_both_workers_beat_and_migrations_from_one_image():
+    assert {"db", "redis", "migrate", "web", "worker", "model-worker", "beat"} <= set(COMPOSE["services"])
+    assert set(APP_SERVICES) == {"migrate", "web", "worker", "model-worker", "beat"}
     assert {s["build"]["dockerfile"] for s in APP_SERVICES.values()} == {"docker/Dockerfile"}
     for service in COMPOSE["services"].values():
         assert set(service.get("depends_on", {})) <= set(COMPOSE["services"])
@@ -126,8 +126,18 @@ def test_manage_py_commands_in_compose_exist():
 
 def test_migrations_run_before_web_and_workers_start():
     assert APP_SERVICES["migrate"]["command"] == ["python", "manage.py", "migrate", "--noinput"]
-    for name in ("web", "worker", "model-worker"):
+    for name in ("web", "worker", "model-worker", "beat"):
         assert APP_SERVICES[name]["depends_on"]["migrate"] == {"condition": "service_completed_successfully"}
+
+
+def test_beat_runs_the_periodic_requeue_with_options_it_accepts():
+    from celery.bin.beat import beat as celery_beat
+
+    command = APP_SERVICES["beat"]["command"]
+    assert command[:4] == ["celery", "-A", "config", "beat"]
+    beat_options = {opt for param in celery_beat.params for opt in param.opts}
+    assert set(options(command)) <= beat_options
+    assert {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()} == {"core.tasks.jobs_requeue_stale"}
 
 
 def test_gunicorn_serves_config_wsgi_with_options_it_accepts(tmp_path):

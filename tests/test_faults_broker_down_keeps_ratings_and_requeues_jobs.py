@@ -1,6 +1,6 @@
 """The broker (Redis) down while raters submit and the owner starts jobs: ratings are saved (a rating
 sends no task), every job is created QUEUED and no page fails; once a broker is back,
-`manage.py requeue_jobs` sends them again and a real worker completes them."""
+`manage.py requeue_jobs` (or beat's periodic task) sends them again and a real worker completes them."""
 
 import io
 import shutil
@@ -88,8 +88,8 @@ def test_broker_down_ratings_saved_jobs_queued_then_requeued_and_completed(
     upload = alice.post(f"/studies/{study.slug}/upload/", {"files": [SimpleUploadedFile("new.png", png_bytes(77))]})
     assert upload.status_code == 302
     assert alice.post(f"/studies/{study.slug}/model/prescore/").status_code == 302
-    assert alice.get(f"/studies/{study.slug}/report/").status_code == 200
-    for page in (f"/studies/{study.slug}/", f"/studies/{study.slug}/model/"):  # the requeue hook fails quietly too
+    assert alice.post(f"/studies/{study.slug}/report/compute/").status_code == 302
+    for page in (f"/studies/{study.slug}/", f"/studies/{study.slug}/model/", f"/studies/{study.slug}/report/"):
         assert alice.get(page).status_code == 200
     import_job, model_job = ImportJob.objects.get(study=study), ModelJob.objects.get(study=study)
     report = AgreementReport.objects.get(study=study)
@@ -116,18 +116,24 @@ def test_broker_down_ratings_saved_jobs_queued_then_requeued_and_completed(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_owner_page_view_resends_only_jobs_queued_longer_than_the_requeue_delay(make_study, client_for, settings):
+def test_the_periodic_requeue_resends_only_jobs_queued_longer_than_the_delay_and_once(make_study, settings):
     from datetime import timedelta
 
     from django.core.cache import cache
     from django.utils import timezone
 
-    cache.clear()  # the page hook sends each job at most once per delay, remembered in the cache
+    from core.tasks import jobs_requeue_stale
+
+    cache.clear()  # each job is sent at most once per delay, remembered in the cache
     study = make_study(n_cases=3)
     settings.JOB_REQUEUE_AFTER_S = 60
     stale = AgreementReport.objects.create(study=study, ratings_version=1000, n_boot=10, seed=0)
     fresh = AgreementReport.objects.create(study=study, ratings_version=1001, n_boot=10, seed=0)
     AgreementReport.objects.filter(pk=stale.pk).update(created_at=timezone.now() - timedelta(minutes=5))
-    assert client_for("alice").get(f"/studies/{study.slug}/model/").status_code == 200  # eager: runs inline
+    assert jobs_requeue_stale() == 1  # eager: the report runs inline
     stale.refresh_from_db(), fresh.refresh_from_db()
     assert (stale.status, fresh.status) == ("done", "queued")
+    AgreementReport.objects.filter(pk=fresh.pk).update(created_at=timezone.now() - timedelta(minutes=5))
+    assert jobs_requeue_stale() == 1  # now stale too; the done one is not sent again
+    fresh.refresh_from_db()
+    assert fresh.status == "done"

@@ -126,10 +126,11 @@ def test_model_assistance_is_fixed_once_the_study_is_open(personas):
 def test_report_compares_unaided_and_aided_reads_and_the_model(personas):
     study = make(personas, mode="crossover", n_cases=6, gap=2)
     predict_all(study)
+    version = study.model_versions.get(number=1)
     for i, assignment in enumerate(Assignment.objects.filter(study=study).order_by("pk")):
         bump = 1 if assignment.aided else 0
         rating_submit(assignment=assignment, values={**COHEN_VALUES, "extent_right": (i + bump) % 5}, reading_time_s=10.0 + bump,
-                      model_version_shown=1 if assignment.aided else None)
+                      model_version_shown=version if assignment.aided else None)
     table = study_score_table(study=study)
     assert table.n_ratings == 18  # the main agreement is about the unaided reads
     data = agreement_report_build(study=study, table=table, n_boot=20)

@@ -1,4 +1,5 @@
-"""Pre-scoring and retraining through the database, with a random DenseNet loaded the real way."""
+"""Pre-scoring and retraining through the database, on the tiny stand-in backbone; the missing
+weights file is found through the real loading path."""
 
 import numpy as np
 import pytest
@@ -6,8 +7,13 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from annotation.models import Study
+from scoring.model.features import extract, pathologies
+from scoring.model.heads import paper_head, select_features
+from scoring.model.preprocess import preprocess_bytes
 from scoring.models import BackboneOutput, ModelJob, ModelVersion, Prediction
-from scoring.services import ModelStateError, model_job_start, prescore_execute, retrain_execute
+from scoring.services import ModelStateError, model_job_start
+from scoring.services.prescore import prescore_execute
+from scoring.services.retrain import retrain_execute
 from tests.conftest import rated_chest_study
 from tests.model_weights import OFFICIAL_FILE, chest_png
 
@@ -15,17 +21,7 @@ N_CASES = 8
 
 
 @pytest.fixture
-def model_settings(settings, xrv_weights_dir):
-    settings.SCORING_XRV_CACHE_DIR = str(xrv_weights_dir)
-    settings.SCORING_BATCH_SIZE = 4
-    from scoring.services import model as model_services
-
-    model_services._BACKBONES.clear()
-    return settings
-
-
-@pytest.fixture
-def study(personas, model_settings):
+def study(personas, fake_backbone):
     return rated_chest_study(personas, slug="cxr", n=N_CASES, title="CXR")
 
 
@@ -36,17 +32,12 @@ def test_version_one_of_a_cohen2020_study_is_the_papers_head(study):
     assert version.head["coefficients"]["geographic_extent"] == [0.8705248236656189]
 
 
-def test_prescore_stores_one_prediction_per_case_equal_to_a_direct_computation(study, xrv_weights_dir):
+def test_prescore_stores_one_prediction_per_case_equal_to_a_direct_computation(study, fake_backbone):
     call_command("prescore", study.slug, "--sync")
     assert Prediction.objects.filter(case__study=study).count() == N_CASES
     assert BackboneOutput.objects.count() == N_CASES
 
-    from scoring.model.backbone import load_backbone
-    from scoring.model.features import extract, pathologies
-    from scoring.model.heads import paper_head, select_features
-    from scoring.model.preprocess import preprocess_bytes
-
-    model = load_backbone(weights="densenet121-res224-all", cache_dir=xrv_weights_dir)
+    model = fake_backbone
     case = study.cases.order_by("pk").first()
     logits, pooled = extract(model, [preprocess_bytes(chest_png(0))])
     expected = paper_head().predict(select_features("lung_opacity", logits, pooled, pathologies(model)))
@@ -116,7 +107,8 @@ def test_only_one_retrain_per_study_at_a_time(study):
         model_job_start(study=study, kind="retrain", feature_set="none", dispatch=False)
 
 
-def test_missing_weights_fail_the_job_with_the_file_and_folder_and_change_nothing(study, settings, tmp_path):
+def test_missing_weights_fail_the_job_with_the_file_and_folder_and_change_nothing(study, settings, tmp_path, monkeypatch):
+    monkeypatch.undo()  # the real loading path, not the stand-in
     settings.SCORING_XRV_CACHE_DIR = str(tmp_path / "empty")
     with pytest.raises(CommandError) as raised:
         call_command("prescore", study.slug, "--sync")
@@ -138,7 +130,8 @@ def test_export_predictions_lists_every_prediction(study, capsys):
     assert len(lines) == 1 + N_CASES and lines[1].startswith("img-0.png,1,")
 
 
-def test_owner_sees_the_model_page_others_get_404(study, client_for):
+def test_owner_sees_the_model_page_others_get_404(study, client_for, settings):
+    settings.SCORING_SALIENCY = "all"  # maps for an unaided study too
     call_command("prescore", study.slug, "--sync")
     page = client_for("alice").get(f"/studies/{study.slug}/model/").content.decode()
     assert "published head" in page and "Pre-score all cases" in page

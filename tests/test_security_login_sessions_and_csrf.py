@@ -12,7 +12,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.test import Client
 
-from annotation.services import login_failure_record, login_is_throttled, member_add_by_username, study_create
+from accounts.services import login_failure_record, login_is_throttled
+from annotation.services import member_add_by_username, study_create
 from tests.conftest import COHEN_VALUES, PASSWORD
 from tests.security_support import rich_study_create
 from tests.test_security_permission_matrix import MATRIX

@@ -58,9 +58,11 @@ MATRIX = [
     ("get", "/read/{mine}/image.png", None, (404, 200, 404, 404, L), ("get", "/assignments/{assignment}/image.png")),
     ("get", "/read/{mine}/saliency.png", None, (404, 404, 404, 404, L), None),  # an unaided read has no map
     ("get", "/studies/{slug}/report/", None, (200, 404, 200, 404, L), ("get", "/studies/{slug}/report/")),
-    # 202 while the report is computed: its worker is told on commit, and these requests never commit
-    ("get", "/studies/{slug}/report.json", None, (202, 404, 202, 404, L), ("get", "/studies/{slug}/report/")),
-    ("get", "/studies/{slug}/report.csv", None, (202, 404, 202, 404, L), ("get", "/studies/{slug}/report.csv")),
+    # Asked for with a POST (its worker is told on commit, and these requests never commit); until
+    # then the JSON and CSV say "not requested" (409): a GET starts nothing.
+    ("post", "/studies/{slug}/report/compute/", None, (302, 404, 302, 404, L), ("post", "/studies/{slug}/report/")),
+    ("get", "/studies/{slug}/report.json", None, (409, 404, 409, 404, L), ("get", "/studies/{slug}/report/")),
+    ("get", "/studies/{slug}/report.csv", None, (409, 404, 409, 404, L), ("get", "/studies/{slug}/report.csv")),
     ("get", "/studies/{slug}/export/consensus.csv", None, (200, 404, 404, 404, L), ("get", "/studies/{slug}/exports/consensus.csv")),
     ("get", "/studies/{slug}/adjudicate/{case}/", None, (200, 404, 404, 404, L), ("get", "/studies/{slug}/adjudications/{case}/")),
     # Recording a final score needs the adjudicator right, which nobody here has.
@@ -74,7 +76,7 @@ MATRIX = [
     ("post", "/studies/{slug}/model/versions/{version}/activate/", None, (302, 404, 404, 404, L),
      ("post", "/studies/{slug}/model-versions/{version}/activate/")),
     ("get", "/studies/{slug}/export/predictions.csv", None, (200, 404, 404, 404, L), ("get", "/studies/{slug}/exports/predictions.csv")),
-    # No weights on a test machine: no map, and a 404 rather than a crash.
+    # Maps are drawn by a pre-score job of a model-assisted study; this one has none: a 404.
     ("get", "/studies/{slug}/cases/{case}/saliency.png", None, (404, 404, 404, 404, L), None),
     ("get", "/accounts/profile/", None, (200, 200, 200, 200, L), ("get", "/auth/me/")),
     ("post", "/accounts/profile/", {"action": "create"}, (200, 200, 200, 200, L), ("post", "/auth/token/")),

@@ -1,7 +1,7 @@
 """Cases, image imports, flags, ratings import and exports: owners only, as on the study page.
 
-Filenames, metadata, raters' names and scores live here, so every view starts from
-`study_get_for_member(roles=OWNER)`: raters, observers and outsiders get 404.
+Filenames, metadata, raters' names and scores live here, so every view starts from the owner's
+study (Ability.MANAGE_STUDY): raters, observers and outsiders get 404.
 """
 
 
@@ -16,11 +16,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotation import selectors, services
-from annotation.api.common import FileResponseMixin, csv_response, errors
-from annotation.api.studies import owner_study
-from annotation.csv_io import ratings_csv_export, ratings_csv_import, scores_covid_severity_export
+from annotation.csv_io import ratings_csv_export, ratings_csv_import
 from annotation.models import Assignment, Case, ImportJob
-from annotation.views import _png_response
+from annotation.permissions import Ability, study_access_get
+from core.api import FileResponseMixin, errors
+from core.http import csv_response, png_response
+
+SCHEMA_TAG = "cases"
 
 PNG = OpenApiResponse(OpenApiTypes.BINARY, description="The display image: an 8-bit PNG without metadata.")
 CSV = OpenApiResponse(OpenApiTypes.STR, description="CSV, UTF-8, with a header row.")
@@ -63,7 +65,8 @@ class CaseFilter(django_filters.FilterSet):
 
 
 def _owner_cases(request, slug: str):
-    return selectors.study_cases_for_owner(study=owner_study(request, slug)).select_related("study").order_by("pk")
+    study = study_access_get(user=request.user, slug=slug, ability=Ability.MANAGE_STUDY).study
+    return selectors.study_cases_for_owner(study=study).select_related("study").order_by("pk")
 
 
 class CasesApi(generics.ListAPIView):
@@ -93,7 +96,7 @@ class CaseImageApi(FileResponseMixin, APIView):
                    summary="A case's display image (owners)")
     def get(self, request, slug: str, case_id: str):
         case = selectors.case_get_for_owner(user=request.user, slug=slug, public_id=case_id)
-        return _png_response(case.image.display.name)
+        return png_response(case.image.display.name)
 
 
 # --- imports -------------------------------------------------------------------------------------
@@ -149,7 +152,8 @@ class ImportsApi(generics.ListAPIView):
         )
 
     def get_queryset(self):
-        return owner_study(self.request, self.kwargs["slug"]).import_jobs.select_related("study")
+        study = study_access_get(user=self.request.user, slug=self.kwargs["slug"], ability=Ability.MANAGE_STUDY).study
+        return study.import_jobs.select_related("study")
 
     @extend_schema(operation_id="imports_list", responses={200: ImportJobSerializer(many=True), **errors(400, 404)},
                    summary="Image imports and their per-file reports (owners)")
@@ -165,7 +169,7 @@ class ImportsApi(generics.ListAPIView):
         "with a reason; the rest of the batch imports.",
     )
     def post(self, request, slug: str):
-        study = owner_study(request, slug)
+        study = study_access_get(user=request.user, slug=slug, ability=Ability.MANAGE_STUDY).study
         data = self.CreateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         job = services.import_job_create(study=study, user=request.user, files=data.validated_data["files"])
@@ -178,7 +182,8 @@ class ImportApi(APIView):
     @extend_schema(operation_id="imports_retrieve", responses={200: ImportJobSerializer, **errors(404)},
                    summary="An import's status, progress and per-file report (owners)")
     def get(self, request, slug: str, job_id: int):
-        job = get_object_or_404(owner_study(request, slug).import_jobs.select_related("study"), pk=job_id)
+        study = study_access_get(user=request.user, slug=slug, ability=Ability.MANAGE_STUDY).study
+        job = get_object_or_404(study.import_jobs.select_related("study"), pk=job_id)
         return Response(ImportJobSerializer(job, context={"request": request}).data)
 
 
@@ -206,7 +211,7 @@ class RatingsImportApi(APIView):
         description="Any bad row refuses the whole file: the error's `fields.file` names every bad line.",
     )
     def post(self, request, slug: str):
-        study = owner_study(request, slug)
+        study = study_access_get(user=request.user, slug=slug, ability=Ability.MANAGE_STUDY).study
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         count = ratings_csv_import(
@@ -240,7 +245,8 @@ class FlagsApi(generics.ListAPIView):
     filterset_class = FlagFilter
 
     def get_queryset(self):
-        return selectors.study_flagged_assignments(study=owner_study(self.request, self.kwargs["slug"]))
+        study = study_access_get(user=self.request.user, slug=self.kwargs["slug"], ability=Ability.MANAGE_STUDY).study
+        return selectors.study_flagged_assignments(study=study)
 
     @extend_schema(operation_id="flags_list", responses={200: FlagSerializer(many=True), **errors(400, 404)},
                    summary="Cases raters flagged instead of scoring, with reason and note (owners)")
@@ -293,7 +299,8 @@ class RatingsExportApi(generics.ListAPIView):
     filterset_class = RatingExportFilter
 
     def get_queryset(self):
-        return selectors.study_completed_assignments(study=owner_study(self.request, self.kwargs["slug"]))
+        study = study_access_get(user=self.request.user, slug=self.kwargs["slug"], ability=Ability.MANAGE_STUDY).study
+        return selectors.study_completed_assignments(study=study)
 
     @extend_schema(
         operation_id="exports_ratings_json",
@@ -308,16 +315,5 @@ class RatingsCsvApi(FileResponseMixin, APIView):
     @extend_schema(operation_id="exports_ratings_csv", responses={(200, "text/csv"): CSV, **errors(404)},
                    summary="The ratings export as CSV; it can be imported back (owners)")
     def get(self, request, slug: str):
-        study = owner_study(request, slug)
+        study = study_access_get(user=request.user, slug=slug, ability=Ability.MANAGE_STUDY).study
         return csv_response(ratings_csv_export(study=study), filename=f"{study.slug}-ratings.csv")
-
-
-class ScoresCsvApi(FileResponseMixin, APIView):
-    @extend_schema(
-        operation_id="exports_scores_csv",
-        responses={(200, "text/csv"): CSV, **errors(404, 409)},
-        summary="filename,geographic_mean,opacity_mean as in the published file (owners; cohen2020 and ralo)",
-    )
-    def get(self, request, slug: str):
-        study = owner_study(request, slug)
-        return csv_response(scores_covid_severity_export(study=study), filename=f"{study.slug}-covid-severity-scores.csv")

@@ -14,18 +14,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotation import selectors, services
-from annotation.api.common import errors
 from annotation.models import Study, StudyMembership
+from annotation.permissions import Ability, study_access_get
 from annotation.rubrics import RUBRIC_CHOICES, RUBRICS
+from core.api import errors
 
+SCHEMA_TAG = "studies"
 Role = StudyMembership.Role
-OWNER = (Role.OWNER,)
-OWNER_OR_OBSERVER = (Role.OWNER, Role.OBSERVER)
-
-
-def owner_study(request, slug: str) -> Study:
-    study, _ = selectors.study_get_for_member(user=request.user, slug=slug, roles=OWNER)
-    return study
 
 
 class StudyDetailSerializer(serializers.Serializer):
@@ -158,7 +153,8 @@ class StudyApi(APIView):
         summary="A study's settings and per-rater progress (owners and observers)",
     )
     def get(self, request, slug: str):
-        study, membership = selectors.study_get_for_member(user=request.user, slug=slug, roles=OWNER_OR_OBSERVER)
+        access = study_access_get(user=request.user, slug=slug, ability=Ability.VIEW_STUDY)
+        study, membership = access.study, access.membership
         return Response(study_detail_data(study, membership))
 
     @extend_schema(
@@ -168,7 +164,8 @@ class StudyApi(APIView):
         summary="Change settings (owners); rubric, raters per case and model assistance only while a draft",
     )
     def patch(self, request, slug: str):
-        study, membership = selectors.study_get_for_member(user=request.user, slug=slug, roles=OWNER)
+        access = study_access_get(user=request.user, slug=slug, ability=Ability.MANAGE_STUDY)
+        study, membership = access.study, access.membership
         data = self.UpdateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         current = {field: getattr(study, field) for field in self.UpdateInputSerializer().fields}
@@ -188,7 +185,8 @@ class StudyOpenApi(APIView):
         summary="Open the study to its raters and assign every case (owners)",
     )
     def post(self, request, slug: str):
-        study, membership = selectors.study_get_for_member(user=request.user, slug=slug, roles=OWNER)
+        access = study_access_get(user=request.user, slug=slug, ability=Ability.MANAGE_STUDY)
+        study, membership = access.study, access.membership
         made = services.study_open(study=study, actor=request.user)
         return Response({"assignments_made": made, "study": study_detail_data(study, membership)})
 
@@ -201,7 +199,8 @@ class StudyLockApi(APIView):
         summary="Lock the study: no rating, flag, import or adjudication changes anything after this (owners)",
     )
     def post(self, request, slug: str):
-        study, membership = selectors.study_get_for_member(user=request.user, slug=slug, roles=OWNER)
+        access = study_access_get(user=request.user, slug=slug, ability=Ability.MANAGE_STUDY)
+        study, membership = access.study, access.membership
         services.study_lock(study=study, actor=request.user)
         return Response(study_detail_data(study, membership))
 
@@ -241,8 +240,8 @@ class MembersApi(generics.ListAPIView):
         )
 
     def get_queryset(self):
-        study = owner_study(self.request, self.kwargs["slug"])
-        return study.memberships.select_related("user").order_by("role", "user__username")
+        study = study_access_get(user=self.request.user, slug=self.kwargs["slug"], ability=Ability.MANAGE_STUDY).study
+        return selectors.study_members(study=study)
 
     @extend_schema(operation_id="members_list", responses={200: MemberSerializer(many=True), **errors(404)},
                    summary="Members and their roles (owners)")
@@ -256,7 +255,7 @@ class MembersApi(generics.ListAPIView):
         summary="Add a member or change their role (owners); a new username gets an account",
     )
     def post(self, request, slug: str):
-        study = owner_study(request, slug)
+        study = study_access_get(user=request.user, slug=slug, ability=Ability.MANAGE_STUDY).study
         data = self.AddInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         membership, password = services.member_add_by_username(study=study, actor=request.user, **data.validated_data)
@@ -275,7 +274,7 @@ class MemberApi(APIView):
         summary="Change a member's role or adjudicator right (owners)",
     )
     def patch(self, request, slug: str, member_id: int):
-        study = owner_study(request, slug)
+        study = study_access_get(user=request.user, slug=slug, ability=Ability.MANAGE_STUDY).study
         membership = get_object_or_404(study.memberships.select_related("user"), pk=member_id)
         data = self.UpdateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)

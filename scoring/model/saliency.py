@@ -48,3 +48,19 @@ def _prediction(model: Any, x: Any, *, head: LinearHead, target: str) -> Any:
         features = model.classifier(pooled)[:, logit_columns(head.feature_set, model.pathologies)]
     coef = torch.tensor(head.coefficients[target], dtype=features.dtype)
     return (features[0] * coef).sum() + head.intercept[target]
+
+
+def overlay_png(array: np.ndarray, heat: np.ndarray) -> bytes:
+    """The model's 1x224x224 input in grey with the saliency in red on top, as PNG bytes."""
+    import io
+
+    from PIL import Image
+
+    base = np.clip((array[0] + 1024) / 2048 * 255, 0, 255).astype(np.uint8)
+    rgb = np.stack([base] * 3, axis=-1).astype(np.float32)
+    overlay = np.zeros_like(rgb)
+    overlay[..., 0] = 255  # red where the gradient is large
+    weight = (heat[..., None] * 0.7).astype(np.float32)
+    out = io.BytesIO()
+    Image.fromarray((rgb * (1 - weight) + overlay * weight).astype(np.uint8), "RGB").save(out, format="PNG")
+    return out.getvalue()

@@ -4,16 +4,14 @@ import logging
 
 import numpy as np
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 
-from annotation.models import Study
-from config.dispatch import send_after_commit
+from annotation.models import Assignment, Study
+from core.jobs import job_claim, job_dispatch, job_finish, job_progress
 from scoring import plots
-from scoring.models import AgreementReport
-from scoring.selectors import ScoreTable, study_consensus, study_score_table
+from scoring.models import DEFAULT_BOOTSTRAP, AgreementReport, Prediction
+from scoring.selectors import ScoreTable, agreement_report_key, study_consensus, study_score_table
 
 logger = logging.getLogger(__name__)
-DEFAULT_BOOTSTRAP = 1000
 
 
 def _domain(table: ScoreTable, key: str) -> tuple[int, int]:
@@ -85,8 +83,7 @@ def _paired_stats(truth: np.ndarray, other: np.ndarray) -> dict:
 
 def _model_vs_consensus(study: Study, table: ScoreTable, consensus: list) -> dict | None:
     """The active model against the final consensus, and alpha with the model as one more rater."""
-    from scoring.agreement import Undefined, krippendorff_alpha
-    from scoring.models import Prediction
+    from scoring.agreement import Undefined, krippendorff_alpha  # NumPy/SciPy/krippendorff: on first use
 
     active = study.model_versions.filter(is_active=True).first()
     if active is None:
@@ -117,8 +114,6 @@ def _alpha_value(matrix: np.ndarray) -> float | None:
 def _reading_conditions(study: Study, consensus: list) -> dict:
     """Crossover: unaided against aided reads of the same cases by the same raters: agreement,
     error against the unaided consensus, and reading time."""
-    from annotation.models import Assignment
-
     truth = {row.case_id: row.consensus for row in consensus}
     out = {}
     for name, aided in (("unaided", False), ("aided", True)):
@@ -156,46 +151,38 @@ def agreement_report_plots(*, table: ScoreTable, data: dict) -> dict[str, str]:
 
 
 def agreement_report_request(*, study: Study, n_boot: int = DEFAULT_BOOTSTRAP, seed: int = 0) -> AgreementReport:
-    """The report for the study's current ratings: cached if computed, else queued for a worker."""
-    from scoring.tasks import agreement_report_run
-
-    study.refresh_from_db(fields=["ratings_version"])
-    key = {"study": study, "ratings_version": study.ratings_version, "n_boot": n_boot, "seed": seed}
+    """The report for the study's current ratings: the one computed or queued already, else a new
+    one queued for a worker (asked for by a POST, never by a page view)."""
+    key = agreement_report_key(study=study, n_boot=n_boot, seed=seed)
     report = AgreementReport.objects.filter(**key).first()
     if report:
         return report
     try:
         with transaction.atomic():
             report = AgreementReport.objects.create(**key)
-            send_after_commit(agreement_report_run, report_id=report.pk)
-    except IntegrityError:  # requested at the same moment by another page view
+            job_dispatch(job=report)
+    except IntegrityError:  # requested at the same moment by someone else
         return AgreementReport.objects.get(**key)
     return report
 
 
-def agreement_report_latest_done(*, study: Study) -> AgreementReport | None:
-    return study.agreement_reports.filter(status=AgreementReport.Status.DONE).order_by("-ratings_version", "-finished_at").first()
-
-
 def agreement_report_execute(*, report_id: int) -> AgreementReport | None:
     """Compute a queued report. Claimed with a conditional update, so a redelivered task is a no-op."""
-    if not AgreementReport.objects.filter(pk=report_id, status=AgreementReport.Status.QUEUED).update(
-        status=AgreementReport.Status.RUNNING
-    ):
+    report = job_claim(model=AgreementReport, pk=report_id, select_related=("study",))
+    if report is None:
         return None
-    report = AgreementReport.objects.select_related("study").get(pk=report_id)
 
     def progress(done: int, total: int) -> None:
-        AgreementReport.objects.filter(pk=report_id).update(done=done, total=total)
+        job_progress(job=report, done=done, total=total)
 
     try:
         table = study_score_table(study=report.study)
-        data = agreement_report_build(study=report.study, table=table, n_boot=report.n_boot, seed=report.seed, progress=progress)
+        data = agreement_report_build(
+            study=report.study, table=table, n_boot=report.n_boot, seed=report.seed, progress=progress
+        )
         report.plots = agreement_report_plots(table=table, data=data)
-        report.data, report.status = data, AgreementReport.Status.DONE
+        report.data = data
     except Exception as exc:  # shown on the page; the traceback goes to the worker's log
         logger.exception("agreement report %s failed", report_id)
-        report.status, report.error = AgreementReport.Status.FAILED, f"{type(exc).__name__}: {exc}"
-    report.finished_at = timezone.now()
-    report.save(update_fields=["plots", "data", "status", "error", "finished_at"])
-    return report
+        return job_finish(job=report, error=f"{type(exc).__name__}: {exc}")
+    return job_finish(job=report, fields=("plots", "data"))

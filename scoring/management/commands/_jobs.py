@@ -2,15 +2,7 @@ import time
 
 from django.core.management.base import CommandError
 
-from annotation.models import Study
 from scoring.models import ModelJob
-
-
-def study_by_slug(slug: str) -> Study:
-    study = Study.objects.filter(slug=slug).first()
-    if study is None:
-        raise CommandError(f"no study with slug {slug!r}")
-    return study
 
 
 def report_job(command, job: ModelJob) -> None:

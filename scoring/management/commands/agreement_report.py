@@ -3,10 +3,12 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 from django.template.loader import render_to_string
 
+from annotation.management.commands._common import study_by_slug
 from annotation.models import Study
+from scoring.models import DEFAULT_BOOTSTRAP
 from scoring.report_formats import figures_by_total, report_csv
 from scoring.selectors import study_score_table
-from scoring.services import DEFAULT_BOOTSTRAP, agreement_report_build, agreement_report_plots
+from scoring.services import agreement_report_build, agreement_report_plots
 
 
 class Command(BaseCommand):
@@ -21,9 +23,7 @@ class Command(BaseCommand):
     def handle(self, *args, slug, format, bootstrap, seed, **options):
         if bootstrap < 0:
             raise CommandError("--bootstrap must be 0 or more")
-        study = Study.objects.filter(slug=slug).first()
-        if study is None:
-            raise CommandError(f"no study with slug {slug!r}")
+        study = study_by_slug(slug)
         table = study_score_table(study=study)
         data = agreement_report_build(study=study, table=table, n_boot=bootstrap, seed=seed)
         if format == "json":

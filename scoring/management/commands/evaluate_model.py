@@ -11,10 +11,13 @@ import numpy as np
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from scoring.model.backbone import DEFAULT_WEIGHTS
+from annotation.imaging import ImageRejected
+from scoring.model.backbone import DEFAULT_WEIGHTS, WeightsMissing, WeightsUnreadable, load_backbone
 from scoring.model.covid_severity import ScoredImage, ScoresFileError, read_patient_ids, read_scores
 from scoring.model.evaluate import SD_DDOF, evaluate
+from scoring.model.features import extract, pathologies
 from scoring.model.heads import FEATURE_SETS, PAPER_CLAMP, TARGETS, select_features
+from scoring.model.preprocess import preprocess_bytes
 
 
 class Command(BaseCommand):
@@ -75,11 +78,6 @@ class Command(BaseCommand):
         self.stdout.write(json.dumps(result, indent=2, allow_nan=False))
 
     def _features(self, images: list[ScoredImage], *, feature_set: str, options: dict) -> tuple[list[ScoredImage], np.ndarray]:
-        from annotation.imaging import ImageRejected
-        from scoring.model.backbone import WeightsMissing, WeightsUnreadable, load_backbone
-        from scoring.model.features import extract, pathologies
-        from scoring.model.preprocess import preprocess_bytes
-
         folder = options["images"]
         if folder is None:
             raise CommandError(f"--features {feature_set} needs --images DIR")

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand
 
+from annotation.management.commands._common import study_by_slug
 from scoring.exports import predictions_csv
-from scoring.management.commands._jobs import study_by_slug
 
 
 class Command(BaseCommand):

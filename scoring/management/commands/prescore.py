@@ -1,8 +1,10 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from scoring.management.commands._jobs import report_job, study_by_slug
+from annotation.management.commands._common import study_by_slug
+from scoring.management.commands._jobs import report_job
 from scoring.models import ModelJob
-from scoring.services import ModelStateError, model_job_start, prescore_execute
+from scoring.services import ModelStateError, model_job_start
+from scoring.services.prescore import prescore_execute
 
 
 class Command(BaseCommand):

@@ -1,9 +1,11 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from scoring.management.commands._jobs import report_job, study_by_slug
+from annotation.management.commands._common import study_by_slug
+from scoring.management.commands._jobs import report_job
 from scoring.model.heads import FEATURE_SETS
 from scoring.models import ModelJob
-from scoring.services import ModelStateError, model_job_start, retrain_execute
+from scoring.services import ModelStateError, model_job_start
+from scoring.services.retrain import retrain_execute
 
 
 class Command(BaseCommand):

@@ -1,0 +1,200 @@
+"""Image imports: a batch of files into a study, each file standing alone; web uploads as jobs."""
+
+import hashlib
+import logging
+import secrets
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.db import IntegrityError, transaction
+
+from annotation import imaging
+from annotation.ingest import Limits, MetadataError, Source, metadata_parse, metadata_patient_id, sources_from_upload
+from annotation.models import Case, ImportJob, Study
+from annotation.services.assignment import study_assign_cases
+from annotation.services.storage import files_delete, image_store
+from annotation.services.studies import StudyStateError
+from core.jobs import job_claim, job_dispatch, job_finish, job_progress
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class ImportRow:
+    name: str
+    where: str
+    status: str  # imported | duplicate | rejected | metadata
+    reason: str = ""
+
+    def as_dict(self) -> dict[str, str]:
+        return {"name": self.name, "where": self.where, "status": self.status, "reason": self.reason}
+
+
+@dataclass
+class ImportReport:
+    rows: list[ImportRow] = field(default_factory=list)
+
+    def count(self, status: str) -> int:
+        return sum(1 for row in self.rows if row.status == status)
+
+
+def import_limits() -> Limits:
+    return Limits(
+        max_file_bytes=settings.IMPORT_MAX_FILE_BYTES,
+        max_archive_bytes=settings.IMPORT_MAX_ARCHIVE_BYTES,
+        max_archive_members=settings.IMPORT_MAX_ARCHIVE_MEMBERS,
+    )
+
+
+def images_import(
+    *,
+    study: Study,
+    sources: Iterable[Source],
+    metadata: dict[str, dict[str, str]] | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> ImportReport:
+    """Import a batch: each file stands alone, so one bad file never stops the rest.
+
+    A metadata.csv found among the sources is used when no metadata was given. Cases already in the
+    study get their metadata updated from it too.
+    """
+    if study.is_locked:
+        raise StudyStateError("the study is locked: no images can be added")
+    report = ImportReport()
+    pending_metadata = metadata
+    for source in sources:
+        if source.is_metadata and source.data is not None:
+            if pending_metadata is None:
+                try:
+                    pending_metadata = metadata_parse(source.data)
+                    report.rows.append(ImportRow(source.name, source.where, "metadata", "metadata table read"))
+                except MetadataError as exc:
+                    report.rows.append(ImportRow(source.name, source.where, "rejected", str(exc)))
+            continue
+        report.rows.append(case_import(study=study, source=source))
+        if progress:
+            progress(len(report.rows))
+    if pending_metadata:
+        report.rows.extend(cases_apply_metadata(study=study, metadata=pending_metadata))
+    if study.status == Study.Status.OPEN:
+        study_assign_cases(study=study)
+    return report
+
+
+def cases_apply_metadata(*, study: Study, metadata: dict[str, dict[str, str]]) -> list[ImportRow]:
+    rows = []
+    cases = {case.original_filename: case for case in study.cases.filter(original_filename__in=list(metadata))}
+    for filename, case in cases.items():
+        case.metadata = metadata[filename]
+        case.patient_id = metadata_patient_id(metadata[filename])[:128]
+    Case.objects.bulk_update(cases.values(), ["metadata", "patient_id"], batch_size=500)
+    unmatched = sorted(set(metadata) - set(cases))
+    if unmatched:
+        shown = ", ".join(unmatched[:5]) + (" ..." if len(unmatched) > 5 else "")
+        reason = f"{len(unmatched)} row(s) match no case: {shown}"
+        rows.append(ImportRow("metadata.csv", "metadata", "metadata", reason))
+    return rows
+
+
+def case_import(*, study: Study, source: Source) -> ImportRow:
+    """Decode, store and add one image to the study, or say why not. Never leaves a partial case."""
+    if source.rejection:
+        return ImportRow(source.name, source.where, "rejected", source.rejection)
+    data = source.data or b""
+    sha256 = hashlib.sha256(data).hexdigest()
+    existing = study.cases.filter(image__sha256=sha256).only("original_filename").first()
+    if existing:
+        return ImportRow(source.name, source.where, "duplicate", f"same image as {existing.original_filename}")
+    clash = study.cases.filter(original_filename=source.name).first()
+    if clash and clash.image_id:
+        reason = "another image with this filename is already in the study"
+        return ImportRow(source.name, source.where, "rejected", reason)
+    # The Image row and the Case row go in one transaction: if the case cannot be written, a newly
+    # stored image is rolled back too and its files (listed in `written`) are removed again.
+    written: list[str] = []
+    try:
+        with transaction.atomic():
+            image = image_store(data=data, sha256=sha256, written=written)
+            if clash:  # a case imported with ratings but without its image gets its image now
+                clash.image = image
+                clash.save(update_fields=["image"])
+            else:
+                Case.objects.create(study=study, image=image, original_filename=source.name[:255])
+    except imaging.ImageRejected as exc:
+        return ImportRow(source.name, source.where, "rejected", str(exc))
+    except IntegrityError:
+        files_delete(written)
+        return ImportRow(source.name, source.where, "duplicate", "imported at the same time by another upload")
+    except BaseException:
+        files_delete(written)
+        raise
+    return ImportRow(source.name, source.where, "imported")
+
+
+# --- web uploads, imported by a worker -----------------------------------------------------------
+
+
+def import_job_create(*, study: Study, user, files) -> ImportJob:
+    """Keep the uploaded files and queue their import; the worker is told once the job is committed."""
+    if study.is_locked:
+        raise StudyStateError("the study is locked: no images can be added")
+    folder = f"uploads/{secrets.token_hex(8)}"
+    with transaction.atomic():
+        for upload in files:
+            default_storage.save(f"{folder}/{secrets.token_hex(4)}/{_safe_upload_name(upload.name)}", upload)
+        job = ImportJob.objects.create(study=study, created_by=user, upload_dir=folder, total=len(files))
+        job_dispatch(job=job)  # a broker outage leaves it QUEUED: requeue_jobs
+    return job
+
+
+def _safe_upload_name(name: str) -> str:
+    base = name.replace("\\", "/").split("/")[-1].strip() or "upload"
+    # File systems allow 255 bytes per name, not characters: 300 CJK characters are ~900 bytes.
+    # Cut the stem at 200 bytes on a character boundary and keep the extension.
+    stem, dot, extension = base.rpartition(".")
+    if not dot or not stem or len(extension) > 10:
+        stem, dot, extension = base, "", ""
+    stem = stem.encode()[:200].decode("utf-8", "ignore") or "upload"
+    return f"{stem}{dot}{extension}"
+
+
+def import_job_execute(*, job_id: int) -> ImportJob | None:
+    """Run a queued import job. Claiming it with a conditional update makes a redelivery a no-op."""
+    job = job_claim(model=ImportJob, pk=job_id, select_related=("study",))
+    if job is None:
+        return None
+
+    def progress(done: int) -> None:
+        job_progress(job=job, done=done, total=max(job.total, done))
+
+    try:
+        report = images_import(study=job.study, sources=_job_sources(job), progress=progress)
+    except StudyStateError as exc:
+        job_finish(job=job, error=str(exc))
+    else:
+        job.report = [row.as_dict() for row in report.rows]
+        job.total = job.done = report.count("imported") + report.count("duplicate") + report.count("rejected")
+        job_finish(job=job, fields=("report", "total", "done"))
+    _remove_upload_folder(job.upload_dir)
+    return job
+
+
+def _job_sources(job: ImportJob) -> Iterator[Source]:
+    subfolders, _ = default_storage.listdir(job.upload_dir)
+    for sub in sorted(subfolders):
+        for filename in default_storage.listdir(f"{job.upload_dir}/{sub}")[1]:
+            path = f"{job.upload_dir}/{sub}/{filename}"
+            handle, size = default_storage.open(path, "rb"), default_storage.size(path)
+            yield from sources_from_upload(filename, handle, size, limits=import_limits())
+
+
+def _remove_upload_folder(folder: str) -> None:
+    try:
+        subfolders, _ = default_storage.listdir(folder)
+        for sub in subfolders:
+            for filename in default_storage.listdir(f"{folder}/{sub}")[1]:
+                default_storage.delete(f"{folder}/{sub}/{filename}")
+    except OSError:
+        logger.exception("could not clean up %s", folder)

@@ -1,0 +1,96 @@
+"""Studies: create, configure, open and lock."""
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from annotation.audit import Action, audit_record
+from annotation.models import Study, StudyMembership
+from annotation.permissions import Ability, memberships_that_may
+from annotation.rubrics import rubric_get
+from annotation.services.assignment import study_assign_cases
+from core.errors import StateConflict
+
+
+class StudyStateError(StateConflict):
+    """An action the study's status does not allow (e.g. rating a locked study)."""
+
+
+def study_create(*, owner, slug: str, title: str, rubric: str = "cohen2020", raters_per_case: int = 3) -> Study:
+    rubric_get(rubric)  # refuse an unknown rubric with its list of choices
+    if raters_per_case < 1:
+        raise ValueError("raters per case must be at least 1")
+    with transaction.atomic():
+        study = Study.objects.create(slug=slug, title=title or slug, rubric=rubric, raters_per_case=raters_per_case)
+        StudyMembership.objects.create(study=study, user=owner, role=StudyMembership.Role.OWNER)
+    return study
+
+
+def study_update(
+    *,
+    study: Study,
+    title: str,
+    rubric: str,
+    raters_per_case: int,
+    consensus_method: str = Study.Consensus.MEAN,
+    adjudication_range: int = 3,
+    model_assistance: str | None = None,
+    crossover_gap: int | None = None,
+    auto_promote: bool | None = None,
+) -> Study:
+    """Change a study's settings. The design (rubric, raters per case, model assistance and the
+    crossover gap) is fixed once raters start; the analysis settings may change at any time.
+    None leaves a setting as it is."""
+    design = {
+        "rubric": rubric,
+        "raters_per_case": raters_per_case,
+        "model_assistance": study.model_assistance if model_assistance is None else model_assistance,
+        "crossover_gap": study.crossover_gap if crossover_gap is None else crossover_gap,
+    }
+    if study.status != Study.Status.DRAFT and any(getattr(study, k) != v for k, v in design.items()):
+        raise StudyStateError(
+            "the rubric, raters per case and model assistance can only change while the study is a draft"
+        )
+    rubric_get(rubric)
+    if design["model_assistance"] not in Study.ModelAssistance.values:
+        raise StudyStateError(f"unknown model assistance {design['model_assistance']!r}")
+    analysis = {"consensus_method": consensus_method, "adjudication_range": adjudication_range}
+    analysis_changed = any(getattr(study, k) != v for k, v in analysis.items())
+    for name, value in {"title": title, **design, **analysis}.items():
+        setattr(study, name, value)
+    if auto_promote is not None:
+        study.auto_promote = auto_promote
+    study.save()
+    if analysis_changed:
+        study_ratings_changed(study_id=study.pk)  # the cached report shows consensus and the queue
+    return study
+
+
+@transaction.atomic
+def study_open(*, study: Study, actor=None) -> int:
+    """Open the study to its raters and assign every case; returns the number of assignments made."""
+    if study.is_locked:
+        raise StudyStateError("a locked study cannot be reopened")
+    raters = study.memberships.filter(memberships_that_may(Ability.RATE)).count()
+    if raters < study.raters_per_case:
+        raise StudyStateError(f"the study needs at least {study.raters_per_case} raters to open (it has {raters})")
+    study.status, study.opened_at = Study.Status.OPEN, study.opened_at or timezone.now()
+    study.save(update_fields=["status", "opened_at"])
+    made = study_assign_cases(study=study)
+    audit_record(study=study, actor=actor, action=Action.OPEN, target=study.slug, details={"assignments_made": made})
+    return made
+
+
+@transaction.atomic
+def study_lock(*, study: Study, actor=None) -> Study:
+    """Freeze the study: no rating, flag or import changes anything after this."""
+    study.status, study.locked_at = Study.Status.LOCKED, timezone.now()
+    study.save(update_fields=["status", "locked_at"])
+    audit_record(study=study, actor=actor, action=Action.LOCK, target=study.slug)
+    return study
+
+
+def study_ratings_changed(*, study_id: int) -> None:
+    # An UPDATE with F(), not read-modify-write: concurrent submissions must each bump the version,
+    # so that a cached agreement report is never taken for current after a change.
+    Study.objects.filter(pk=study_id).update(ratings_version=F("ratings_version") + 1)

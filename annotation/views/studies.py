@@ -1,0 +1,201 @@
+"""Pages. Thin: read through selectors (which enforce blinding), write through services."""
+
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from annotation import selectors, services
+from annotation.csv_io import RatingsCsvError, ratings_csv_export, ratings_csv_import
+from annotation.forms import MemberForm, RatingsUploadForm, StudyForm, StudySettingsForm, UploadForm
+from annotation.permissions import Ability, study_access_get
+from core.http import csv_response, png_response
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    return render(request, "annotation/home.html", {"cards": selectors.study_cards_for_user(user=request.user)})
+
+
+@login_required
+def study_create(request: HttpRequest) -> HttpResponse:
+    form = StudyForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        study = services.study_create(owner=request.user, **form.cleaned_data)
+        messages.success(request, "Study created. Add raters and images, then open it.")
+        return redirect("study", slug=study.slug)
+    return render(request, "annotation/study_create.html", {"form": form})
+
+
+@login_required
+def study_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    access = study_access_get(user=request.user, slug=slug, ability=Ability.VIEW_STUDY)
+    study, is_owner = access.study, access.may(Ability.MANAGE_STUDY)
+    context = {
+        "study": study,
+        "is_owner": is_owner,
+        "progress": selectors.study_rater_progress(study=study),
+        "members": selectors.study_members(study=study),
+        "n_cases": study.cases.count(),
+    }
+    if is_owner:  # filenames, metadata and flags are for owners only
+        context.update(
+            cases=selectors.study_cases_for_owner(study=study)[:500],
+            flags=selectors.study_flagged_assignments(study=study)[:200],
+            jobs=selectors.import_jobs_for_study(study=study),
+            settings_form=StudySettingsForm(
+                initial={
+                    "title": study.title,
+                    "rubric": study.rubric,
+                    "raters_per_case": study.raters_per_case,
+                    "consensus_method": study.consensus_method,
+                    "adjudication_range": study.adjudication_range,
+                    "model_assistance": study.model_assistance,
+                    "crossover_gap": study.crossover_gap,
+                    "auto_promote": study.auto_promote,
+                }
+            ),
+            member_form=MemberForm(),
+            upload_form=UploadForm(),
+            ratings_form=RatingsUploadForm(),
+        )
+    return render(request, "annotation/study_detail.html", context)
+
+
+@login_required
+@require_POST
+def study_settings(request: HttpRequest, slug: str) -> HttpResponse:
+    study = study_access_get(user=request.user, slug=slug, ability=Ability.MANAGE_STUDY).study
+    form = StudySettingsForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Settings not saved: " + "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()))
+    else:
+        try:
+            services.study_update(study=study, **form.cleaned_data)
+            messages.success(request, "Settings saved.")
+        except services.StudyStateError as exc:
+            messages.error(request, f"Settings not saved: {exc}.")
+    return redirect("study", slug=slug)
+
+
+@login_required
+@require_POST
+def member_add(request: HttpRequest, slug: str) -> HttpResponse:
+    study = study_access_get(user=request.user, slug=slug, ability=Ability.MANAGE_STUDY).study
+    form = MemberForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Member not added: give a username and a role.")
+        return redirect("study", slug=slug)
+    username, role = form.cleaned_data["username"].strip(), form.cleaned_data["role"]
+    try:
+        _, password = services.member_add_by_username(study=study, username=username, role=role, actor=request.user)
+    except services.StudyStateError as exc:
+        messages.error(request, f"Member not added: {exc}.")
+        return redirect("study", slug=slug)
+    if password:
+        messages.success(request, f"Created account {username} with password {password} (shown once: pass it on).")
+    else:
+        messages.success(request, f"{username} is now {role} of this study.")
+    return redirect("study", slug=slug)
+
+
+@login_required
+@require_POST
+def study_open(request: HttpRequest, slug: str) -> HttpResponse:
+    study = study_access_get(user=request.user, slug=slug, ability=Ability.MANAGE_STUDY).study
+    try:
+        made = services.study_open(study=study, actor=request.user)
+        messages.success(request, f"The study is open: {made} assignments made.")
+    except services.StudyStateError as exc:
+        messages.error(request, f"The study was not opened: {exc}.")
+    return redirect("study", slug=slug)
+
+
+@login_required
+@require_POST
+def study_lock(request: HttpRequest, slug: str) -> HttpResponse:
+    study = study_access_get(user=request.user, slug=slug, ability=Ability.MANAGE_STUDY).study
+    services.study_lock(study=study, actor=request.user)
+    messages.success(request, "The study is locked: ratings can no longer change.")
+    return redirect("study", slug=slug)
+
+
+@login_required
+@require_POST
+def study_upload(request: HttpRequest, slug: str) -> HttpResponse:
+    study = study_access_get(user=request.user, slug=slug, ability=Ability.MANAGE_STUDY).study
+    form = UploadForm(request.POST, request.FILES)
+    if not form.is_valid():
+        messages.error(request, f"Nothing uploaded: {_form_problem(form, 'choose at least one file')}.")
+        return redirect("study", slug=slug)
+    try:
+        job = services.import_job_create(study=study, user=request.user, files=form.cleaned_data["files"])
+    except services.StudyStateError as exc:
+        messages.error(request, f"Nothing uploaded: {exc}.")
+        return redirect("study", slug=slug)
+    return redirect("import_job", slug=slug, job_id=job.pk)
+
+
+@login_required
+def import_job_detail(request: HttpRequest, slug: str, job_id: int) -> HttpResponse:
+    study = study_access_get(user=request.user, slug=slug, ability=Ability.MANAGE_STUDY).study
+    job = get_object_or_404(study.import_jobs, pk=job_id)
+    return render(request, "annotation/import_job.html", {"study": study, "job": job, "counts": job.counts()})
+
+
+@login_required
+@require_POST
+def ratings_upload(request: HttpRequest, slug: str) -> HttpResponse:
+    study = study_access_get(user=request.user, slug=slug, ability=Ability.MANAGE_STUDY).study
+    form = RatingsUploadForm(request.POST, request.FILES)
+    if not form.is_valid():
+        messages.error(request, f"No ratings imported: {_form_problem(form, 'choose a CSV file')}.")
+        return redirect("study", slug=slug)
+    try:
+        count = ratings_csv_import(
+            study=study, data=form.cleaned_data["csv"].read(), allow_missing_images=form.cleaned_data["allow_missing_images"]
+        )
+        messages.success(request, f"Imported {count} ratings.")
+    except RatingsCsvError as exc:
+        messages.error(request, str(exc))
+    return redirect("study", slug=slug)
+
+
+def _form_problem(form, default: str) -> str:
+    """What is wrong with an upload form (an empty file says so), or the default hint."""
+    problems = [" ".join(error.messages).rstrip(".") for errors in form.errors.as_data().values() for error in errors
+                if error.code != "required"]
+    return "; ".join(problems) if problems else default
+
+
+@login_required
+def export_ratings(request: HttpRequest, slug: str) -> HttpResponse:
+    study = study_access_get(user=request.user, slug=slug, ability=Ability.MANAGE_STUDY).study
+    return csv_response(ratings_csv_export(study=study), filename=f"{study.slug}-ratings.csv")
+
+
+@login_required
+def owner_case_image(request: HttpRequest, slug: str, public_id: str) -> HttpResponse:
+    case = selectors.case_get_for_owner(user=request.user, slug=slug, public_id=public_id)
+    return png_response(case.image.display.name)
+
+
+@login_required
+@require_POST
+def member_adjudicator(request: HttpRequest, slug: str, membership_id: int) -> HttpResponse:
+    study = study_access_get(user=request.user, slug=slug, ability=Ability.MANAGE_STUDY).study
+    membership = get_object_or_404(study.memberships.select_related("user"), pk=membership_id)
+    allowed = request.POST.get("allowed") == "1"
+    try:
+        services.membership_set_adjudicator(
+            study=study, user=membership.user, allowed=allowed, actor=request.user
+        )
+        messages.success(request, f"{membership.user.username} {'can' if allowed else 'can no longer'} adjudicate.")
+    except services.StudyStateError as exc:
+        messages.error(request, str(exc))
+    return redirect("study", slug=slug)
+
+
+

@@ -1,0 +1,220 @@
+"""The rater's side: their own queue, one assignment at a time, their own scores and flags.
+
+Everything here comes from the rater selectors (RaterCase and the rater_* rows): opaque assignment
+ids, the position in the rater's own order and their own values. Never the case's id, filename or
+metadata, never another rater's scores or existence. Anything not theirs is a 404.
+"""
+
+import django_filters
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import generics, serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotation import services
+from annotation.models import Assignment, Rating, Study
+from annotation.permissions import Ability, study_access_get
+from annotation.services.ratings import (
+    CLIENT_KEY,
+    CLIENT_KEY_ERROR,
+    READING_TIME_ERROR,
+    client_key_valid,
+    reading_time_valid,
+)
+from core.api import FileResponseMixin, errors
+from core.http import png_response
+from reading import selectors
+
+SCHEMA_TAG = "reading"
+VALUES_HELP = "Item key to level, e.g. {\"extent_right\": 2, ...}; see /rubrics/. null for an item not scored."
+
+
+class RaterCaseSerializer(serializers.Serializer):
+    id = serializers.CharField(source="public_id", help_text="Your opaque assignment id (another rater's differs).")
+    study = serializers.SlugField(source="study_slug")
+    study_title = serializers.CharField()
+    study_status = serializers.ChoiceField(choices=Study.Status.choices)
+    read_only = serializers.BooleanField(help_text="True unless the study is open.")
+    rubric = serializers.CharField(source="rubric.key")
+    position = serializers.IntegerField(help_text="1-based, in your own order.")
+    queue_length = serializers.IntegerField()
+    done = serializers.IntegerField()
+    values = serializers.DictField(child=serializers.IntegerField(allow_null=True), allow_null=True,
+                                   help_text="Your current scores, or null.")
+    revision = serializers.IntegerField(help_text="How many revisions you stored.")
+    flag_reason = serializers.CharField(allow_blank=True)
+    flag_note = serializers.CharField(allow_blank=True)
+    previous_id = serializers.CharField(allow_null=True)
+    next_id = serializers.CharField(allow_null=True)
+    upcoming_id = serializers.CharField(allow_null=True, help_text="Your first other case not yet done.")
+    display_width = serializers.IntegerField()
+    display_height = serializers.IntegerField()
+    image_url = serializers.SerializerMethodField()
+
+    def get_image_url(self, case: selectors.RaterCase) -> str:
+        url = reverse("api:assignment-image", kwargs={"assignment_id": case.public_id})
+        return self.context["request"].build_absolute_uri(url)
+
+
+def rater_case_data(request, public_id: str) -> dict:
+    case = selectors.rater_case_get(user=request.user, public_id=public_id)
+    return RaterCaseSerializer(case, context={"request": request}).data
+
+
+class QueueNextApi(APIView):
+    @extend_schema(
+        operation_id="queue_next",
+        responses={200: RaterCaseSerializer, 204: OpenApiResponse(description="Nothing left to read."), **errors(404)},
+        summary="Your first case neither scored nor flagged, in your own order (raters)",
+    )
+    def get(self, request, slug: str):
+        study = study_access_get(user=request.user, slug=slug, ability=Ability.RATE).study
+        next_id = selectors.assignment_next_for_rater(user=request.user, study=study)
+        if next_id is None or study.status == Study.Status.DRAFT:
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        return Response(rater_case_data(request, next_id))
+
+
+class QueueFilter(django_filters.FilterSet):
+    state = django_filters.ChoiceFilter(choices=[("todo", "todo"), ("scored", "scored"), ("flagged", "flagged")])
+    ordering = django_filters.OrderingFilter(fields=(("order_key", "position"), "completed_at"))
+
+    class Meta:
+        model = Assignment
+        fields = ["state"]
+
+
+class QueueMineApi(generics.ListAPIView):
+    queryset = Assignment.objects.none()  # names the model for the schema; rows: get_queryset()
+    filterset_class = QueueFilter
+
+    class OutputSerializer(serializers.Serializer):
+        id = serializers.CharField(source="public_id")
+        position = serializers.IntegerField(help_text="1-based, in your own order.")
+        state = serializers.ChoiceField(choices=["todo", "scored", "flagged"])
+        values = serializers.DictField(child=serializers.IntegerField(allow_null=True), allow_null=True)
+        totals = serializers.DictField(child=serializers.IntegerField(), allow_null=True)
+        revision = serializers.IntegerField(allow_null=True, help_text="Of your current scores.")
+        flag_reason = serializers.CharField(allow_blank=True)
+        flag_note = serializers.CharField(allow_blank=True)
+        completed_at = serializers.DateTimeField(allow_null=True)
+
+    serializer_class = OutputSerializer
+
+    def get_queryset(self):
+        study = study_access_get(user=self.request.user, slug=self.kwargs["slug"], ability=Ability.RATE).study
+        return selectors.rater_queue_rows(user=self.request.user, study=study)
+
+    @extend_schema(operation_id="queue_mine", responses={200: OutputSerializer(many=True), **errors(400, 404)},
+                   summary="Your own cases in your own order, with your own scores (raters)")
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+
+class AssignmentApi(APIView):
+    @extend_schema(operation_id="assignments_retrieve", responses={200: RaterCaseSerializer, **errors(404)},
+                   summary="One of your cases with its place in your queue (raters)")
+    def get(self, request, assignment_id: str):
+        return Response(rater_case_data(request, assignment_id))
+
+
+class AssignmentImageApi(FileResponseMixin, APIView):
+    @extend_schema(
+        operation_id="assignments_image",
+        responses={(200, "image/png"): OpenApiResponse(OpenApiTypes.BINARY, description="8-bit PNG, no metadata"),
+                   **errors(404)},
+        summary="The image to score: no filename, no metadata (raters)",
+    )
+    def get(self, request, assignment_id: str):
+        return png_response(selectors.rater_display_image_path(user=request.user, public_id=assignment_id))
+
+
+class RatingSerializer(serializers.Serializer):
+    revision = serializers.IntegerField()
+    values = serializers.DictField(child=serializers.IntegerField(allow_null=True))
+    totals = serializers.DictField(child=serializers.IntegerField())
+    reading_time_s = serializers.FloatField(allow_null=True)
+    source = serializers.ChoiceField(choices=Rating.Source.choices)
+    created_at = serializers.DateTimeField()
+
+
+class AssignmentRatingsApi(generics.ListAPIView):
+    queryset = Rating.objects.none()  # names the model for the schema; rows: get_queryset()
+    serializer_class = RatingSerializer
+
+    class SubmitInputSerializer(serializers.Serializer):
+        values = serializers.DictField(child=serializers.IntegerField(allow_null=True), help_text=VALUES_HELP)
+        reading_time_s = serializers.FloatField(required=False, allow_null=True, help_text="Seconds, 0 to 24 hours.")
+        client_key = serializers.RegexField(
+            CLIENT_KEY, required=False, allow_blank=True,
+            help_text="Idempotency key (or send an Idempotency-Key header): a retry with the same key stores nothing "
+            "new and returns the first revision.",
+        )
+
+        def validate_reading_time_s(self, value: float | None) -> float | None:
+            if value is not None and not reading_time_valid(value):
+                raise serializers.ValidationError(READING_TIME_ERROR)
+            return value
+
+    def get_queryset(self):
+        return selectors.rater_ratings_rows(user=self.request.user, public_id=self.kwargs["assignment_id"])
+
+    @extend_schema(operation_id="ratings_list", responses={200: RatingSerializer(many=True), **errors(404)},
+                   summary="Every revision of your own scores for this case (raters)")
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        operation_id="ratings_submit",
+        request=SubmitInputSerializer,
+        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=False,
+                                     description="Same as `client_key`; up to 64 printable ASCII characters.")],
+        responses={201: RatingSerializer, 200: OpenApiResponse(RatingSerializer, description="A retry: stored before."),
+                   **errors(400, 404, 409)},
+        summary="Store a new revision of your scores; earlier ones are kept (raters)",
+    )
+    def post(self, request, assignment_id: str):
+        assignment = selectors.assignment_get_for_rater(user=request.user, public_id=assignment_id)
+        data = self.SubmitInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        client_key = _client_key(request, data.validated_data.get("client_key", ""))
+        # Whether this was a retry is decided under the assignment's row lock, in the service.
+        rating, created = services.rating_store(
+            assignment=assignment,
+            values=data.validated_data["values"],
+            reading_time_s=data.validated_data.get("reading_time_s"),
+            source=Rating.Source.API,
+            client_key=client_key,
+        )
+        return Response(RatingSerializer(rating).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+def _client_key(request, from_body: str) -> str:
+    header = request.headers.get("Idempotency-Key", "")
+    if header and not client_key_valid(header):
+        raise serializers.ValidationError({"Idempotency-Key": [CLIENT_KEY_ERROR]})
+    if header and from_body and header != from_body:
+        raise serializers.ValidationError({"client_key": ["differs from the Idempotency-Key header"]})
+    return header or from_body
+
+
+class AssignmentFlagApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        reason = serializers.ChoiceField(choices=Assignment.FlagReason.choices)
+        note = serializers.CharField(max_length=500, required=False, allow_blank=True, default="",
+                                     help_text="Required for `other`.")
+
+    @extend_schema(
+        operation_id="assignments_flag",
+        request=InputSerializer,
+        responses={200: RaterCaseSerializer, **errors(400, 404, 409)},
+        summary="Flag the case instead of scoring it (raters)",
+    )
+    def post(self, request, assignment_id: str):
+        assignment = selectors.assignment_get_for_rater(user=request.user, public_id=assignment_id)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.assignment_flag(assignment=assignment, **data.validated_data)
+        return Response(rater_case_data(request, assignment_id))

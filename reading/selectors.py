@@ -1,0 +1,262 @@
+"""The rater's side of the reading room, with blinding enforced here so that no view can forget it.
+
+A rater only ever receives `RaterCase`s and plain rows of their own: the opaque assignment id, the
+position in their own queue and their own current values. Filenames, metadata, other raters and
+model output are not in them; the one exception is the active model's pre-score in an aided read
+of a model-assisted study (`_model_hint`), which is why this module sits above scoring.
+"""
+
+from dataclasses import dataclass
+
+from django.db.models import Case as CaseWhen
+from django.db.models import Count, F, Max, Min, OuterRef, Q, QuerySet, Value, When
+from django.http import Http404
+
+from annotation.models import Assignment, Case, Study
+from annotation.permissions import Ability, may, membership_get
+from annotation.rubrics import Rubric, RubricValueError, rubric_get
+from annotation.selectors import count_subquery
+from annotation.services.ratings import UNAIDED_SHOWS_NO_MODEL
+from scoring.models import ModelVersion, Prediction
+from scoring.selectors import saliency_map_name
+
+
+def _rater_queue(*, user, study_id: int) -> QuerySet[Assignment]:
+    # Image-less cases (a past study imported without its images) are never shown to raters.
+    return Assignment.objects.filter(rater=user, study_id=study_id, case__image__isnull=False)
+
+
+@dataclass(frozen=True)
+class RaterCase:
+    """Everything a rater may know about one of their cases, and nothing more."""
+
+    public_id: str
+    study_slug: str
+    study_title: str
+    study_status: str
+    rubric: Rubric
+    position: int  # 1-based, in the rater's own order
+    queue_length: int
+    done: int
+    values: dict[str, int | None] | None
+    revision: int
+    flag_reason: str
+    flag_note: str
+    previous_id: str | None
+    next_id: str | None
+    # Where "Save and next" leads: the first of the rater's other cases not yet done. The page
+    # prefetches its image so that the next case appears at once.
+    upcoming_id: str | None
+    display_width: int
+    display_height: int
+    # Only for an aided read in a model-assisted study: the active model's pre-score and version.
+    aided: bool = False
+    model_hint: dict[str, float] | None = None
+    model_version_number: int | None = None
+
+    @property
+    def read_only(self) -> bool:
+        return self.study_status != Study.Status.OPEN
+
+    @property
+    def percent_done(self) -> int:
+        return round(100 * self.done / self.queue_length) if self.queue_length else 0
+
+
+def assignment_get_for_rater(*, user, public_id: str) -> Assignment:
+    # 404, not 403: a rater must not learn that someone else's assignment exists.
+    if not user.is_authenticated:
+        raise Http404("no such case")
+    assignment = (
+        Assignment.objects.select_related("study", "case__image", "current_rating")
+        .filter(public_id=public_id, rater=user, case__image__isnull=False)
+        .exclude(study__status=Study.Status.DRAFT)
+        .first()
+    )
+    if assignment is None or not may(membership_get(user=user, study=assignment.study_id), Ability.RATE):
+        raise Http404("no such case")
+    return assignment
+
+
+def _first_id(queue: QuerySet[Assignment], order: str) -> str | None:
+    return queue.order_by(order).values_list("public_id", flat=True).first()
+
+
+def _rater_visible_queue(*, user, study_id: int) -> QuerySet[Assignment]:
+    """The same rows as `_rater_queue`, filtered without joining the case table.
+
+    Image-less cases are rare (a past study imported without its images). They are looked up from
+    the case side (its image index) and excluded by id, so that counting and ordering the queue read
+    the (study, rater, completed_at, order_key) index alone. A join per row made the reading page
+    grow with the queue: ~40 ms for the counts alone at 20,000 cases.
+    """
+    hidden = Case.objects.filter(study_id=study_id, image__isnull=True).values("pk")
+    # No study filter here: with one, SQLite (before ANALYZE) walks the whole queue instead of the
+    # (case, rater) index; the cases already belong to the study.
+    hidden_ids = list(Assignment.objects.filter(rater=user, case_id__in=hidden).values_list("pk", flat=True))
+    return Assignment.objects.filter(rater=user, study_id=study_id).exclude(pk__in=hidden_ids)
+
+
+def rater_case_get(*, user, public_id: str) -> RaterCase:
+    """One of the rater's cases with its place in their queue.
+
+    A fixed number of queries whatever the queue length: one aggregate over the queue's index gives
+    the counts and the order keys of the neighbours, one more query their ids.
+    """
+    assignment = assignment_get_for_rater(user=user, public_id=public_id)
+    queue = _rater_visible_queue(user=user, study_id=assignment.study_id)
+    key = assignment.order_key
+    counts = queue.aggregate(
+        total=Count("id"),
+        done=Count("id", filter=Q(completed_at__isnull=False)),
+        before=Count("id", filter=Q(order_key__lt=key)),
+        previous_key=Max("order_key", filter=Q(order_key__lt=key)),
+        next_key=Min("order_key", filter=Q(order_key__gt=key)),
+    )
+    neighbours = dict(
+        queue.filter(order_key__in=[k for k in (counts["previous_key"], counts["next_key"]) if k is not None])
+        .values_list("order_key", "public_id")
+    )
+    study, rating = assignment.study, assignment.current_rating
+    return RaterCase(
+        public_id=assignment.public_id,
+        study_slug=study.slug,
+        study_title=study.title,
+        study_status=study.status,
+        rubric=rubric_get(study.rubric),
+        position=counts["before"] + 1,
+        queue_length=counts["total"],
+        done=counts["done"],
+        values=rating.values if rating else None,
+        revision=assignment.ratings.count(),
+        flag_reason=assignment.flag_reason,
+        flag_note=assignment.flag_note,
+        previous_id=neighbours.get(counts["previous_key"]),
+        next_id=neighbours.get(counts["next_key"]),
+        upcoming_id=_first_id(queue.filter(completed_at__isnull=True).exclude(pk=assignment.pk), "order_key"),
+        display_width=assignment.case.image.display_width,
+        display_height=assignment.case.image.display_height,
+        **_model_hint(assignment),
+    )
+
+
+def _model_hint(assignment: Assignment) -> dict:
+    """The active model's pre-score, for an aided read only. Blinding: an unaided read (every read
+    of a `none` study) never loads a prediction, so no page or response can carry one."""
+    if not assignment.aided:
+        return {}
+    prediction = (
+        Prediction.objects.filter(case_id=assignment.case_id, model_version__study_id=assignment.study_id, model_version__is_active=True)
+        .select_related("model_version")
+        .first()
+    )
+    if prediction is None:
+        return {"aided": True}
+    return {"aided": True, "model_hint": prediction.values, "model_version_number": prediction.model_version.number}
+
+
+def assignment_next_for_rater(*, user, study: Study) -> str | None:
+    """The first case in the rater's own order that they have neither scored nor flagged."""
+    return (
+        _rater_queue(user=user, study_id=study.pk)
+        .filter(completed_at__isnull=True)
+        .order_by("order_key")
+        .values_list("public_id", flat=True)
+        .first()
+    )
+
+
+def rater_first_case(*, user, study: Study) -> str | None:
+    return _first_id(_rater_queue(user=user, study_id=study.pk), "order_key")
+
+
+@dataclass(frozen=True)
+class RaterQueueSummary:
+    total: int
+    done: int
+    flagged: int
+    first_id: str | None
+
+    @property
+    def percent(self) -> int:
+        return round(100 * self.done / self.total) if self.total else 0
+
+
+def rater_queue_summary(*, user, study: Study) -> RaterQueueSummary:
+    """The rater's own counts for the done page: how many, never anyone else's."""
+    queue = _rater_visible_queue(user=user, study_id=study.pk)
+    counts = queue.aggregate(
+        total=Count("id"),
+        done=Count("id", filter=Q(completed_at__isnull=False)),
+        flagged=Count("id", filter=~Q(flag_reason="")),
+        first_key=Min("order_key"),
+    )
+    first_id = queue.filter(order_key=counts["first_key"]).values_list("public_id", flat=True).first()
+    return RaterQueueSummary(counts["total"], counts["done"], counts["flagged"], first_id)
+
+
+def rater_display_image_path(*, user, public_id: str) -> str:
+    return assignment_get_for_rater(user=user, public_id=public_id).case.image.display.name
+
+
+# What a rater may read about each of their own assignments, and nothing more: rows are plain dicts
+# with these keys, so a caller cannot reach the case, its filename or anyone else's rating.
+RATER_QUEUE_FIELDS = ("public_id", "position", "state", "values", "totals", "revision", "flag_reason", "flag_note",
+                      "completed_at")
+
+
+def rater_queue_rows(*, user, study: Study) -> QuerySet:
+    """The rater's own queue in their own order (the API's "mine"); empty while the study is a draft,
+    as the reading pages are."""
+    queue = _rater_queue(user=user, study_id=study.pk).exclude(study__status=Study.Status.DRAFT)
+    before = _rater_queue(user=user, study_id=study.pk).filter(order_key__lt=OuterRef("order_key"))
+    state = CaseWhen(
+        When(~Q(flag_reason=""), then=Value("flagged")),
+        When(current_rating__isnull=False, then=Value("scored")),
+        default=Value("todo"),
+    )
+    return (
+        queue.annotate(
+            position=count_subquery(before) + 1,
+            state=state,
+            values=F("current_rating__values"),
+            totals=F("current_rating__totals"),
+            revision=F("current_rating__revision"),
+        )
+        .order_by("order_key")
+        .values(*RATER_QUEUE_FIELDS)
+    )
+
+
+def rater_ratings_rows(*, user, public_id: str) -> QuerySet:
+    """Every revision of the rater's own scores for one of their assignments, as plain dicts."""
+    assignment = assignment_get_for_rater(user=user, public_id=public_id)
+    return assignment.ratings.order_by("revision").values(
+        "revision", "values", "totals", "reading_time_s", "source", "created_at"
+    )
+
+
+
+
+def model_version_shown_get(*, assignment: Assignment, number: int | None) -> ModelVersion | None:
+    """The model version whose pre-score the page showed, by the number the page sent back."""
+    if number is None:
+        return None
+    if not assignment.aided:
+        raise RubricValueError(UNAIDED_SHOWS_NO_MODEL)
+    version = ModelVersion.objects.filter(study_id=assignment.study_id, number=number).first()
+    if version is None:
+        raise RubricValueError(f"the study has no model version {number}")
+    return version
+
+
+def rater_saliency_map_path(*, user, public_id: str, target: str) -> str:
+    """The stored saliency map of the active model for an aided read of the rater's; 404 for any
+    unaided read, so that a blinded rater cannot even learn whether a map exists."""
+    assignment = assignment_get_for_rater(user=user, public_id=public_id)
+    if not assignment.aided:
+        raise Http404("no such image")
+    name = saliency_map_name(case=assignment.case, target=target)
+    if name is None:
+        raise Http404("no saliency map")
+    return name

@@ -1,0 +1,105 @@
+"""Model versions and the jobs that use them, as the web process needs them: no torch here.
+
+The work itself (backbone, predictions, saliency maps, retraining) runs on the model queue:
+scoring/services/prescore.py and scoring/services/retrain.py, reached by task name only.
+"""
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+
+from annotation.audit import Action, audit_record
+from annotation.models import Study
+from annotation.services.studies import study_ratings_changed
+from core.errors import StateConflict
+from core.jobs import job_dispatch
+from scoring.model.heads import FEATURE_SETS, paper_head
+from scoring.models import ModelJob, ModelVersion
+
+PAPER_SOURCE = "published head (Cohen et al. 2020, Lung Opacity logit)"
+
+
+class ModelStateError(StateConflict):
+    """A model action the study's state does not allow; the message says why."""
+
+    code = "model_state"
+
+
+def paper_head_fits(study: Study) -> bool:
+    # The published head predicts the cohen2020 totals (geographic extent 0-8, opacity 0-6).
+    return study.rubric == "cohen2020"
+
+
+def model_version_ensure_initial(*, study: Study) -> ModelVersion | None:
+    """Version 1 of a cohen2020 study: the paper's published head, active until another is promoted.
+    Made on first use (a pre-score or a retrain), never by a page view."""
+    existing = study.model_versions.order_by("number").first()
+    if existing or not paper_head_fits(study):
+        return existing
+    try:
+        with transaction.atomic():
+            return ModelVersion.objects.create(
+                study=study,
+                number=1,
+                backbone=settings.SCORING_XRV_WEIGHTS,
+                feature_set="lung_opacity",
+                head=paper_head().to_dict(),
+                source=PAPER_SOURCE,
+                is_active=True,
+            )
+    except IntegrityError:
+        return study.model_versions.get(number=1)
+
+
+@transaction.atomic
+def model_version_activate(*, version: ModelVersion, actor=None) -> ModelVersion:
+    """Make this version the study's active one (the partial unique constraint allows only one).
+    `actor` is None for an automatic promotion after retraining."""
+    Study.objects.select_for_update().get(pk=version.study_id)
+    active = ModelVersion.objects.filter(study_id=version.study_id, is_active=True)
+    previous = active.values_list("number", flat=True).first()
+    active.exclude(pk=version.pk).update(is_active=False)
+    ModelVersion.objects.filter(pk=version.pk).update(is_active=True)
+    study_ratings_changed(study_id=version.study_id)  # the report compares the active model
+    audit_record(
+        study=version.study_id,
+        actor=actor,
+        action=Action.MODEL_PROMOTION,
+        target=version.number,
+        details={"previous": previous},
+    )
+    version.refresh_from_db()
+    return version
+
+
+def model_job_start(
+    *,
+    study: Study,
+    kind: str,
+    user=None,
+    model_version: ModelVersion | None = None,
+    feature_set: str = "lung_opacity",
+    ridge_alpha: float | None = None,
+    dispatch: bool = True,
+) -> ModelJob:
+    """Queue a pre-score or retrain job; the worker is told once the job row is committed.
+
+    With dispatch=False the caller runs it inline (`--sync` on the command line, no broker needed).
+    """
+    if kind == ModelJob.Kind.RETRAIN and feature_set not in FEATURE_SETS:
+        raise ModelStateError(f"unknown feature set {feature_set!r}; choose one of {', '.join(FEATURE_SETS)}")
+    if kind == ModelJob.Kind.PRESCORE and model_version is None:
+        model_version_ensure_initial(study=study)
+        model_version = study.model_versions.filter(is_active=True).first()
+        if model_version is None:
+            raise ModelStateError("this study has no model version yet: retrain one on the raters' consensus first")
+    params = {"feature_set": feature_set, "ridge_alpha": ridge_alpha} if kind == ModelJob.Kind.RETRAIN else {}
+    try:
+        with transaction.atomic():
+            job = ModelJob.objects.create(
+                study=study, kind=kind, created_by=user, model_version=model_version, params=params
+            )
+            if dispatch:
+                job_dispatch(job=job)  # a broker outage leaves it QUEUED: requeue_jobs
+    except IntegrityError:
+        raise ModelStateError("a retrain of this study is already queued or running") from None
+    return job

@@ -1,0 +1,136 @@
+"""Agreement report, consensus and adjudication pages. Owners and observers only: never raters.
+
+A page view never writes: the report for the current ratings is asked for with a POST (the page's
+"Compute" button), and the page shows the latest finished report meanwhile.
+"""
+
+import json
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from annotation import services as annotation_services
+from annotation.models import Case
+from annotation.permissions import Ability, study_access_get
+from annotation.rubrics import RubricValueError
+from core.http import csv_response
+from scoring import selectors, services
+from scoring.exports import ScoresFormatError, consensus_csv, scores_covid_severity_export
+from scoring.models import AgreementReport
+from scoring.report_formats import figures_by_total, report_csv
+
+
+def _pending(report: AgreementReport | None) -> JsonResponse:
+    if report is None:
+        # Nothing asked for these ratings yet: say how to ask, rather than start work on a GET.
+        body = {"status": "not_requested", "done": 0, "total": 0, "error": "POST to the report page to compute it"}
+        return JsonResponse(body, status=409)
+    # 202 while a worker computes it: clients poll (Retry-After) instead of waiting on a request.
+    body = {"status": report.status, "done": report.done, "total": report.total, "error": report.error or None}
+    response = JsonResponse(body, status=202 if report.status != AgreementReport.Status.FAILED else 500)
+    response["Retry-After"] = "2"
+    return response
+
+
+@login_required
+def report_page(request: HttpRequest, slug: str) -> HttpResponse:
+    access = study_access_get(user=request.user, slug=slug, ability=Ability.VIEW_STUDY)
+    study = access.study
+    report = selectors.agreement_report_current(study=study)
+    done = report is not None and report.status == AgreementReport.Status.DONE
+    shown = report if done else selectors.agreement_report_latest_done(study=study)
+    context = {
+        "study": study,
+        "report": report,
+        "shown": shown,
+        "stale": shown is not None and (report is None or shown.pk != report.pk),
+        "data": shown.data if shown else None,
+        "figures_by_total": figures_by_total(shown.plots if shown else {}),
+        "totals": study.rubric_definition.totals,
+        "items": study.rubric_definition.items,
+        "queue": selectors.adjudication_queue(study=study) if access.may(Ability.READ_CASES) else None,
+        "can_adjudicate": access.may(Ability.ADJUDICATE),
+        "is_owner": access.may(Ability.MANAGE_STUDY),
+    }
+    return render(request, "scoring/report.html", context)
+
+
+@login_required
+@require_POST
+def report_request(request: HttpRequest, slug: str) -> HttpResponse:
+    """Ask a worker for the report of the current ratings (a no-op when it is computed or queued)."""
+    study = study_access_get(user=request.user, slug=slug, ability=Ability.VIEW_STUDY).study
+    services.agreement_report_request(study=study)
+    return redirect("report", slug=slug)
+
+
+@login_required
+def report_json(request: HttpRequest, slug: str) -> HttpResponse:
+    study = study_access_get(user=request.user, slug=slug, ability=Ability.VIEW_STUDY).study
+    report = selectors.agreement_report_current(study=study)
+    if report is None or report.status != AgreementReport.Status.DONE:
+        return _pending(report)
+    return HttpResponse(json.dumps(report.data, allow_nan=False), content_type="application/json")
+
+
+@login_required
+def report_csv_view(request: HttpRequest, slug: str) -> HttpResponse:
+    study = study_access_get(user=request.user, slug=slug, ability=Ability.VIEW_STUDY).study
+    report = selectors.agreement_report_current(study=study)
+    if report is None or report.status != AgreementReport.Status.DONE:
+        return _pending(report)
+    return csv_response(report_csv(report.data), filename=f"{study.slug}-agreement.csv")
+
+
+@login_required
+def consensus_csv_view(request: HttpRequest, slug: str) -> HttpResponse:
+    study = study_access_get(user=request.user, slug=slug, ability=Ability.READ_CASES).study
+    return csv_response(consensus_csv(study=study), filename=f"{study.slug}-consensus.csv")
+
+
+@login_required
+def export_scores(request: HttpRequest, slug: str) -> HttpResponse:
+    study = study_access_get(user=request.user, slug=slug, ability=Ability.MANAGE_STUDY).study
+    try:
+        text = scores_covid_severity_export(study=study)
+    except ScoresFormatError as exc:
+        messages.error(request, str(exc))
+        return redirect("study", slug=slug)
+    return csv_response(text, filename=f"{study.slug}-covid-severity-scores.csv")
+
+
+@login_required
+def adjudicate_case(request: HttpRequest, slug: str, public_id: str) -> HttpResponse:
+    access = study_access_get(user=request.user, slug=slug, ability=Ability.READ_CASES)
+    study, can_adjudicate = access.study, access.may(Ability.ADJUDICATE)
+    case = get_object_or_404(Case, study=study, public_id=public_id)
+    rows = [row for row in selectors.study_consensus(study=study) if row.case_id == case.pk]
+    ratings = selectors.case_ratings_for_adjudicator(case=case)
+    error, values = None, (case.adjudications.last().values if case.adjudications.exists() else {})
+    if request.method == "POST":
+        if not can_adjudicate:
+            raise Http404("no such page")
+        values = {key: request.POST.get(key, "") for key in study.rubric_definition.item_keys}
+        try:
+            annotation_services.adjudication_record(
+                case=case, adjudicator=request.user, values=values, note=request.POST.get("note", "")
+            )
+        except (RubricValueError, annotation_services.StudyStateError) as exc:
+            error = str(exc)
+        else:
+            messages.success(request, "Final score recorded; the raters' own scores are unchanged.")
+            return redirect("report", slug=slug)
+    context = {
+        "study": study,
+        "case": case,
+        "row": rows[0] if rows else None,
+        "ratings": ratings,
+        "values": values,
+        "error": error,
+        "rubric": study.rubric_definition,
+        "can_adjudicate": can_adjudicate,
+    }
+    return render(request, "scoring/adjudicate.html", context, status=400 if error else 200)
