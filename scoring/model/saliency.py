@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 import numpy as np
+from PIL import Image
 
 from scoring.model.heads import LinearHead, logit_columns
 
@@ -52,10 +54,6 @@ def _prediction(model: Any, x: Any, *, head: LinearHead, target: str) -> Any:
 
 def overlay_png(array: np.ndarray, heat: np.ndarray) -> bytes:
     """The model's 1x224x224 input in grey with the saliency in red on top, as PNG bytes."""
-    import io
-
-    from PIL import Image
-
     base = np.clip((array[0] + 1024) / 2048 * 255, 0, 255).astype(np.uint8)
     rgb = np.stack([base] * 3, axis=-1).astype(np.float32)
     overlay = np.zeros_like(rgb)
