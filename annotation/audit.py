@@ -10,7 +10,9 @@ Action = AuditEvent.Action
 AUDIT_CSV_COLUMNS = ["created_at", "actor", "action", "target", "details"]
 
 
-def audit_record(*, study: Study | int, actor, action: str, target: object = "", details: dict | None = None) -> AuditEvent:
+def audit_record(
+    *, study: Study | int, actor, action: str, target: object = "", details: dict | None = None
+) -> AuditEvent:
     """Record one event. Call it inside the transaction of the change it describes, so that a
     change that rolls back leaves no event and an event never describes a change that did not happen."""
     study_id = study if isinstance(study, int) else study.pk
@@ -27,12 +29,13 @@ def audit_csv_export(*, study: Study) -> str:
     writer.writerow(AUDIT_CSV_COLUMNS)
     events = study.audit_events.select_related("actor").order_by("created_at", "pk")
     for event in events.iterator(chunk_size=2000):
-        writer.writerow([
-            event.created_at.isoformat(),
-            event.actor.username if event.actor else "",
-            event.action,
-            event.target,
-            json.dumps(event.details, sort_keys=True),
-        ])
+        writer.writerow(
+            [
+                event.created_at.isoformat(),
+                event.actor.username if event.actor else "",
+                event.action,
+                event.target,
+                json.dumps(event.details, sort_keys=True),
+            ]
+        )
     return out.getvalue()
-

@@ -158,8 +158,7 @@ def ratings_csv_import(*, study: Study, data: bytes, allow_missing_images: bool 
     parsed = ratings_csv_parse(study=study, data=data, allow_missing_images=allow_missing_images)
     cases = {case.original_filename: case for case in study.cases.all()}
     members = {
-        m.user.username: m
-        for m in study.memberships.filter(memberships_that_may(Ability.RATE)).select_related("user")
+        m.user.username: m for m in study.memberships.filter(memberships_that_may(Ability.RATE)).select_related("user")
     }
     main_aided = study_main_reads_aided(study)
     for row in parsed:
@@ -192,8 +191,21 @@ def ratings_csv_export(*, study: Study) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(
-        ["image", "case_id", "rater", "status", "revision", *rubric.item_keys, *rubric.total_keys,
-         "duration_s", "rated_at", "flag_reason", "flag_note", "aided", "model_version_shown"]
+        [
+            "image",
+            "case_id",
+            "rater",
+            "status",
+            "revision",
+            *rubric.item_keys,
+            *rubric.total_keys,
+            "duration_s",
+            "rated_at",
+            "flag_reason",
+            "flag_note",
+            "aided",
+            "model_version_shown",
+        ]
     )
     for assignment in study_completed_assignments(study=study):
         rating = assignment.current_rating

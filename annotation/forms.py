@@ -24,11 +24,15 @@ class StudySettingsForm(forms.Form):
     raters_per_case = forms.IntegerField(min_value=1, max_value=50)
     consensus_method = forms.ChoiceField(choices=Study.Consensus.choices)
     adjudication_range = forms.IntegerField(
-        min_value=1, max_value=48, help_text="Cases whose raters' totals span this many points or more go to adjudication."
+        min_value=1,
+        max_value=48,
+        help_text="Cases whose raters' totals span this many points or more go to adjudication.",
     )
     model_assistance = forms.ChoiceField(choices=Study.ModelAssistance.choices)
     crossover_gap = forms.IntegerField(
-        min_value=0, max_value=1000, help_text="Crossover: at least this many other cases between a rater's two reads of a case."
+        min_value=0,
+        max_value=1000,
+        help_text="Crossover: at least this many other cases between a rater's two reads of a case.",
     )
     auto_promote = forms.BooleanField(
         required=False, label="Promote a retrained model automatically when its MAE beats the active one's"

@@ -69,25 +69,19 @@ def decode_image(data: bytes, *, max_pixels: int = 40_000_000) -> DecodedImage:
     # this global ourselves; if someone else did, that is a programming error and
     # must be loud rather than silently accepting truncated files.
     if ImageFile.LOAD_TRUNCATED_IMAGES:
-        raise RuntimeError(
-            "PIL.ImageFile.LOAD_TRUNCATED_IMAGES must be False for upload decoding"
-        )
+        raise RuntimeError("PIL.ImageFile.LOAD_TRUNCATED_IMAGES must be False for upload decoding")
     try:
         if source_format == "dicom":
             image = _decode_dicom(data, max_pixels=max_pixels)
         else:
-            image = _decode_raster(
-                data, source_format=source_format, max_pixels=max_pixels
-            )
+            image = _decode_raster(data, source_format=source_format, max_pixels=max_pixels)
     except ImageRejected:
         raise
     except MemoryError:
         raise ImageRejected("image too large to decode") from None
     # Any other decoder failure is the file's fault, not a server error.
     except Exception as exc:  # noqa: BLE001
-        raise ImageRejected(
-            f"corrupt or unreadable image: {_detail(exc, source_format)}"
-        ) from None
+        raise ImageRejected(f"corrupt or unreadable image: {_detail(exc, source_format)}") from None
     if not np.isfinite(image.pixels).all():
         raise ImageRejected("corrupt or unreadable image: pixel values are not finite")
     return image
@@ -155,13 +149,9 @@ def _detail(exc: BaseException, source_format: str) -> str:
 def _check_dimensions(width: int, height: int, *, max_pixels: int) -> None:
     """Reject from the header alone, before any pixel buffer is allocated."""
     if width <= 0 or height <= 0:
-        raise ImageRejected(
-            f"corrupt or unreadable image: invalid dimensions {width}x{height}"
-        )
+        raise ImageRejected(f"corrupt or unreadable image: invalid dimensions {width}x{height}")
     if width * height > max_pixels:
-        raise ImageRejected(
-            f"image too large: {width}x{height} pixels exceeds the limit of {max_pixels:,}"
-        )
+        raise ImageRejected(f"image too large: {width}x{height} pixels exceeds the limit of {max_pixels:,}")
 
 
 def _decode_raster(data: bytes, *, source_format: str, max_pixels: int) -> DecodedImage:
@@ -183,20 +173,14 @@ def _decode_raster(data: bytes, *, source_format: str, max_pixels: int) -> Decod
                 pixels, bit_depth = _pillow_to_grey(img)
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
             # Pillow's own limit tripped in Image.open, before we saw the size.
-            raise ImageRejected(
-                f"image too large: exceeds the limit of {max_pixels:,} pixels"
-            ) from None
+            raise ImageRejected(f"image too large: exceeds the limit of {max_pixels:,} pixels") from None
         except UnidentifiedImageError:
             # Its message only names the BytesIO object; say what is actually wrong.
-            raise ImageRejected(
-                f"corrupt or unreadable image: invalid {source_format.upper()} header"
-            ) from None
+            raise ImageRejected(f"corrupt or unreadable image: invalid {source_format.upper()} header") from None
         except (OSError, SyntaxError, ValueError) as exc:
             # Pillow signals truncation and damaged streams with these.
             raise ImageRejected(f"corrupt or truncated image: {_short(exc)}") from None
-    return DecodedImage(
-        pixels=pixels, source_format=source_format, window=None, bit_depth=bit_depth
-    )
+    return DecodedImage(pixels=pixels, source_format=source_format, window=None, bit_depth=bit_depth)
 
 
 def _pillow_to_grey(img: Image.Image) -> tuple[np.ndarray, int]:
@@ -228,13 +212,8 @@ def _decode_dicom_quietly(data: bytes, *, max_pixels: int) -> DecodedImage:
         # pydicom should still refuse anything that is not really Part 10.
         ds = pydicom.dcmread(io.BytesIO(data))
     except Exception as exc:  # noqa: BLE001 - pydicom raises many types on bad input
-        raise ImageRejected(
-            f"corrupt or unreadable image: {_detail(exc, 'dicom')}"
-        ) from None
-    if not any(
-        keyword in ds
-        for keyword in ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
-    ):
+        raise ImageRejected(f"corrupt or unreadable image: {_detail(exc, 'dicom')}") from None
+    if not any(keyword in ds for keyword in ("PixelData", "FloatPixelData", "DoubleFloatPixelData")):
         raise ImageRejected("DICOM without pixel data")
     _check_dimensions(
         int(ds.get("Columns", 0) or 0),
@@ -243,9 +222,7 @@ def _decode_dicom_quietly(data: bytes, *, max_pixels: int) -> DecodedImage:
     )
 
     arr = _dicom_first_frame(ds)
-    photometric = (
-        str(ds.get("PhotometricInterpretation", "MONOCHROME2")).strip().upper()
-    )
+    photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).strip().upper()
     bit_depth = int(ds.get("BitsStored") or ds.get("BitsAllocated") or 16)
 
     if photometric == "PALETTE COLOR":
@@ -273,9 +250,7 @@ def _decode_dicom_quietly(data: bytes, *, max_pixels: int) -> DecodedImage:
         pixels = pivot - pixels
         if window is not None:
             window = (pivot - window[0], window[1])
-    return DecodedImage(
-        pixels=pixels, source_format="dicom", window=window, bit_depth=bit_depth
-    )
+    return DecodedImage(pixels=pixels, source_format="dicom", window=window, bit_depth=bit_depth)
 
 
 def _dicom_first_frame(ds: pydicom.Dataset) -> np.ndarray:
@@ -299,9 +274,7 @@ def _dicom_first_frame(ds: pydicom.Dataset) -> np.ndarray:
                 f"DICOM transfer syntax {label} could not be decoded here: "
                 "the compressed pixel data is corrupt or uses an unsupported variant"
             ) from None
-        raise ImageRejected(
-            f"corrupt or unreadable image: {_detail(exc, 'dicom')}"
-        ) from None
+        raise ImageRejected(f"corrupt or unreadable image: {_detail(exc, 'dicom')}") from None
 
 
 def _dicom_window(ds: pydicom.Dataset) -> tuple[float, float] | None:

@@ -102,7 +102,9 @@ def _archive_problem(members: list[zipfile.ZipInfo], *, limits: Limits) -> str |
     return None
 
 
-def _source_from_member(archive_name: str, archive: zipfile.ZipFile, info: zipfile.ZipInfo, *, limits: Limits) -> Iterator[Source]:
+def _source_from_member(
+    archive_name: str, archive: zipfile.ZipFile, info: zipfile.ZipInfo, *, limits: Limits
+) -> Iterator[Source]:
     path = PurePosixPath(info.filename.replace("\\", "/"))
     where = f"{archive_name}: {info.filename}"
     # Before the hidden-folder skip below: '..' starts with a dot, and a traversal must be reported.

@@ -55,7 +55,9 @@ class Study(models.Model):
     class Meta:
         verbose_name_plural = "studies"
         ordering = ["-created_at"]
-        constraints = [models.CheckConstraint(condition=Q(raters_per_case__gte=1), name="study_raters_per_case_positive")]
+        constraints = [
+            models.CheckConstraint(condition=Q(raters_per_case__gte=1), name="study_raters_per_case_positive")
+        ]
 
     def __str__(self) -> str:
         return self.title
@@ -149,9 +151,7 @@ class Assignment(models.Model):
     order_key = models.BigIntegerField()
     # An aided read shows the active model's pre-score (model-assisted studies only).
     aided = models.BooleanField(default=False)
-    current_rating = models.OneToOneField(
-        "Rating", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
+    current_rating = models.OneToOneField("Rating", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     flag_reason = models.CharField(max_length=16, choices=FlagReason.choices, blank=True)
     flag_note = models.CharField(max_length=500, blank=True)
     flagged_at = models.DateTimeField(null=True, blank=True)
@@ -259,7 +259,9 @@ class AuditEvent(models.Model):
 
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="audit_events")
     # Null for the system: a command-line import, an automatic promotion.
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     action = models.CharField(max_length=24, choices=Action.choices)
     target = models.CharField(max_length=200, blank=True)  # a case public id, a username, a version number
     details = models.JSONField(default=dict, blank=True)

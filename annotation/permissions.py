@@ -63,7 +63,9 @@ RULES: dict[Ability, Rule] = {
     Ability.VIEW_STUDY: Rule(frozenset({Role.OWNER, Role.OBSERVER})),
     Ability.MANAGE_STUDY: Rule(frozenset({Role.OWNER})),
     Ability.READ_CASES: Rule(frozenset({Role.OWNER, Role.OBSERVER}), only_adjudicators=frozenset({Role.OBSERVER})),
-    Ability.ADJUDICATE: Rule(frozenset({Role.OWNER, Role.OBSERVER}), only_adjudicators=frozenset({Role.OWNER, Role.OBSERVER})),
+    Ability.ADJUDICATE: Rule(
+        frozenset({Role.OWNER, Role.OBSERVER}), only_adjudicators=frozenset({Role.OWNER, Role.OBSERVER})
+    ),
     Ability.MODEL_OUTPUT: Rule(frozenset({Role.OWNER})),
     Ability.RATE: Rule(frozenset({Role.RATER})),
 }

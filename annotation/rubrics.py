@@ -229,7 +229,9 @@ def rubric_clean_values(rubric: Rubric, raw: dict[str, object]) -> dict[str, int
             continue
         parent = cleaned[item.requires_positive]
         if parent and cleaned[item.key] is None:
-            raise RubricValueError(f"{item.label}: required when {rubric.item(item.requires_positive).label} is above 0")
+            raise RubricValueError(
+                f"{item.label}: required when {rubric.item(item.requires_positive).label} is above 0"
+            )
         if not parent and cleaned[item.key] is not None:
             raise RubricValueError(f"{item.label}: must be empty when {rubric.item(item.requires_positive).label} is 0")
     for item in rubric.items:

@@ -10,7 +10,7 @@ from django.db.models.functions import Coalesce
 from django.http import Http404
 
 from annotation.models import Assignment, Case, ImportJob, Study, StudyMembership
-from annotation.permissions import Ability, may, memberships_that_may, study_access_get
+from annotation.permissions import Ability, may, may_become_adjudicator, memberships_that_may, study_access_get
 
 
 @dataclass(frozen=True)
@@ -19,6 +19,7 @@ class StudyCard:
     role: str
     done: int
     total: int
+    rates: bool  # a rater of the study: the card leads to the reading room, with their own progress
 
     @property
     def percent(self) -> int:
@@ -34,7 +35,8 @@ def study_cards_for_user(*, user) -> list[StudyCard]:
         if not may(membership, Ability.VIEW_STUDY):
             scope = scope.filter(rater=user)
         counts = scope.aggregate(total=Count("id"), done=Count("id", filter=Q(completed_at__isnull=False)))
-        cards.append(StudyCard(membership.study, membership.role, counts["done"], counts["total"]))
+        rates = may(membership, Ability.RATE)
+        cards.append(StudyCard(membership.study, membership.role, counts["done"], counts["total"], rates))
     return cards
 
 
@@ -106,6 +108,11 @@ def study_rater_progress(*, study: Study) -> list[RaterProgress]:
 
 def study_members(*, study: Study) -> QuerySet[StudyMembership]:
     return study.memberships.select_related("user").order_by("role", "user__username")
+
+
+def study_members_with_adjudication(*, study: Study) -> list[tuple[StudyMembership, bool]]:
+    """The members, each with whether the adjudicator right may be given to them (the owner's page)."""
+    return [(m, may_become_adjudicator(m)) for m in study_members(study=study)]
 
 
 def study_cases_for_owner(*, study: Study) -> QuerySet[Case]:

@@ -25,8 +25,20 @@ FORMAT = "cxr-study-backup"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 STUDY_FIELDS = [
-    "title", "slug", "rubric", "raters_per_case", "status", "consensus_method", "adjudication_range",
-    "ratings_version", "model_assistance", "crossover_gap", "auto_promote", "created_at", "opened_at", "locked_at",
+    "title",
+    "slug",
+    "rubric",
+    "raters_per_case",
+    "status",
+    "consensus_method",
+    "adjudication_range",
+    "ratings_version",
+    "model_assistance",
+    "crossover_gap",
+    "auto_promote",
+    "created_at",
+    "opened_at",
+    "locked_at",
 ]
 IMAGE_FIELDS = ["source_format", "bit_depth", "width", "height", "display_width", "display_height", "created_at"]
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -57,35 +69,73 @@ def study_manifest(*, study: Study) -> dict:
         "format_version": FORMAT_VERSION,
         "study": {name: _when(v) if isinstance(v := getattr(study, name), datetime) else v for name in STUDY_FIELDS},
         "memberships": [
-            {"username": m.user.username, "role": m.role, "can_adjudicate": m.can_adjudicate, "queue_seed": m.queue_seed,
-             "created_at": _when(m.created_at)}
+            {
+                "username": m.user.username,
+                "role": m.role,
+                "can_adjudicate": m.can_adjudicate,
+                "queue_seed": m.queue_seed,
+                "created_at": _when(m.created_at),
+            }
             for m in study.memberships.select_related("user").order_by("pk")
         ],
         "images": _images_manifest(cases),
         "cases": [
-            {"public_id": c.public_id, "image": c.image.sha256 if c.image else None, "original_filename": c.original_filename,
-             "patient_id": c.patient_id, "metadata": c.metadata, "created_at": _when(c.created_at)}
+            {
+                "public_id": c.public_id,
+                "image": c.image.sha256 if c.image else None,
+                "original_filename": c.original_filename,
+                "patient_id": c.patient_id,
+                "metadata": c.metadata,
+                "created_at": _when(c.created_at),
+            }
             for c in cases
         ],
         "assignments": _assignments_manifest(study),
         "adjudications": [
-            {"case": a.case.public_id, "adjudicator": a.adjudicator.username, "revision": a.revision, "values": a.values,
-             "totals": a.totals, "note": a.note, "created_at": _when(a.created_at)}
+            {
+                "case": a.case.public_id,
+                "adjudicator": a.adjudicator.username,
+                "revision": a.revision,
+                "values": a.values,
+                "totals": a.totals,
+                "note": a.note,
+                "created_at": _when(a.created_at),
+            }
             for a in Adjudication.objects.filter(case__study=study).select_related("case", "adjudicator").order_by("pk")
         ],
         "model_versions": [
-            {"number": v.number, "backbone": v.backbone, "feature_set": v.feature_set, "head": v.head, "metrics": v.metrics,
-             "training_cases": v.training_cases, "source": v.source, "is_active": v.is_active, "created_at": _when(v.created_at)}
+            {
+                "number": v.number,
+                "backbone": v.backbone,
+                "feature_set": v.feature_set,
+                "head": v.head,
+                "metrics": v.metrics,
+                "training_cases": v.training_cases,
+                "source": v.source,
+                "is_active": v.is_active,
+                "created_at": _when(v.created_at),
+            }
             for v in versions
         ],
         "predictions": [
-            {"case": p.case.public_id, "model_version": p.model_version.number, "values": p.values,
-             "created_at": _when(p.created_at)}
-            for p in Prediction.objects.filter(model_version__study=study).select_related("case", "model_version").order_by("pk")
+            {
+                "case": p.case.public_id,
+                "model_version": p.model_version.number,
+                "values": p.values,
+                "created_at": _when(p.created_at),
+            }
+            for p in Prediction.objects.filter(model_version__study=study)
+            .select_related("case", "model_version")
+            .order_by("pk")
         ],
         "audit_events": [
-            {"actor": _username(e.actor), "action": e.action, "target": e.target, "details": e.details,
-             "created_at": _when(e.created_at)}
+            {
+                "actor": _username(e.actor),
+                "action": e.action,
+                "target": e.target,
+                "details": e.details,
+                "created_at": _when(e.created_at),
+            }
             for e in study.audit_events.select_related("actor").order_by("created_at", "pk")
         ],
     }
@@ -100,7 +150,9 @@ def _images_manifest(cases: list[Case]) -> list[dict]:
         seen.add(image.sha256)
         row = {name: getattr(image, name) for name in IMAGE_FIELDS}
         row.update(
-            sha256=image.sha256, created_at=_when(image.created_at), original_ext=image.original.name.rsplit(".", 1)[-1].lower(),
+            sha256=image.sha256,
+            created_at=_when(image.created_at),
+            original_ext=image.original.name.rsplit(".", 1)[-1].lower(),
             display_sha256=_file_sha256(image.display.name),
         )
         images.append(row)
@@ -109,20 +161,44 @@ def _images_manifest(cases: list[Case]) -> list[dict]:
 
 def _assignments_manifest(study: Study) -> list[dict]:
     ratings: dict[int, list[dict]] = {}
-    query = Rating.objects.filter(assignment__study=study).select_related("model_version_shown").order_by("assignment_id", "revision")
+    query = (
+        Rating.objects.filter(assignment__study=study)
+        .select_related("model_version_shown")
+        .order_by("assignment_id", "revision")
+    )
     for r in query:
-        ratings.setdefault(r.assignment_id, []).append({
-            "revision": r.revision, "values": r.values, "totals": r.totals, "reading_time_s": r.reading_time_s,
-            "source": r.source, "client_key": r.client_key, "created_at": _when(r.created_at),
-            "model_version_shown": r.model_version_shown.number if r.model_version_shown else None,
-        })
-    current = dict(Rating.objects.filter(assignment__study=study, pk__in=study.assignments.values("current_rating_id"))
-                   .values_list("assignment_id", "revision"))
+        ratings.setdefault(r.assignment_id, []).append(
+            {
+                "revision": r.revision,
+                "values": r.values,
+                "totals": r.totals,
+                "reading_time_s": r.reading_time_s,
+                "source": r.source,
+                "client_key": r.client_key,
+                "created_at": _when(r.created_at),
+                "model_version_shown": r.model_version_shown.number if r.model_version_shown else None,
+            }
+        )
+    current = dict(
+        Rating.objects.filter(
+            assignment__study=study, pk__in=study.assignments.values("current_rating_id")
+        ).values_list("assignment_id", "revision")
+    )
     return [
-        {"public_id": a.public_id, "case": a.case.public_id, "rater": a.rater.username, "order_key": a.order_key,
-         "aided": a.aided, "current_revision": current.get(a.pk), "flag_reason": a.flag_reason, "flag_note": a.flag_note,
-         "flagged_at": _when(a.flagged_at), "completed_at": _when(a.completed_at), "created_at": _when(a.created_at),
-         "ratings": ratings.get(a.pk, [])}
+        {
+            "public_id": a.public_id,
+            "case": a.case.public_id,
+            "rater": a.rater.username,
+            "order_key": a.order_key,
+            "aided": a.aided,
+            "current_revision": current.get(a.pk),
+            "flag_reason": a.flag_reason,
+            "flag_note": a.flag_note,
+            "flagged_at": _when(a.flagged_at),
+            "completed_at": _when(a.completed_at),
+            "created_at": _when(a.created_at),
+            "ratings": ratings.get(a.pk, []),
+        }
         for a in study.assignments.select_related("case", "rater").order_by("pk")
     ]
 
@@ -182,10 +258,15 @@ def _read_manifest(archive: zipfile.ZipFile) -> dict:
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise BackupError("the archive is not a study backup")
     if manifest.get("format_version") != FORMAT_VERSION:
-        raise BackupError(f"unsupported backup format version {manifest.get('format_version')!r} (this site reads {FORMAT_VERSION})")
+        raise BackupError(
+            f"unsupported backup format version {manifest.get('format_version')!r} (this site reads {FORMAT_VERSION})"
+        )
     for image in manifest.get("images", []):
-        if not (SHA256.match(str(image.get("sha256"))) and SHA256.match(str(image.get("display_sha256")))
-                and EXTENSION.match(str(image.get("original_ext")))):
+        if not (
+            SHA256.match(str(image.get("sha256")))
+            and SHA256.match(str(image.get("display_sha256")))
+            and EXTENSION.match(str(image.get("original_ext")))
+        ):
             raise BackupError("the manifest names an image with a malformed hash or extension")
     return manifest
 
@@ -233,46 +314,113 @@ def _restore_rows(manifest: dict, files: dict[str, bytes], written: list[str]) -
     users = _users(manifest)
     study = _with_times(Study.objects.create(**{k: _parse(k, v) for k, v in settings_.items()}), settings_)
     for m in manifest["memberships"]:
-        _with_times(StudyMembership.objects.create(
-            study=study, user=users[m["username"]], role=m["role"], can_adjudicate=m["can_adjudicate"],
-            queue_seed=m["queue_seed"]), m)
+        _with_times(
+            StudyMembership.objects.create(
+                study=study,
+                user=users[m["username"]],
+                role=m["role"],
+                can_adjudicate=m["can_adjudicate"],
+                queue_seed=m["queue_seed"],
+            ),
+            m,
+        )
     images = {row["sha256"]: _image(row, files, written) for row in manifest["images"]}
     cases = {}
     for c in manifest["cases"]:
-        cases[c["public_id"]] = _with_times(Case.objects.create(
-            study=study, image=images[c["image"]] if c["image"] else None, public_id=c["public_id"],
-            original_filename=c["original_filename"], patient_id=c["patient_id"], metadata=c["metadata"]), c)
+        cases[c["public_id"]] = _with_times(
+            Case.objects.create(
+                study=study,
+                image=images[c["image"]] if c["image"] else None,
+                public_id=c["public_id"],
+                original_filename=c["original_filename"],
+                patient_id=c["patient_id"],
+                metadata=c["metadata"],
+            ),
+            c,
+        )
     versions = {}
     for v in manifest["model_versions"]:
-        versions[v["number"]] = _with_times(ModelVersion.objects.create(
-            study=study, **{k: v[k] for k in ("number", "backbone", "feature_set", "head", "metrics", "training_cases",
-                                              "source", "is_active")}), v)
+        versions[v["number"]] = _with_times(
+            ModelVersion.objects.create(
+                study=study,
+                **{
+                    k: v[k]
+                    for k in (
+                        "number",
+                        "backbone",
+                        "feature_set",
+                        "head",
+                        "metrics",
+                        "training_cases",
+                        "source",
+                        "is_active",
+                    )
+                },
+            ),
+            v,
+        )
     for a in manifest["assignments"]:
         _assignment(study, a, cases, users, versions)
     for a in manifest["adjudications"]:
-        _with_times(Adjudication.objects.create(
-            case=cases[a["case"]], adjudicator=users[a["adjudicator"]], revision=a["revision"], values=a["values"],
-            totals=a["totals"], note=a["note"]), a)
+        _with_times(
+            Adjudication.objects.create(
+                case=cases[a["case"]],
+                adjudicator=users[a["adjudicator"]],
+                revision=a["revision"],
+                values=a["values"],
+                totals=a["totals"],
+                note=a["note"],
+            ),
+            a,
+        )
     for p in manifest["predictions"]:
-        _with_times(Prediction.objects.create(case=cases[p["case"]], model_version=versions[p["model_version"]],
-                                              values=p["values"]), p)
-    AuditEvent.objects.bulk_create([
-        AuditEvent(study=study, actor=users[e["actor"]] if e["actor"] else None, action=e["action"], target=e["target"],
-                   details=e["details"], created_at=_parse("created_at", e["created_at"]))
-        for e in manifest["audit_events"]
-    ])
+        _with_times(
+            Prediction.objects.create(
+                case=cases[p["case"]], model_version=versions[p["model_version"]], values=p["values"]
+            ),
+            p,
+        )
+    AuditEvent.objects.bulk_create(
+        [
+            AuditEvent(
+                study=study,
+                actor=users[e["actor"]] if e["actor"] else None,
+                action=e["action"],
+                target=e["target"],
+                details=e["details"],
+                created_at=_parse("created_at", e["created_at"]),
+            )
+            for e in manifest["audit_events"]
+        ]
+    )
     return study
 
 
 def _assignment(study: Study, a: dict, cases: dict, users: dict, versions: dict) -> None:
-    assignment = _with_times(Assignment.objects.create(
-        study=study, case=cases[a["case"]], rater=users[a["rater"]], public_id=a["public_id"], order_key=a["order_key"],
-        aided=a["aided"], flag_reason=a["flag_reason"], flag_note=a["flag_note"], flagged_at=_parse("at", a["flagged_at"]),
-        completed_at=_parse("at", a["completed_at"])), a)
+    assignment = _with_times(
+        Assignment.objects.create(
+            study=study,
+            case=cases[a["case"]],
+            rater=users[a["rater"]],
+            public_id=a["public_id"],
+            order_key=a["order_key"],
+            aided=a["aided"],
+            flag_reason=a["flag_reason"],
+            flag_note=a["flag_note"],
+            flagged_at=_parse("at", a["flagged_at"]),
+            completed_at=_parse("at", a["completed_at"]),
+        ),
+        a,
+    )
     for r in a["ratings"]:
         rating = Rating.objects.create(
-            assignment=assignment, revision=r["revision"], values=r["values"], totals=r["totals"],
-            reading_time_s=r["reading_time_s"], source=r["source"], client_key=r["client_key"],
+            assignment=assignment,
+            revision=r["revision"],
+            values=r["values"],
+            totals=r["totals"],
+            reading_time_s=r["reading_time_s"],
+            source=r["source"],
+            client_key=r["client_key"],
             created_at=_parse("created_at", r["created_at"]),
             model_version_shown=versions[r["model_version_shown"]] if r["model_version_shown"] is not None else None,
         )
@@ -301,7 +449,9 @@ def _image(row: dict, files: dict[str, bytes], written: list[str]) -> Image:
     for name, arcname in zip(names, (original, display), strict=True):
         written.append(file_replace(name=name, content=files[arcname]))
     image = Image.objects.create(
-        sha256=row["sha256"], original=written[-2], display=written[-1],
+        sha256=row["sha256"],
+        original=written[-2],
+        display=written[-1],
         **{k: row[k] for k in IMAGE_FIELDS if k != "created_at"},
     )
     return _with_times(image, row)

@@ -32,7 +32,9 @@ def build_study(n_cases: int, seed: int = 0):
     study = study_create(owner=owner, slug="bench", title="bench", rubric="cohen2020")
     raters = [User.objects.create_user(f"bench-r{i}") for i in range(3)]
     StudyMembership.objects.bulk_create([StudyMembership(study=study, user=u, role="rater") for u in raters])
-    cases = Case.objects.bulk_create([Case(study=study, original_filename=f"c{i:06d}.png") for i in range(n_cases)], batch_size=2000)
+    cases = Case.objects.bulk_create(
+        [Case(study=study, original_filename=f"c{i:06d}.png") for i in range(n_cases)], batch_size=2000
+    )
     truth = rng.integers(0, 5, size=(n_cases, 2))
     assignments, ratings = [], []
     now = timezone.now()
@@ -44,11 +46,16 @@ def build_study(n_cases: int, seed: int = 0):
                 "opacity_right": int(np.clip(er * 3 // 4 + rng.integers(-1, 2), 0, 3)),
                 "opacity_left": int(np.clip(el * 3 // 4 + rng.integers(-1, 2), 0, 3)),
             }
-            assignments.append(Assignment(study=study, case=case, rater=rater, order_key=int(rng.integers(0, 2**55)), completed_at=now))
+            assignments.append(
+                Assignment(study=study, case=case, rater=rater, order_key=int(rng.integers(0, 2**55)), completed_at=now)
+            )
             ratings.append((values, rubric_totals(COHEN2020, values)))
     Assignment.objects.bulk_create(assignments, batch_size=5000)
     Rating.objects.bulk_create(
-        [Rating(assignment=a, revision=1, values=v, totals=t, created_at=now) for a, (v, t) in zip(assignments, ratings, strict=True)],
+        [
+            Rating(assignment=a, revision=1, values=v, totals=t, created_at=now)
+            for a, (v, t) in zip(assignments, ratings, strict=True)
+        ],
         batch_size=5000,
     )
     for a in assignments:
@@ -68,8 +75,14 @@ def library_statistics(matrix, names, domain, categorical, resamples, seed=0):
     from statsmodels.stats.inter_rater import aggregate_raters, fleiss_kappa
 
     def point(m):
-        out = [krippendorff.alpha(reliability_data=m.T, level_of_measurement=level, value_domain=domain if level in ("nominal", "ordinal") else None)
-               for level in ("nominal", "ordinal", "interval", "ratio")]
+        out = [
+            krippendorff.alpha(
+                reliability_data=m.T,
+                level_of_measurement=level,
+                value_domain=domain if level in ("nominal", "ordinal") else None,
+            )
+            for level in ("nominal", "ordinal", "interval", "ratio")
+        ]
         kappas = []
         for a in range(m.shape[1]):
             for b in range(a + 1, m.shape[1]):
@@ -131,7 +144,10 @@ def main() -> None:
     print(f"{'ours: full report from the database':44}{ours:10.2f}{'':>14}")
     print(f"{'library: same statistics, bootstrap CIs':44}{library_boot:10.2f}{ours / library_boot:14.3f}")
     print(f"{'library: point estimates only (no CIs)':44}{library_point:10.2f}{ours / library_point:14.3f}")
-    print(f"goal: ours < 10 s -> {'met' if ours < 10 else 'NOT met'}; ours < 1.5x library -> {'met' if ours < 1.5 * library_boot else 'NOT met'}")
+    print(
+        f"goal: ours < 10 s -> {'met' if ours < 10 else 'NOT met'}; "
+        f"ours < 1.5x library -> {'met' if ours < 1.5 * library_boot else 'NOT met'}"
+    )
 
 
 if __name__ == "__main__":

@@ -37,7 +37,10 @@ def main() -> None:
     cpu_logits, cpu_pooled = extract(cpu, arrays, batch_size=8)
     gpu_logits, gpu_pooled = extract(gpu, arrays, batch_size=8)
     print(f"{torch.cuda.get_device_name(0)}, torch {torch.__version__}")
-    print(f"max |CPU - GPU| logits {np.abs(cpu_logits - gpu_logits).max():.2e}, pooled {np.abs(cpu_pooled - gpu_pooled).max():.2e}")
+    print(
+        f"max |CPU - GPU| logits {np.abs(cpu_logits - gpu_logits).max():.2e}, "
+        f"pooled {np.abs(cpu_pooled - gpu_pooled).max():.2e}"
+    )
     many = (arrays * (args.images // len(arrays) + 1))[: args.images]
     for batch in (1, 16, 64):
         extract(gpu, many[:batch], batch_size=batch)

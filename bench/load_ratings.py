@@ -44,7 +44,9 @@ LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=int, default=120, help="how long the raters submit (10-600)")
-    parser.add_argument("--raters", type=int, default=20, help="simulated raters, each a thread with its own session (1-50)")
+    parser.add_argument(
+        "--raters", type=int, default=20, help="simulated raters, each a thread with its own session (1-50)"
+    )
     parser.add_argument("--cases", type=int, default=20_000, help="cases in the study, each read by 3 raters")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn processes (4 threads each)")
     parser.add_argument("--postgres", default="postgres://postgres@127.0.0.1:5432", help="a loopback PostgreSQL server")
@@ -67,7 +69,10 @@ def main() -> None:
             _setup_django(env)
             started = time.perf_counter()
             study, tokens = _seed(n_cases=args.cases, n_raters=args.raters)
-            print(f"Seeded {args.cases:,} cases x 3 raters ({args.raters} raters) in {time.perf_counter() - started:.0f} s.")
+            print(
+                f"Seeded {args.cases:,} cases x 3 raters ({args.raters} raters) "
+                f"in {time.perf_counter() - started:.0f} s."
+            )
             gunicorn = _start_gunicorn(env=env, workers=args.workers)
             try:
                 run = _load(base=gunicorn.url, tokens=tokens, slug=study.slug, seconds=args.seconds)
@@ -158,10 +163,22 @@ def _start_gunicorn(*, env: dict[str, str], workers: int) -> Gunicorn:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "config.wsgi:application", f"--bind=127.0.0.1:{port}",
-         "--worker-class=gthread", f"--workers={workers}", "--threads=4", "--timeout=120",
-         "--log-level=warning", "--no-control-socket"],  # several benches may run on one machine
-        cwd=ROOT, env=env, start_new_session=True,
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "config.wsgi:application",
+            f"--bind=127.0.0.1:{port}",
+            "--worker-class=gthread",
+            f"--workers={workers}",
+            "--threads=4",
+            "--timeout=120",
+            "--log-level=warning",
+            "--no-control-socket",
+        ],  # several benches may run on one machine
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
     )
     server = Gunicorn(process=process, url=f"http://127.0.0.1:{port}")
     deadline = time.monotonic() + 60
@@ -198,13 +215,22 @@ def _seed(*, n_cases: int, n_raters: int):
     for start in range(0, n_cases, CHUNK):
         with transaction.atomic():
             images = Image.objects.bulk_create(
-                Image(sha256=hashlib.sha256(f"bench-load:{i}".encode()).hexdigest(), original=f"originals/bench-{i}.png",
-                      display=f"display/bench-{i}.png", source_format="png", bit_depth=8, width=2048, height=2048,
-                      display_width=2048, display_height=2048)
+                Image(
+                    sha256=hashlib.sha256(f"bench-load:{i}".encode()).hexdigest(),
+                    original=f"originals/bench-{i}.png",
+                    display=f"display/bench-{i}.png",
+                    source_format="png",
+                    bit_depth=8,
+                    width=2048,
+                    height=2048,
+                    display_width=2048,
+                    display_height=2048,
+                )
                 for i in range(start, min(n_cases, start + CHUNK))
             )
-            Case.objects.bulk_create(Case(study=study, image=image, original_filename=f"bench-{image.sha256[:8]}.png")
-                                     for image in images)
+            Case.objects.bulk_create(
+                Case(study=study, image=image, original_filename=f"bench-{image.sha256[:8]}.png") for image in images
+            )
     study_open(study=study)
     study.refresh_from_db()
     return study, [Token.objects.create(user=rater).key for rater in raters]
@@ -233,8 +259,10 @@ class Run:
 def _load(*, base: str, tokens: list[str], slug: str, seconds: int) -> Run:
     stop = threading.Event()
     logs = [RaterLog() for _ in tokens]
-    threads = [threading.Thread(target=_rater, args=(base, token, slug, stop, log, i), daemon=True)
-               for i, (token, log) in enumerate(zip(tokens, logs, strict=True))]
+    threads = [
+        threading.Thread(target=_rater, args=(base, token, slug, stop, log, i), daemon=True)
+        for i, (token, log) in enumerate(zip(tokens, logs, strict=True))
+    ]
     print(f"{len(tokens)} raters submitting for {seconds} s ...", flush=True)
     started = time.perf_counter()
     for thread in threads:
@@ -265,8 +293,12 @@ def _rater(base: str, token: str, slug: str, stop: threading.Event, log: RaterLo
         assignment = response.json()["id"]
         # Scores vary with the rater and the case; any complete set of values in range will do.
         seed = submitted + number
-        values = {"extent_right": seed % 5, "opacity_right": seed % 4, "extent_left": (seed + 1) % 5,
-                  "opacity_left": (seed + 2) % 4}
+        values = {
+            "extent_right": seed % 5,
+            "opacity_right": seed % 4,
+            "extent_left": (seed + 1) % 5,
+            "opacity_left": (seed + 2) % 4,
+        }
         key = uuid.uuid4().hex
         url = f"{api}/assignments/{assignment}/ratings/"
         body = {"values": values, "reading_time_s": 5.0 + seed % 30}
@@ -289,7 +321,9 @@ def _rater(base: str, token: str, slug: str, stop: threading.Event, log: RaterLo
         if submitted % REPLAY_EVERY == 0:
             again = _request(log, log.post_ms, post)
             if again is not None:
-                log.replays.append((key, log.stored[key], again.json()["revision"] if again.status_code == 200 else -again.status_code))
+                log.replays.append(
+                    (key, log.stored[key], again.json()["revision"] if again.status_code == 200 else -again.status_code)
+                )
 
 
 def _request(log: RaterLog, timings: list[float], send) -> requests.Response | None:
@@ -327,11 +361,19 @@ def _verify(*, study, run: Run) -> dict[str, tuple[bool, str]]:
     version = Study.objects.get(pk=study.pk).ratings_version - study.ratings_version
     completed = Assignment.objects.filter(study=study, completed_at__isnull=False).count()
     return {
-        "rows == successful submissions": (len(stored_keys) == len(submitted), f"{len(stored_keys):,} rows, {len(submitted):,} submissions"),
+        "rows == successful submissions": (
+            len(stored_keys) == len(submitted),
+            f"{len(stored_keys):,} rows, {len(submitted):,} submissions",
+        ),
         "every submission's key stored once": (
-            Counter(stored_keys) == Counter(submitted), f"{len(set(stored_keys) & set(submitted)):,} keys matched"),
+            Counter(stored_keys) == Counter(submitted),
+            f"{len(set(stored_keys) & set(submitted)):,} keys matched",
+        ),
         "no assignment has a second revision": (duplicates == 0, f"{duplicates} assignments with more than one"),
-        "replays answered 200 with the first revision": (not bad_replays, f"{len(replays) - len(bad_replays)}/{len(replays)}"),
+        "replays answered 200 with the first revision": (
+            not bad_replays,
+            f"{len(replays) - len(bad_replays)}/{len(replays)}",
+        ),
         "ratings_version bumped once per rating": (version == len(submitted), f"+{version:,}"),
         "assignments completed == submissions": (completed == len(submitted), f"{completed:,} completed"),
     }
@@ -342,7 +384,9 @@ def _percentiles(values: list[float]) -> str:
         return "no requests"
     ordered = sorted(values)
     p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
-    return f"p50 {statistics.median(ordered):6.1f} ms   p95 {p95:6.1f} ms   max {ordered[-1]:7.1f} ms   n={len(ordered):,}"
+    return (
+        f"p50 {statistics.median(ordered):6.1f} ms   p95 {p95:6.1f} ms   max {ordered[-1]:7.1f} ms   n={len(ordered):,}"
+    )
 
 
 def _report(*, run: Run, checks: dict[str, tuple[bool, str]], args) -> None:
@@ -351,12 +395,18 @@ def _report(*, run: Run, checks: dict[str, tuple[bool, str]], args) -> None:
     gets = sum(len(log.next_ms) for log in run.logs)
     errors = sum((log.errors for log in run.logs), Counter())
     print()
-    print(f"gunicorn: {args.workers} processes x 4 threads (gthread), DEBUG=0, PostgreSQL; {args.raters} raters,"
-          f" token auth, loopback; {run.seconds:.1f} s")
-    print(f"ratings stored   {stored:8,}   {stored / run.seconds:7.1f} /s"
-          f"   ({stored / run.seconds / args.raters:.1f} /s per rater)")
-    print(f"HTTP requests    {posts + gets:8,}   {(posts + gets) / run.seconds:7.1f} /s"
-          f"   (replays {sum(len(log.replays) for log in run.logs):,}, retries {sum(log.retried for log in run.logs):,})")
+    print(
+        f"gunicorn: {args.workers} processes x 4 threads (gthread), DEBUG=0, PostgreSQL; {args.raters} raters,"
+        f" token auth, loopback; {run.seconds:.1f} s"
+    )
+    print(
+        f"ratings stored   {stored:8,}   {stored / run.seconds:7.1f} /s"
+        f"   ({stored / run.seconds / args.raters:.1f} /s per rater)"
+    )
+    print(
+        f"HTTP requests    {posts + gets:8,}   {(posts + gets) / run.seconds:7.1f} /s"
+        f"   (replays {sum(len(log.replays) for log in run.logs):,}, retries {sum(log.retried for log in run.logs):,})"
+    )
     print(f"POST rating      {_percentiles([ms for log in run.logs for ms in log.post_ms])}")
     print(f"GET queue/next   {_percentiles([ms for log in run.logs for ms in log.next_ms])}")
     print(f"errors           {dict(errors) or 'none'}")

@@ -28,7 +28,9 @@ VALUES = {"extent_right": "2", "opacity_right": "1", "extent_left": "3", "opacit
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--cases", type=int, nargs="+", default=[10_000, 100_000], help="study sizes; the first is the baseline")
+    parser.add_argument(
+        "--cases", type=int, nargs="+", default=[10_000, 100_000], help="study sizes; the first is the baseline"
+    )
     parser.add_argument("--rounds", type=int, default=60, help="measured round trips per size (after 5 warm-up rounds)")
     parser.add_argument("--raters", type=int, default=3, help="raters per study, each reading every case")
     args = parser.parse_args()
@@ -82,15 +84,23 @@ def _build(*, n_cases: int, n_raters: int):
                     sha256=hashlib.sha256(f"{slug}:{i}".encode()).hexdigest(),
                     original=f"originals/{slug}-{i}.png",
                     display=f"display/{slug}-{i}.png",
-                    source_format="png", bit_depth=8, width=2048, height=2048, display_width=2048, display_height=2048,
+                    source_format="png",
+                    bit_depth=8,
+                    width=2048,
+                    height=2048,
+                    display_width=2048,
+                    display_height=2048,
                 )
                 for i in range(start, min(n_cases, start + CHUNK))
             )
             cases = Case.objects.bulk_create(
-                Case(study=study, image=image, original_filename=f"{slug}-{start + i}.png") for i, image in enumerate(images)
+                Case(study=study, image=image, original_filename=f"{slug}-{start + i}.png")
+                for i, image in enumerate(images)
             )
             Assignment.objects.bulk_create(
-                Assignment(study=study, case=case, rater=r, order_key=assignment_order_key(seed=seeds[r.pk], case_id=case.pk))
+                Assignment(
+                    study=study, case=case, rater=r, order_key=assignment_order_key(seed=seeds[r.pk], case_id=case.pk)
+                )
                 for case in cases
                 for r in raters
             )
@@ -141,11 +151,16 @@ def _report(rows: list[dict], *, rounds: int, n_raters: int) -> None:
     base_median, base_p95 = rows[0]["total"]
     print("Next-case round trip: POST rating -> 302 -> GET resume -> 302 -> GET reading page.")
     print(f"Server time in ms (django.test.Client, in-process, SQLite); {rounds} rounds per size after 5 warm-up,")
-    print(f"{n_raters} raters reading every case, half of each queue done. Ratios are against {rows[0]['cases']:,} cases.")
+    print(
+        f"{n_raters} raters reading every case, half of each queue done. Ratios are against {rows[0]['cases']:,} cases."
+    )
     print()
     print("POST, resume and page: the median of each step alone.")
     print()
-    print(f"{'cases':>9}  {'median':>7}  {'p95':>7}  {'x median':>8}  {'x p95':>6}  {'POST':>6}  {'resume':>6}  {'page':>6}  {'build':>6}")
+    print(
+        f"{'cases':>9}  {'median':>7}  {'p95':>7}  {'x median':>8}  {'x p95':>6}  "
+        f"{'POST':>6}  {'resume':>6}  {'page':>6}  {'build':>6}"
+    )
     for row in rows:
         median, p95 = row["total"]
         print(

@@ -42,12 +42,8 @@ urlpatterns = [
     path("studies/<slug:slug>/report/", agreement.ReportApi.as_view(), name="report"),
     path("studies/<slug:slug>/report.csv", agreement.ReportCsvApi.as_view(), name="report-csv"),
     path("studies/<slug:slug>/consensus/", agreement.ConsensusApi.as_view(), name="consensus"),
-    path(
-        "studies/<slug:slug>/exports/consensus.csv", agreement.ConsensusCsvApi.as_view(), name="export-consensus-csv"
-    ),
-    path(
-        "studies/<slug:slug>/adjudications/<slug:case_id>/", agreement.AdjudicationApi.as_view(), name="adjudication"
-    ),
+    path("studies/<slug:slug>/exports/consensus.csv", agreement.ConsensusCsvApi.as_view(), name="export-consensus-csv"),
+    path("studies/<slug:slug>/adjudications/<slug:case_id>/", agreement.AdjudicationApi.as_view(), name="adjudication"),
     # model versions, pre-score and retrain jobs, predictions: owners only
     path("studies/<slug:slug>/model-versions/", model.ModelVersionsApi.as_view(), name="model-versions"),
     path("studies/<slug:slug>/model-versions/<int:number>/", model.ModelVersionApi.as_view(), name="model-version"),
@@ -66,7 +62,9 @@ urlpatterns = [
     path("studies/<slug:slug>/queue/next/", reading_api.QueueNextApi.as_view(), name="queue-next"),
     path("studies/<slug:slug>/queue/mine/", reading_api.QueueMineApi.as_view(), name="queue-mine"),
     path("assignments/<slug:assignment_id>/", reading_api.AssignmentApi.as_view(), name="assignment"),
-    path("assignments/<slug:assignment_id>/image.png", reading_api.AssignmentImageApi.as_view(), name="assignment-image"),
+    path(
+        "assignments/<slug:assignment_id>/image.png", reading_api.AssignmentImageApi.as_view(), name="assignment-image"
+    ),
     path(
         "assignments/<slug:assignment_id>/ratings/",
         reading_api.AssignmentRatingsApi.as_view(),

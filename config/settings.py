@@ -233,7 +233,9 @@ CELERY_TASK_ANNOTATIONS = {
 if not CELERY_BROKER_URL.startswith("filesystem://"):
     # Redis redelivers a task not acknowledged within visibility_timeout; with acks_late that is a
     # running one. 1.1x the longest hard time limit, so a task is killed before it is redelivered.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": int(1.1 * max(CELERY_TASK_TIME_LIMIT, MODEL_TASK_TIME_LIMIT))}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": int(1.1 * max(CELERY_TASK_TIME_LIMIT, MODEL_TASK_TIME_LIMIT))
+    }
 
 # The torchxrayvision backbone: a weights name and the folder its file is read from (None:
 # torchxrayvision's own, ~/.torchxrayvision/models_data/). Nothing is downloaded at run time.

@@ -25,7 +25,10 @@ def send_now(task_name: str, **kwargs) -> bool:
     except (OperationalError, OSError):
         # kombu wraps redis/socket errors in OperationalError once its publish retries are spent.
         logger.warning(
-            "broker unavailable: %s%r not sent; `manage.py requeue_jobs` sends it later", task_name, kwargs, exc_info=True
+            "broker unavailable: %s%r not sent; `manage.py requeue_jobs` sends it later",
+            task_name,
+            kwargs,
+            exc_info=True,
         )
         return False
     return True

@@ -67,7 +67,9 @@ def jobs_requeue(*, older_than_s: float, include_running: bool = False, throttle
         if include_running and model.resumable:
             stale |= Q(status=Status.RUNNING, started_at__lt=before)
         for job in list(model.objects.filter(stale).order_by("pk")):  # read first: an eager task writes
-            if throttle and not cache.add(f"requeue:{model._meta.label}:{job.pk}", 1, timeout=max(1, int(older_than_s))):
+            if throttle and not cache.add(
+                f"requeue:{model._meta.label}:{job.pk}", 1, timeout=max(1, int(older_than_s))
+            ):
                 continue
             if not send_now(job.get_task_name(), **{job.task_kwarg: job.pk}):
                 return sent  # the broker is still down: the rest would fail the same way

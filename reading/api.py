@@ -28,7 +28,7 @@ from core.http import png_response
 from reading import selectors
 
 SCHEMA_TAG = "reading"
-VALUES_HELP = "Item key to level, e.g. {\"extent_right\": 2, ...}; see /rubrics/. null for an item not scored."
+VALUES_HELP = 'Item key to level, e.g. {"extent_right": 2, ...}; see /rubrics/. null for an item not scored.'
 
 
 class RaterCaseSerializer(serializers.Serializer):
@@ -41,8 +41,9 @@ class RaterCaseSerializer(serializers.Serializer):
     position = serializers.IntegerField(help_text="1-based, in your own order.")
     queue_length = serializers.IntegerField()
     done = serializers.IntegerField()
-    values = serializers.DictField(child=serializers.IntegerField(allow_null=True), allow_null=True,
-                                   help_text="Your current scores, or null.")
+    values = serializers.DictField(
+        child=serializers.IntegerField(allow_null=True), allow_null=True, help_text="Your current scores, or null."
+    )
     revision = serializers.IntegerField(help_text="How many revisions you stored.")
     flag_reason = serializers.CharField(allow_blank=True)
     flag_note = serializers.CharField(allow_blank=True)
@@ -107,15 +108,21 @@ class QueueMineApi(generics.ListAPIView):
         study = study_access_get(user=self.request.user, slug=self.kwargs["slug"], ability=Ability.RATE).study
         return selectors.rater_queue_rows(user=self.request.user, study=study)
 
-    @extend_schema(operation_id="queue_mine", responses={200: OutputSerializer(many=True), **errors(400, 404)},
-                   summary="Your own cases in your own order, with your own scores (raters)")
+    @extend_schema(
+        operation_id="queue_mine",
+        responses={200: OutputSerializer(many=True), **errors(400, 404)},
+        summary="Your own cases in your own order, with your own scores (raters)",
+    )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
 
 class AssignmentApi(APIView):
-    @extend_schema(operation_id="assignments_retrieve", responses={200: RaterCaseSerializer, **errors(404)},
-                   summary="One of your cases with its place in your queue (raters)")
+    @extend_schema(
+        operation_id="assignments_retrieve",
+        responses={200: RaterCaseSerializer, **errors(404)},
+        summary="One of your cases with its place in your queue (raters)",
+    )
     def get(self, request, assignment_id: str):
         return Response(rater_case_data(request, assignment_id))
 
@@ -123,8 +130,10 @@ class AssignmentApi(APIView):
 class AssignmentImageApi(FileResponseMixin, APIView):
     @extend_schema(
         operation_id="assignments_image",
-        responses={(200, "image/png"): OpenApiResponse(OpenApiTypes.BINARY, description="8-bit PNG, no metadata"),
-                   **errors(404)},
+        responses={
+            (200, "image/png"): OpenApiResponse(OpenApiTypes.BINARY, description="8-bit PNG, no metadata"),
+            **errors(404),
+        },
         summary="The image to score: no filename, no metadata (raters)",
     )
     def get(self, request, assignment_id: str):
@@ -148,7 +157,9 @@ class AssignmentRatingsApi(generics.ListAPIView):
         values = serializers.DictField(child=serializers.IntegerField(allow_null=True), help_text=VALUES_HELP)
         reading_time_s = serializers.FloatField(required=False, allow_null=True, help_text="Seconds, 0 to 24 hours.")
         client_key = serializers.RegexField(
-            CLIENT_KEY, required=False, allow_blank=True,
+            CLIENT_KEY,
+            required=False,
+            allow_blank=True,
             help_text="Idempotency key (or send an Idempotency-Key header): a retry with the same key stores nothing "
             "new and returns the first revision.",
         )
@@ -161,18 +172,31 @@ class AssignmentRatingsApi(generics.ListAPIView):
     def get_queryset(self):
         return selectors.rater_ratings_rows(user=self.request.user, public_id=self.kwargs["assignment_id"])
 
-    @extend_schema(operation_id="ratings_list", responses={200: RatingSerializer(many=True), **errors(404)},
-                   summary="Every revision of your own scores for this case (raters)")
+    @extend_schema(
+        operation_id="ratings_list",
+        responses={200: RatingSerializer(many=True), **errors(404)},
+        summary="Every revision of your own scores for this case (raters)",
+    )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
     @extend_schema(
         operation_id="ratings_submit",
         request=SubmitInputSerializer,
-        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=False,
-                                     description="Same as `client_key`; up to 64 printable ASCII characters.")],
-        responses={201: RatingSerializer, 200: OpenApiResponse(RatingSerializer, description="A retry: stored before."),
-                   **errors(400, 404, 409)},
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                str,
+                OpenApiParameter.HEADER,
+                required=False,
+                description="Same as `client_key`; up to 64 printable ASCII characters.",
+            )
+        ],
+        responses={
+            201: RatingSerializer,
+            200: OpenApiResponse(RatingSerializer, description="A retry: stored before."),
+            **errors(400, 404, 409),
+        },
         summary="Store a new revision of your scores; earlier ones are kept (raters)",
     )
     def post(self, request, assignment_id: str):
@@ -188,7 +212,9 @@ class AssignmentRatingsApi(generics.ListAPIView):
             source=Rating.Source.API,
             client_key=client_key,
         )
-        return Response(RatingSerializer(rating).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+        return Response(
+            RatingSerializer(rating).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        )
 
 
 def _client_key(request, from_body: str) -> str:
@@ -203,8 +229,9 @@ def _client_key(request, from_body: str) -> str:
 class AssignmentFlagApi(APIView):
     class InputSerializer(serializers.Serializer):
         reason = serializers.ChoiceField(choices=Assignment.FlagReason.choices)
-        note = serializers.CharField(max_length=500, required=False, allow_blank=True, default="",
-                                     help_text="Required for `other`.")
+        note = serializers.CharField(
+            max_length=500, required=False, allow_blank=True, default="", help_text="Required for `other`."
+        )
 
     @extend_schema(
         operation_id="assignments_flag",

@@ -114,8 +114,9 @@ def rater_case_get(*, user, public_id: str) -> RaterCase:
         next_key=Min("order_key", filter=Q(order_key__gt=key)),
     )
     neighbours = dict(
-        queue.filter(order_key__in=[k for k in (counts["previous_key"], counts["next_key"]) if k is not None])
-        .values_list("order_key", "public_id")
+        queue.filter(
+            order_key__in=[k for k in (counts["previous_key"], counts["next_key"]) if k is not None]
+        ).values_list("order_key", "public_id")
     )
     study, rating = assignment.study, assignment.current_rating
     return RaterCase(
@@ -146,7 +147,9 @@ def _model_hint(assignment: Assignment) -> dict:
     if not assignment.aided:
         return {}
     prediction = (
-        Prediction.objects.filter(case_id=assignment.case_id, model_version__study_id=assignment.study_id, model_version__is_active=True)
+        Prediction.objects.filter(
+            case_id=assignment.case_id, model_version__study_id=assignment.study_id, model_version__is_active=True
+        )
         .select_related("model_version")
         .first()
     )
@@ -201,8 +204,17 @@ def rater_display_image_path(*, user, public_id: str) -> str:
 
 # What a rater may read about each of their own assignments, and nothing more: rows are plain dicts
 # with these keys, so a caller cannot reach the case, its filename or anyone else's rating.
-RATER_QUEUE_FIELDS = ("public_id", "position", "state", "values", "totals", "revision", "flag_reason", "flag_note",
-                      "completed_at")
+RATER_QUEUE_FIELDS = (
+    "public_id",
+    "position",
+    "state",
+    "values",
+    "totals",
+    "revision",
+    "flag_reason",
+    "flag_note",
+    "completed_at",
+)
 
 
 def rater_queue_rows(*, user, study: Study) -> QuerySet:
@@ -234,8 +246,6 @@ def rater_ratings_rows(*, user, public_id: str) -> QuerySet:
     return assignment.ratings.order_by("revision").values(
         "revision", "values", "totals", "reading_time_s", "source", "created_at"
     )
-
-
 
 
 def model_version_shown_get(*, assignment: Assignment, number: int | None) -> ModelVersion | None:

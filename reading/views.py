@@ -115,7 +115,9 @@ def read_case_flag(request: HttpRequest, public_id: str) -> HttpResponse:
         messages.error(request, "Choose a reason to flag the case.")
         return redirect("read_case", public_id=public_id)
     try:
-        services.assignment_flag(assignment=assignment, reason=form.cleaned_data["reason"], note=form.cleaned_data["note"])
+        services.assignment_flag(
+            assignment=assignment, reason=form.cleaned_data["reason"], note=form.cleaned_data["note"]
+        )
     except (RubricValueError, services.StudyStateError) as exc:
         messages.error(request, f"Not flagged: {exc}.")
         return redirect("read_case", public_id=public_id)
@@ -127,7 +129,9 @@ def read_case_flag(request: HttpRequest, public_id: str) -> HttpResponse:
 def read_saliency(request: HttpRequest, public_id: str) -> HttpResponse:
     """Where the model looked, for an aided read only (404 for every unaided read): the map stored
     when the case was pre-scored. No torch here: maps are computed on the model queue."""
-    name = selectors.rater_saliency_map_path(user=request.user, public_id=public_id, target=request.GET.get("target", ""))
+    name = selectors.rater_saliency_map_path(
+        user=request.user, public_id=public_id, target=request.GET.get("target", "")
+    )
     return png_response(name, max_age_s=600)
 
 

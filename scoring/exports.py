@@ -62,7 +62,9 @@ def scores_covid_severity_export(*, study: Study) -> str:
             f"{', '.join(rubric.total_keys)}"
         )
     per_case: dict[str, dict[str, list[int]]] = {}
-    main = study_completed_assignments(study=study).filter(current_rating__isnull=False, aided=study_main_reads_aided(study))
+    main = study_completed_assignments(study=study).filter(
+        current_rating__isnull=False, aided=study_main_reads_aided(study)
+    )
     for assignment in main:
         totals = per_case.setdefault(assignment.case.original_filename, {"geographic_extent": [], "opacity": []})
         for key in totals:
@@ -73,7 +75,10 @@ def scores_covid_severity_export(*, study: Study) -> str:
     for filename in sorted(per_case):
         totals = per_case[filename]
         writer.writerow(
-            [filename, round_published(consensus_mean(totals["geographic_extent"])),
-             round_published(consensus_mean(totals["opacity"]))]
+            [
+                filename,
+                round_published(consensus_mean(totals["geographic_extent"])),
+                round_published(consensus_mean(totals["opacity"])),
+            ]
         )
     return out.getvalue()

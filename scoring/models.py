@@ -23,7 +23,9 @@ class AgreementReport(Job):
 
     class Meta(Job.Meta):
         constraints = [
-            models.UniqueConstraint(fields=["study", "ratings_version", "n_boot", "seed"], name="report_unique_version"),
+            models.UniqueConstraint(
+                fields=["study", "ratings_version", "n_boot", "seed"], name="report_unique_version"
+            ),
         ]
 
 
@@ -46,7 +48,9 @@ class ModelVersion(models.Model):
         ordering = ["study", "number"]
         constraints = [
             models.UniqueConstraint(fields=["study", "number"], name="modelversion_unique_number"),
-            models.UniqueConstraint(fields=["study"], condition=models.Q(is_active=True), name="modelversion_one_active"),
+            models.UniqueConstraint(
+                fields=["study"], condition=models.Q(is_active=True), name="modelversion_one_active"
+            ),
         ]
 
     def __str__(self) -> str:

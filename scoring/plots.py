@@ -21,7 +21,7 @@ def _svg(fig) -> str:
     fig.savefig(out, format="svg", bbox_inches="tight")
     _pyplot().close(fig)
     text = out.getvalue()
-    return text[text.index("<svg"):]  # drop the XML prolog so it can be inlined in HTML
+    return text[text.index("<svg") :]  # drop the XML prolog so it can be inlined in HTML
 
 
 def _pairs(raters: list[str]) -> list[tuple[int, int]]:
@@ -75,8 +75,12 @@ def pairwise_scatter_svg(matrix: np.ndarray, raters: list[str], label: str, doma
         return None
     for ax, a, b, x, y in panels:
         # Integer scores overlap: marker area shows how many cases share a point.
-        points, counts = np.unique(np.stack([x, y], axis=1), axis=0, return_counts=True) if len(x) else (np.empty((0, 2)), [])
-        ax.scatter(points[:, 0], points[:, 1], s=12 + 8 * np.asarray(counts), alpha=0.6, color="#1d7a3a", edgecolors="none")
+        points, counts = (
+            np.unique(np.stack([x, y], axis=1), axis=0, return_counts=True) if len(x) else (np.empty((0, 2)), [])
+        )
+        ax.scatter(
+            points[:, 0], points[:, 1], s=12 + 8 * np.asarray(counts), alpha=0.6, color="#1d7a3a", edgecolors="none"
+        )
         ax.plot(domain, domain, color="#888", linewidth=1)
         ax.set_xlim(domain[0] - 0.5, domain[1] + 0.5)
         ax.set_ylim(domain[0] - 0.5, domain[1] + 0.5)
@@ -106,7 +110,9 @@ def kappa_heatmap_svg(pairs: list[dict], raters: list[str], label: str) -> str |
     for i in range(n):
         for j in range(n):
             if not np.isnan(grid[i, j]):
-                ax.text(j, i, f"{grid[i, j]:.2f}", ha="center", va="center", color="white" if grid[i, j] < 0.6 else "black")
+                ax.text(
+                    j, i, f"{grid[i, j]:.2f}", ha="center", va="center", color="white" if grid[i, j] < 0.6 else "black"
+                )
     ax.set_title(f"Weighted kappa, {label}")
     fig.colorbar(image, ax=ax, shrink=0.8)
     return _svg(fig)

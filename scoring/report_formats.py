@@ -22,7 +22,16 @@ def _rows_for_score(key: str, score: dict):
     kappa = score.get("weighted_kappa", {})
     yield [key, "weighted_kappa", "mean", kappa.get("mean"), *_ci(kappa), n, kappa.get("reason", "")]
     for pair in kappa.get("pairs", []):
-        yield [key, "weighted_kappa", " vs ".join(pair["raters"]), pair.get("value"), None, None, pair.get("n", ""), pair.get("reason", "")]
+        yield [
+            key,
+            "weighted_kappa",
+            " vs ".join(pair["raters"]),
+            pair.get("value"),
+            None,
+            None,
+            pair.get("n", ""),
+            pair.get("reason", ""),
+        ]
     for name in ("exact_agreement", "within_one"):
         yield [key, name, "", score.get(name), None, None, n, score.get("undefined", {}).get(name, "")]
     for rater, stats in score.get("raters", {}).items():
@@ -30,7 +39,16 @@ def _rows_for_score(key: str, score: dict):
             yield [key, f"rater_{stat}", rater, stats.get(stat), None, None, stats.get("n"), ""]
     for entry in score.get("bland_altman", []):
         loa = entry.get("loa") or [None, None]
-        yield [key, "bland_altman_mean_diff", f"{entry['a']} - {entry['b']}", entry.get("mean_diff"), loa[0], loa[1], entry.get("n", ""), "limits of agreement in the CI columns"]
+        yield [
+            key,
+            "bland_altman_mean_diff",
+            f"{entry['a']} - {entry['b']}",
+            entry.get("mean_diff"),
+            loa[0],
+            loa[1],
+            entry.get("n", ""),
+            "limits of agreement in the CI columns",
+        ]
 
 
 def report_csv(data: dict) -> str:
@@ -39,7 +57,9 @@ def report_csv(data: dict) -> str:
     writer.writerow(COLUMNS)
     for key, score in data["scores"].items():
         for row in _rows_for_score(key, score):
-            writer.writerow(["" if value is None else (f"{value:.6g}" if isinstance(value, float) else value) for value in row])
+            writer.writerow(
+                ["" if value is None else (f"{value:.6g}" if isinstance(value, float) else value) for value in row]
+            )
     return out.getvalue()
 
 

@@ -32,8 +32,14 @@ def study_score_table(*, study: Study, aided: bool | None = None) -> ScoreTable:
     rows = list(
         Assignment.objects.filter(study=study, current_rating__isnull=False, aided=aided)
         .order_by("case_id")
-        .values_list("case_id", "case__public_id", "case__original_filename", "rater__username",
-                     "current_rating__values", "current_rating__totals")
+        .values_list(
+            "case_id",
+            "case__public_id",
+            "case__original_filename",
+            "rater__username",
+            "current_rating__values",
+            "current_rating__totals",
+        )
     )
     case_index: dict[int, int] = {}
     cases, raters = [], sorted({row[3] for row in rows})
@@ -100,8 +106,14 @@ def study_consensus(*, study: Study, table: ScoreTable | None = None) -> list[Ca
         adjudicated = latest.get(case_id)
         out.append(
             CaseConsensus(
-                case_id, table.public_ids[i], table.filenames[i], int(np.sum(~np.isnan(table.matrices[table.rubric.total_keys[0]][i]))),
-                consensus, spread, adjudicated, disagree and adjudicated is None,
+                case_id,
+                table.public_ids[i],
+                table.filenames[i],
+                int(np.sum(~np.isnan(table.matrices[table.rubric.total_keys[0]][i]))),
+                consensus,
+                spread,
+                adjudicated,
+                disagree and adjudicated is None,
             )
         )
     return out
@@ -109,7 +121,9 @@ def study_consensus(*, study: Study, table: ScoreTable | None = None) -> list[Ca
 
 def _latest_adjudications(study: Study) -> dict[int, dict[str, int]]:
     latest: dict[int, dict[str, int]] = {}
-    for case_id, totals in Adjudication.objects.filter(case__study=study).order_by("case_id", "revision").values_list("case_id", "totals"):
+    for case_id, totals in (
+        Adjudication.objects.filter(case__study=study).order_by("case_id", "revision").values_list("case_id", "totals")
+    ):
         latest[case_id] = totals
     return latest
 
@@ -176,8 +190,9 @@ def study_prediction_rows(*, study: Study):
 def saliency_map_name(*, case: Case, target: str) -> str | None:
     """The stored saliency map of the study's active model version for one case and target."""
     return (
-        SaliencyMap.objects.filter(case=case, target=target, model_version__study_id=case.study_id,
-                                   model_version__is_active=True)
+        SaliencyMap.objects.filter(
+            case=case, target=target, model_version__study_id=case.study_id, model_version__is_active=True
+        )
         .values_list("image", flat=True)
         .first()
     )

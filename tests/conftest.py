@@ -1,6 +1,10 @@
 """Personas and builders shared by the tests (healthchecks style: alice owns, raters read)."""
 
 import io
+import os
+import subprocess
+import sys
+import time
 import zipfile
 from pathlib import Path
 
@@ -42,7 +46,10 @@ def zip_bytes(members: dict[str, bytes]) -> bytes:
 
 
 def image_sources(count: int, *, start: int = 0) -> list[Source]:
-    return [Source(name=f"img-{i:03d}.png", where=f"img-{i:03d}.png", data=png_bytes(i)) for i in range(start, start + count)]
+    return [
+        Source(name=f"img-{i:03d}.png", where=f"img-{i:03d}.png", data=png_bytes(i))
+        for i in range(start, start + count)
+    ]
 
 
 @pytest.fixture
@@ -62,9 +69,18 @@ def personas(make_user):
 
 @pytest.fixture
 def make_study(personas):
-    def make(*, n_cases: int = 4, rubric: str = "cohen2020", raters: tuple[str, ...] = ("rater1", "rater2", "rater3"),
-             raters_per_case: int = 3, open_it: bool = True, slug: str = "s1"):
-        study = study_create(owner=personas["alice"], slug=slug, title="Study one", rubric=rubric, raters_per_case=raters_per_case)
+    def make(
+        *,
+        n_cases: int = 4,
+        rubric: str = "cohen2020",
+        raters: tuple[str, ...] = ("rater1", "rater2", "rater3"),
+        raters_per_case: int = 3,
+        open_it: bool = True,
+        slug: str = "s1",
+    ):
+        study = study_create(
+            owner=personas["alice"], slug=slug, title="Study one", rubric=rubric, raters_per_case=raters_per_case
+        )
         for name in raters:
             membership_add(study=study, user=personas[name], role=StudyMembership.Role.RATER)
         membership_add(study=study, user=personas["olivia"], role=StudyMembership.Role.OBSERVER)
@@ -94,17 +110,45 @@ def client_for(client, personas):
 COHEN_VALUES = {"extent_right": 2, "extent_left": 3, "opacity_right": 1, "opacity_left": 2}
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _private_broker(tmp_path_factory, worker_id) -> Path:
+    """A broker of this test process's own, so that neither a running `make run` demo nor another
+    pytest-xdist process takes its tasks: a private folder for kombu's file-system transport, or,
+    on Redis (CI), a database number per xdist process (15, 14, ...). Returns the VAR_DIR that the
+    worker processes get, whose celery/broker folder is the private one."""
+    from django.conf import settings
+
+    from config.celery import app
+
+    var_dir = tmp_path_factory.mktemp("var")
+    url = settings.CELERY_BROKER_URL
+    if url.startswith("filesystem://"):
+        broker = var_dir / "celery" / "broker"
+        folders = {
+            "data_folder_in": broker,
+            "data_folder_out": broker,
+            "processed_folder": var_dir / "celery" / "processed",
+            "control_folder": var_dir / "celery" / "control",
+        }
+        for folder in folders.values():
+            folder.mkdir(parents=True, exist_ok=True)
+        options = {**settings.CELERY_BROKER_TRANSPORT_OPTIONS, **{k: str(v) for k, v in folders.items()}}
+        settings.CELERY_BROKER_TRANSPORT_OPTIONS = app.conf.broker_transport_options = options
+    elif url.startswith("redis://"):
+        index = int(worker_id[2:]) if worker_id.startswith("gw") else 0
+        base, _, db = url.rpartition("/")
+        url = f"{base}/{int(db or 0) - index}"
+        # Celery reads CELERY_BROKER_URL from the environment before its settings.
+        os.environ["CELERY_BROKER_URL"] = settings.CELERY_BROKER_URL = app.conf.broker_url = url
+    return var_dir
+
+
 @pytest.fixture
-def start_worker(settings, tmp_path):
-    """Start real Celery worker processes on the test database and the configured broker.
+def start_worker(settings, tmp_path, _private_broker):
+    """Start real Celery worker processes on the test database and this process's own broker.
 
     Returns start(queues, **extra_env) -> (process, log_path). Every worker is stopped at the end.
     """
-    import os
-    import signal
-    import subprocess
-    import sys
-
     from django.db import connection
 
     root = Path(__file__).resolve().parent.parent
@@ -123,34 +167,40 @@ def start_worker(settings, tmp_path):
             "DATABASE_URL": database_url(),
             "MEDIA_ROOT": str(settings.MEDIA_ROOT),
             "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-            "VAR_DIR": str(settings.VAR_DIR),
+            "VAR_DIR": str(_private_broker),
             **extra_env,
         }
         log_path = tmp_path / f"worker-{len(started)}.log"
         log = open(log_path, "wb")
-        process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo", "-Q", queues, "--loglevel=INFO",
-             "--hostname", f"test{len(started)}@%h"],
-            cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT,
-        )
+        command = [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "--pool=solo",
+            "-Q",
+            queues,
+            "--loglevel=INFO",
+            "--hostname",
+            f"test{len(started)}@%h",
+        ]
+        process = subprocess.Popen(command, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
         started.append((process, log))
         return process, log_path
 
     yield start
     for process, log in started:
+        # The test is over: no task of it may finish later, so the worker is killed, not asked to
+        # shut down warmly (which waits for the broker's polling and takes seconds).
         if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            process.kill()
+            process.wait()
         log.close()
 
 
 def wait_until(predicate, *, timeout: float = 90, interval: float = 0.3) -> bool:
-    import time
-
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
@@ -199,7 +249,9 @@ def rated_chest_study(personas, *, slug: str, n: int, first_seed: int = 0, prefi
     names = [f"{prefix}-{i}.png" for i in range(n)]
     sources = [Source(name=name, where=name, data=chest_png(first_seed + i)) for i, name in enumerate(names)]
     assert images_import(study=study, sources=sources).count("imported") == n
-    cases_apply_metadata(study=study, metadata={name: {"filename": name, "patientid": str(i // 2)} for i, name in enumerate(names)})
+    cases_apply_metadata(
+        study=study, metadata={name: {"filename": name, "patientid": str(i // 2)} for i, name in enumerate(names)}
+    )
     rows = ["image,rater,extent_right,extent_left,opacity_right,opacity_left"]
     for i, name in enumerate(names):
         for r, rater in enumerate(("rater1", "rater2", "rater3")):

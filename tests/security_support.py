@@ -53,13 +53,19 @@ def rich_study_create(personas, *, slug: str = "rich") -> RichStudy:
         membership_add(study=study, user=personas[name], role=StudyMembership.Role.RATER)
     membership_add(study=study, user=personas["olivia"], role=StudyMembership.Role.OBSERVER)
     names = [f"{FILENAME}-{i}.png" for i in range(3)]
-    report = images_import(study=study, sources=[Source(name=n, where=n, data=png_bytes(500 + i)) for i, n in enumerate(names)])
+    report = images_import(
+        study=study, sources=[Source(name=n, where=n, data=png_bytes(500 + i)) for i, n in enumerate(names)]
+    )
     assert report.count("imported") == 3
-    cases_apply_metadata(study=study, metadata={n: {"filename": n, "patientid": PATIENT_ID, "clinical_notes": CLINICAL_NOTE}
-                                                for n in names})
+    cases_apply_metadata(
+        study=study,
+        metadata={n: {"filename": n, "patientid": PATIENT_ID, "clinical_notes": CLINICAL_NOTE} for n in names},
+    )
     study_open(study=study)
-    mine = {name: list(Assignment.objects.filter(study=study, rater=personas[name]).order_by("order_key"))
-            for name in ("rater1", "rater2", "rater3")}
+    mine = {
+        name: list(Assignment.objects.filter(study=study, rater=personas[name]).order_by("order_key"))
+        for name in ("rater1", "rater2", "rater3")
+    }
     for name in ("rater2", "rater3"):
         for assignment in mine[name]:
             rating_submit(assignment=assignment, values=OTHER_VALUES, reading_time_s=OTHER_READING_TIME)
@@ -69,16 +75,33 @@ def rich_study_create(personas, *, slug: str = "rich") -> RichStudy:
     case = study.cases.order_by("pk").first()
     adjudication_record(case=case, adjudicator=personas["olivia"], values=COHEN_VALUES, note=ADJUDICATION_NOTE)
     # The model, made directly in the database: no worker, no weights.
-    version = ModelVersion.objects.create(study=study, number=1, backbone=settings.SCORING_XRV_WEIGHTS,
-                                          feature_set="lung_opacity", head=paper_head().to_dict(), source="test",
-                                          is_active=True)
+    version = ModelVersion.objects.create(
+        study=study,
+        number=1,
+        backbone=settings.SCORING_XRV_WEIGHTS,
+        feature_set="lung_opacity",
+        head=paper_head().to_dict(),
+        source="test",
+        is_active=True,
+    )
     for c in study.cases.all():
-        Prediction.objects.create(case=c, model_version=version,
-                                  values={"geographic_extent": PREDICTION, "opacity": PREDICTION / 2})
-    model_job = ModelJob.objects.create(study=study, kind=ModelJob.Kind.PRESCORE, status=ModelJob.Status.DONE,
-                                        created_by=personas["alice"], model_version=version)
-    import_job = ImportJob.objects.create(study=study, created_by=personas["alice"], status=ImportJob.Status.DONE,
-                                          upload_dir="", report=[{"name": names[0], "where": names[0], "status": "imported", "reason": ""}])
+        Prediction.objects.create(
+            case=c, model_version=version, values={"geographic_extent": PREDICTION, "opacity": PREDICTION / 2}
+        )
+    model_job = ModelJob.objects.create(
+        study=study,
+        kind=ModelJob.Kind.PRESCORE,
+        status=ModelJob.Status.DONE,
+        created_by=personas["alice"],
+        model_version=version,
+    )
+    import_job = ImportJob.objects.create(
+        study=study,
+        created_by=personas["alice"],
+        status=ImportJob.Status.DONE,
+        upload_dir="",
+        report=[{"name": names[0], "where": names[0], "status": "imported", "reason": ""}],
+    )
     study.refresh_from_db()
     return RichStudy(
         study=study,
@@ -97,8 +120,18 @@ def rich_study_create(personas, *, slug: str = "rich") -> RichStudy:
 def secrets_for_rater(rich: RichStudy, *, rater: str = "rater1") -> list[str]:
     """What `rater` must never receive: others' names, ids and scores, filenames, metadata, model output."""
     others = [name for name in rich.assignment_ids if name != rater]
-    out = [*others, FILENAME, PATIENT_ID, CLINICAL_NOTE, FLAG_NOTE, ADJUDICATION_NOTE, str(PREDICTION),
-           str(PREDICTION / 2), str(OTHER_READING_TIME), *rich.case_ids]
+    out = [
+        *others,
+        FILENAME,
+        PATIENT_ID,
+        CLINICAL_NOTE,
+        FLAG_NOTE,
+        ADJUDICATION_NOTE,
+        str(PREDICTION),
+        str(PREDICTION / 2),
+        str(OTHER_READING_TIME),
+        *rich.case_ids,
+    ]
     for name in others:
         out += rich.assignment_ids[name]
     return out
@@ -110,8 +143,11 @@ def secrets_for_outsider(rich: RichStudy) -> list[str]:
 
 def leaks(response, secrets: list[str], *, asked: str) -> list[str]:
     """The secrets found in a response's body or headers, ignoring those the request itself carried."""
-    body = response.content.decode("utf-8", "replace") if not getattr(response, "streaming", False) else \
-        b"".join(response.streaming_content).decode("utf-8", "replace")
+    body = (
+        response.content.decode("utf-8", "replace")
+        if not getattr(response, "streaming", False)
+        else b"".join(response.streaming_content).decode("utf-8", "replace")
+    )
     headers = " ".join(f"{k}: {v}" for k, v in response.headers.items())
     found = [s for s in secrets if s not in asked and (s in body or s in headers)]
     compact = body.replace(" ", "")

@@ -59,7 +59,10 @@ def test_a_failed_report_says_why_in_the_error_shape(study, personas):
 def test_consensus_lists_cases_and_filters_the_adjudication_queue(study, personas):
     client = api_client(personas["alice"])
     rows = client.get(f"{API}/studies/s1/consensus/").json()["results"]
-    assert [(r["filename"], r["n_raters"], r["needs_adjudication"]) for r in rows] == [("a.png", 3, False), ("b.png", 3, True)]
+    assert [(r["filename"], r["n_raters"], r["needs_adjudication"]) for r in rows] == [
+        ("a.png", 3, False),
+        ("b.png", 3, True),
+    ]
     assert rows[0]["consensus"]["geographic_extent"] == pytest.approx(8 / 3)
     queue = client.get(f"{API}/studies/s1/consensus/?needs_adjudication=true").json()["results"]
     assert [r["filename"] for r in queue] == ["b.png"]
@@ -75,8 +78,14 @@ def test_an_adjudicator_records_a_final_score_that_leaves_the_queue(study, perso
     client = api_client(personas["olivia"])
     detail = client.get(f"{API}/studies/s1/adjudications/{case.public_id}/").json()
     assert detail["consensus"]["needs_adjudication"] and detail["latest"] is None and detail["can_adjudicate"]
-    assert [(r["rater"], r["totals"]["geographic_extent"]) for r in detail["ratings"]] == [("rater1", 0), ("rater2", 8), ("rater3", 2)]
-    recorded = client.post(f"{API}/studies/s1/adjudications/{case.public_id}/", {"values": FINAL, "note": "reviewed"}, format="json")
+    assert [(r["rater"], r["totals"]["geographic_extent"]) for r in detail["ratings"]] == [
+        ("rater1", 0),
+        ("rater2", 8),
+        ("rater3", 2),
+    ]
+    recorded = client.post(
+        f"{API}/studies/s1/adjudications/{case.public_id}/", {"values": FINAL, "note": "reviewed"}, format="json"
+    )
     assert recorded.status_code == 201 and recorded.json()["totals"] == {"geographic_extent": 4, "opacity": 2}
     assert owner.get(f"{API}/studies/s1/consensus/?needs_adjudication=true").json()["results"] == []
     row = owner.get(f"{API}/studies/s1/adjudications/{case.public_id}/").json()

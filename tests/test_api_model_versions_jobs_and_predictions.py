@@ -73,16 +73,23 @@ def test_prescore_is_idempotent_through_the_api(study, owner, django_capture_on_
     assert Prediction.objects.filter(case__study=study).count() == N_CASES
 
 
-def test_owner_retrains_activates_the_new_version_and_prescores_with_it(study, owner, django_capture_on_commit_callbacks):
-    job = start_and_run(owner, django_capture_on_commit_callbacks,
-                        {"kind": "retrain", "feature_set": "four_outputs", "ridge_alpha": 1.0})
+def test_owner_retrains_activates_the_new_version_and_prescores_with_it(
+    study, owner, django_capture_on_commit_callbacks
+):
+    job = start_and_run(
+        owner,
+        django_capture_on_commit_callbacks,
+        {"kind": "retrain", "feature_set": "four_outputs", "ridge_alpha": 1.0},
+    )
     assert (job["status"], job["model_version"]) == ("done", 2), job["error"]
     assert job["params"] == {"feature_set": "four_outputs", "ridge_alpha": 1.0}
     assert job["result"] == {"version": 2, "training_cases": N_CASES, "promoted": False}
 
     versions = owner.get(f"{API}/studies/cxr/model-versions/").json()["results"]
     assert [(v["number"], v["feature_set"], v["is_active"]) for v in versions] == [
-        (1, "lung_opacity", True), (2, "four_outputs", False)]
+        (1, "lung_opacity", True),
+        (2, "four_outputs", False),
+    ]
     v2 = owner.get(f"{API}/studies/cxr/model-versions/2/").json()
     assert v2["training_cases"] == N_CASES and set(v2["metrics"]) == {"candidate", "none", "active"}
     assert v2["metrics"]["candidate"]["opacity"]["mae"]["mean"] > 0
@@ -120,7 +127,8 @@ def test_prescore_without_any_model_version_is_a_409(personas, owner):
 
 
 def test_missing_weights_fail_the_job_with_the_reason_not_the_request(
-        study, owner, settings, tmp_path, django_capture_on_commit_callbacks, monkeypatch):
+    study, owner, settings, tmp_path, django_capture_on_commit_callbacks, monkeypatch
+):
     monkeypatch.undo()  # the real loading path, not the stand-in backbone
     settings.SCORING_XRV_CACHE_DIR = str(tmp_path / "empty")
     job = start_and_run(owner, django_capture_on_commit_callbacks, {"kind": "prescore"})
@@ -128,17 +136,21 @@ def test_missing_weights_fail_the_job_with_the_reason_not_the_request(
     assert job["finished_at"] and not Prediction.objects.exists()
 
 
-@pytest.mark.parametrize(("body", "field"), [
-    ({"kind": "train"}, "kind"),
-    ({"kind": "retrain"}, "feature_set"),
-    ({"kind": "retrain", "feature_set": "pixels"}, "feature_set"),
-    ({"kind": "retrain", "feature_set": "none", "ridge_alpha": 0}, "ridge_alpha"),
-    ({"kind": "retrain", "feature_set": "none", "ridge_alpha": -1.5}, "ridge_alpha"),
-    ({"kind": "retrain", "feature_set": "none", "model_version": 1}, "model_version"),
-    ({"kind": "prescore", "model_version": 7}, "model_version"),
-    ({"kind": "prescore", "model_version": 0}, "model_version"),
-    ({"kind": "prescore", "feature_set": "none"}, "feature_set"),
-], ids=lambda value: str(value))
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"kind": "train"}, "kind"),
+        ({"kind": "retrain"}, "feature_set"),
+        ({"kind": "retrain", "feature_set": "pixels"}, "feature_set"),
+        ({"kind": "retrain", "feature_set": "none", "ridge_alpha": 0}, "ridge_alpha"),
+        ({"kind": "retrain", "feature_set": "none", "ridge_alpha": -1.5}, "ridge_alpha"),
+        ({"kind": "retrain", "feature_set": "none", "model_version": 1}, "model_version"),
+        ({"kind": "prescore", "model_version": 7}, "model_version"),
+        ({"kind": "prescore", "model_version": 0}, "model_version"),
+        ({"kind": "prescore", "feature_set": "none"}, "feature_set"),
+    ],
+    ids=lambda value: str(value),
+)
 def test_job_input_is_checked_before_anything_starts(study, owner, body, field):
     response = owner.post(f"{API}/studies/cxr/jobs/", body, format="json")
     assert response.status_code == 400
@@ -191,7 +203,10 @@ def test_owner_sets_model_assistance_and_auto_promote_observer_reads_them(study,
     assert (study.model_assistance, study.auto_promote, study.title) == ("shown", True, "CXR")
     seen = api_client(personas["olivia"]).get(f"{API}/studies/cxr/").json()
     assert (seen["model_assistance"], seen["auto_promote"]) == ("shown", True)
-    assert api_client(personas["olivia"]).patch(f"{API}/studies/cxr/", {"auto_promote": False}, format="json").status_code == 404
+    assert (
+        api_client(personas["olivia"]).patch(f"{API}/studies/cxr/", {"auto_promote": False}, format="json").status_code
+        == 404
+    )
 
 
 def test_model_assistance_is_fixed_once_the_study_opens_auto_promote_is_not(study, owner):
@@ -201,8 +216,12 @@ def test_model_assistance_is_fixed_once_the_study_opens_auto_promote_is_not(stud
     study.refresh_from_db()
     assert (study.model_assistance, study.title) == ("none", "CXR")  # nothing of the request stored
     assert owner.patch(f"{API}/studies/cxr/", {"auto_promote": True}, format="json").json()["auto_promote"] is True
-    assert owner.patch(f"{API}/studies/cxr/", {"model_assistance": "none"}, format="json").status_code == 200  # unchanged
-    assert error_of(owner.patch(f"{API}/studies/cxr/", {"model_assistance": "always"}, format="json"))["code"] == "invalid"
+    assert (
+        owner.patch(f"{API}/studies/cxr/", {"model_assistance": "none"}, format="json").status_code == 200
+    )  # unchanged
+    assert (
+        error_of(owner.patch(f"{API}/studies/cxr/", {"model_assistance": "always"}, format="json"))["code"] == "invalid"
+    )
 
 
 # --- blinding ------------------------------------------------------------------------------------
@@ -218,7 +237,8 @@ def _numbers(value) -> list[float]:
 
 
 def test_in_an_unaided_study_no_api_answer_to_a_rater_carries_a_model_value(
-        study, owner, personas, django_capture_on_commit_callbacks):
+    study, owner, personas, django_capture_on_commit_callbacks
+):
     start_and_run(owner, django_capture_on_commit_callbacks, {"kind": "prescore"})
     start_and_run(owner, django_capture_on_commit_callbacks, {"kind": "retrain", "feature_set": "none"})
     Study.objects.filter(pk=study.pk).update(status="open")
@@ -229,10 +249,20 @@ def test_in_an_unaided_study_no_api_answer_to_a_rater_carries_a_model_value(
     client = api_client(personas["rater1"])
     own = study.assignments.filter(rater__username="rater1")
     job = ModelJob.objects.filter(study=study).first()
-    paths = ["/auth/me/", "/studies/", "/studies/cxr/", "/studies/cxr/queue/next/", "/studies/cxr/queue/mine/",
-             "/studies/cxr/model-versions/", "/studies/cxr/model-versions/1/", "/studies/cxr/model-versions/2/",
-             f"/studies/cxr/jobs/{job.pk}/", "/studies/cxr/jobs/", "/studies/cxr/predictions/",
-             "/studies/cxr/exports/predictions.csv"]
+    paths = [
+        "/auth/me/",
+        "/studies/",
+        "/studies/cxr/",
+        "/studies/cxr/queue/next/",
+        "/studies/cxr/queue/mine/",
+        "/studies/cxr/model-versions/",
+        "/studies/cxr/model-versions/1/",
+        "/studies/cxr/model-versions/2/",
+        f"/studies/cxr/jobs/{job.pk}/",
+        "/studies/cxr/jobs/",
+        "/studies/cxr/predictions/",
+        "/studies/cxr/exports/predictions.csv",
+    ]
     for assignment in own:
         paths += [f"/assignments/{assignment.public_id}/", f"/assignments/{assignment.public_id}/ratings/"]
     answers = [(path, client.get(API + path)) for path in paths]

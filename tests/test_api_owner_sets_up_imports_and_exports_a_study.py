@@ -16,34 +16,69 @@ def alice(personas):
 
 def _upload(client, slug: str, name: str, data: bytes, capture):
     with capture(execute=True):  # the worker runs once the upload is committed (eager in tests)
-        response = client.post(f"{API}/studies/{slug}/imports/", {"files": [SimpleUploadedFile(name, data)]}, format="multipart")
+        response = client.post(
+            f"{API}/studies/{slug}/imports/", {"files": [SimpleUploadedFile(name, data)]}, format="multipart"
+        )
     assert response.status_code == 202, response.content
     return client.get(response["Location"]).json()
 
 
 def test_owner_creates_configures_fills_opens_and_locks_a_study(alice, personas, django_capture_on_commit_callbacks):
-    created = alice.post(f"{API}/studies/", {"slug": "Chest-1", "title": "Chest one", "raters_per_case": 2}, format="json")
+    created = alice.post(
+        f"{API}/studies/", {"slug": "Chest-1", "title": "Chest one", "raters_per_case": 2}, format="json"
+    )
     assert created.status_code == 201
     assert created.json() | {"created_at": None} == {
-        "slug": "chest-1", "title": "Chest one", "rubric": "cohen2020", "raters_per_case": 2, "status": "draft",
-        "consensus_method": "mean", "adjudication_range": 3, "created_at": None, "opened_at": None, "locked_at": None,
-        "role": "owner", "n_cases": 0, "progress": [], "model_assistance": "none", "crossover_gap": 5,
+        "slug": "chest-1",
+        "title": "Chest one",
+        "rubric": "cohen2020",
+        "raters_per_case": 2,
+        "status": "draft",
+        "consensus_method": "mean",
+        "adjudication_range": 3,
+        "created_at": None,
+        "opened_at": None,
+        "locked_at": None,
+        "role": "owner",
+        "n_cases": 0,
+        "progress": [],
+        "model_assistance": "none",
+        "crossover_gap": 5,
         "auto_promote": False,
     }
-    assert alice.patch(f"{API}/studies/chest-1/", {"rubric": "ralo", "adjudication_range": 2}, format="json").json()["rubric"] == "ralo"
+    assert (
+        alice.patch(f"{API}/studies/chest-1/", {"rubric": "ralo", "adjudication_range": 2}, format="json").json()[
+            "rubric"
+        ]
+        == "ralo"
+    )
 
-    added = alice.post(f"{API}/studies/chest-1/members/", {"username": "reader-a", "role": "rater"}, format="json").json()
+    added = alice.post(
+        f"{API}/studies/chest-1/members/", {"username": "reader-a", "role": "rater"}, format="json"
+    ).json()
     assert added["role"] == "rater" and len(added["password"]) >= 12  # a new account: its password, once
-    existing = alice.post(f"{API}/studies/chest-1/members/", {"username": "rater1", "role": "rater"}, format="json").json()
+    existing = alice.post(
+        f"{API}/studies/chest-1/members/", {"username": "rater1", "role": "rater"}, format="json"
+    ).json()
     assert existing["password"] is None
 
-    archive = zip_bytes({"a.png": png_bytes(1), "b.png": png_bytes(2), "b-again.png": png_bytes(2), "bad.png": b"not an image",
-                         "metadata.csv": b"filename,patientid,age\na.png,P1,70\n"})
+    archive = zip_bytes(
+        {
+            "a.png": png_bytes(1),
+            "b.png": png_bytes(2),
+            "b-again.png": png_bytes(2),
+            "bad.png": b"not an image",
+            "metadata.csv": b"filename,patientid,age\na.png,P1,70\n",
+        }
+    )
     job = _upload(alice, "chest-1", "batch.zip", archive, django_capture_on_commit_callbacks)
     assert job["status"] == "done" and job["counts"] == {"imported": 2, "duplicate": 1, "rejected": 1}
     assert {row["name"]: row["status"] for row in job["report"]}["bad.png"] == "rejected"
     cases = alice.get(f"{API}/studies/chest-1/cases/?ordering=filename").json()["results"]
-    assert [(c["filename"], c["patient_id"], c["metadata"].get("age")) for c in cases] == [("a.png", "P1", "70"), ("b.png", "", None)]
+    assert [(c["filename"], c["patient_id"], c["metadata"].get("age")) for c in cases] == [
+        ("a.png", "P1", "70"),
+        ("b.png", "", None),
+    ]
 
     opened = alice.post(f"{API}/studies/chest-1/open/").json()
     assert opened["assignments_made"] == 4 and opened["study"]["status"] == "open"
@@ -51,7 +86,9 @@ def test_owner_creates_configures_fills_opens_and_locks_a_study(alice, personas,
     assert conflict.status_code == 409 and error_of(conflict)["code"] == "study_state"
 
     assert alice.post(f"{API}/studies/chest-1/lock/").json()["status"] == "locked"
-    refused = alice.post(f"{API}/studies/chest-1/imports/", {"files": [SimpleUploadedFile("c.png", png_bytes(3))]}, format="multipart")
+    refused = alice.post(
+        f"{API}/studies/chest-1/imports/", {"files": [SimpleUploadedFile("c.png", png_bytes(3))]}, format="multipart"
+    )
     assert refused.status_code == 409 and "locked" in error_of(refused)["message"]
 
 
@@ -68,7 +105,11 @@ def test_opening_without_enough_raters_is_a_conflict(alice, make_study):
     make_study(slug="thin", raters=("rater1",), raters_per_case=3, open_it=False)
     response = alice.post(f"{API}/studies/thin/open/")
     assert response.status_code == 409
-    assert error_of(response) == {"code": "study_state", "message": "the study needs at least 3 raters to open (it has 1)", "fields": {}}
+    assert error_of(response) == {
+        "code": "study_state",
+        "message": "the study needs at least 3 raters to open (it has 1)",
+        "fields": {},
+    }
 
 
 def test_lists_paginate_filter_and_order(alice, make_study):
@@ -76,8 +117,13 @@ def test_lists_paginate_filter_and_order(alice, make_study):
     first = alice.get(f"{API}/studies/many/cases/?page_size=2&ordering=-filename").json()
     assert first["count"] == 5 and [c["filename"] for c in first["results"]] == ["img-004.png", "img-003.png"]
     assert alice.get(first["next"]).json()["results"][0]["filename"] == "img-002.png"
-    assert [c["filename"] for c in alice.get(f"{API}/studies/many/cases/?filename=003").json()["results"]] == ["img-003.png"]
-    assert alice.get(f"{API}/studies/many/members/?role=rater&ordering=-username").json()["results"][0]["username"] == "rater3"
+    assert [c["filename"] for c in alice.get(f"{API}/studies/many/cases/?filename=003").json()["results"]] == [
+        "img-003.png"
+    ]
+    assert (
+        alice.get(f"{API}/studies/many/members/?role=rater&ordering=-username").json()["results"][0]["username"]
+        == "rater3"
+    )
     assert alice.get(f"{API}/studies/?status=open").json()["count"] == 1
     assert alice.get(f"{API}/studies/?status=draft").json()["count"] == 0
 
@@ -97,23 +143,36 @@ def test_member_roles_and_adjudicator_rights_follow_the_pages_rules(alice, make_
     response = alice.patch(f"{API}/studies/s1/members/{rater.pk}/", {"role": "observer"}, format="json")
     assert response.status_code == 409 and "stays a rater" in error_of(response)["message"]
     observer = study.memberships.get(user=personas["olivia"])
-    assert alice.patch(f"{API}/studies/s1/members/{observer.pk}/", {"can_adjudicate": True}, format="json").json()["can_adjudicate"]
+    assert alice.patch(f"{API}/studies/s1/members/{observer.pk}/", {"can_adjudicate": True}, format="json").json()[
+        "can_adjudicate"
+    ]
     other = make_study(slug="other", n_cases=0, open_it=False).memberships.get(user=personas["olivia"])
     assert alice.patch(f"{API}/studies/s1/members/{other.pk}/", {"role": "rater"}, format="json").status_code == 404
 
 
-PAST = b"image,rater,extent_right,extent_left,opacity_right,opacity_left\nold1.png,rater1,1,1,1,1\nold1.png,rater2,2,2,1,1\n"
+PAST = (
+    b"image,rater,extent_right,extent_left,opacity_right,opacity_left\n"
+    b"old1.png,rater1,1,1,1,1\nold1.png,rater2,2,2,1,1\n"
+)
 
 
 def test_ratings_csv_imports_all_or_nothing_and_names_bad_lines(alice, make_study):
     study = make_study(n_cases=0, open_it=False)
     bad = PAST + b"old2.png,nobody,1,1,1,9\n"
-    response = alice.post(f"{API}/studies/s1/ratings/import/", {"file": SimpleUploadedFile("r.csv", bad), "allow_missing_images": True}, format="multipart")
+    response = alice.post(
+        f"{API}/studies/s1/ratings/import/",
+        {"file": SimpleUploadedFile("r.csv", bad), "allow_missing_images": True},
+        format="multipart",
+    )
     error = error_of(response)
     assert response.status_code == 400 and error["code"] == "invalid_csv"
     assert any(line.startswith("line 4:") and "nobody" in line for line in error["fields"]["file"])
     assert not Assignment.objects.filter(study=study).exists()
-    response = alice.post(f"{API}/studies/s1/ratings/import/", {"file": SimpleUploadedFile("r.csv", PAST), "allow_missing_images": True}, format="multipart")
+    response = alice.post(
+        f"{API}/studies/s1/ratings/import/",
+        {"file": SimpleUploadedFile("r.csv", PAST), "allow_missing_images": True},
+        format="multipart",
+    )
     assert response.status_code == 201 and response.json() == {"imported": 2}
 
 
@@ -121,7 +180,9 @@ def test_a_csv_the_csv_module_cannot_read_is_refused_not_a_server_error(alice, m
     make_study(n_cases=0, open_it=False)
     huge = PAST + b'old2.png,"' + b"x" * 200_000 + b'",1,1,1,1\n'
     for data in (huge, PAST.replace(b"old1", b"o\x00ld1")):
-        response = alice.post(f"{API}/studies/s1/ratings/import/", {"file": SimpleUploadedFile("r.csv", data)}, format="multipart")
+        response = alice.post(
+            f"{API}/studies/s1/ratings/import/", {"file": SimpleUploadedFile("r.csv", data)}, format="multipart"
+        )
         assert response.status_code == 400 and error_of(response)["code"] == "invalid_csv"
 
 
@@ -136,7 +197,9 @@ def test_exports_as_csv_and_json_carry_the_same_ratings(alice, make_study, perso
     rows = alice.get(f"{API}/studies/s1/exports/ratings/?rater=rater1").json()["results"]
     assert len(lines) == 3 and len(rows) == 2
     assert {(r["image"], r["rater"], r["status"], r["totals"]["geographic_extent"]) for r in rows} == {
-        ("img-000.png", "rater1", "scored", 5), ("img-001.png", "rater1", "scored", 5)}
+        ("img-000.png", "rater1", "scored", 5),
+        ("img-001.png", "rater1", "scored", 5),
+    }
     assert alice.get(f"{API}/studies/s1/exports/ratings/?status=flagged").json()["count"] == 0
     scores = alice.get(f"{API}/studies/s1/exports/scores.csv").content.decode().splitlines()
     assert scores == ["filename,geographic_mean,opacity_mean", "img-000.png,5.0,3.0", "img-001.png,5.0,3.0"]
@@ -151,7 +214,9 @@ def test_scores_export_of_a_rubric_without_those_totals_is_a_conflict(alice, mak
 def test_owner_sees_flags_with_filename_rater_and_note(alice, make_study, personas):
     study = make_study(n_cases=1)
     assignment = Assignment.objects.get(study=study, rater=personas["rater2"])
-    api_client(personas["rater2"]).post(f"{API}/assignments/{assignment.public_id}/flag/", {"reason": "other", "note": "rotated"}, format="json")
+    api_client(personas["rater2"]).post(
+        f"{API}/assignments/{assignment.public_id}/flag/", {"reason": "other", "note": "rotated"}, format="json"
+    )
     flags = alice.get(f"{API}/studies/s1/flags/?reason=other").json()["results"]
     assert [(f["filename"], f["rater"], f["note"]) for f in flags] == [("img-000.png", "rater2", "rotated")]
 

@@ -26,11 +26,19 @@ def ctx(make_study, personas):
     study = make_study(n_cases=3)
     cases_apply_metadata(
         study=study,
-        metadata={c.original_filename: {"filename": c.original_filename, "patientid": "PID-XYZ-99", "clinical_notes": SECRET_NOTE}
-                  for c in study.cases.all()},
+        metadata={
+            c.original_filename: {
+                "filename": c.original_filename,
+                "patientid": "PID-XYZ-99",
+                "clinical_notes": SECRET_NOTE,
+            }
+            for c in study.cases.all()
+        },
     )
     for assignment in Assignment.objects.filter(study=study, rater=personas["rater2"]):
-        rating_submit(assignment=assignment, values={"extent_right": 4, "extent_left": 4, "opacity_right": 3, "opacity_left": 3})
+        rating_submit(
+            assignment=assignment, values={"extent_right": 4, "extent_left": 4, "opacity_right": 3, "opacity_left": 3}
+        )
     flagged = Assignment.objects.filter(study=study, rater=personas["rater3"]).first()
     assignment_flag(assignment=flagged, reason="other", note="rater3 note")
     job = import_job_create(study=study, user=personas["alice"], files=[SimpleUploadedFile("x.png", png_bytes(99))])
@@ -50,7 +58,9 @@ def ctx(make_study, personas):
 
 
 def _upload():
-    return {"files": [SimpleUploadedFile("more.zip", zip_bytes({"new.png": png_bytes(77)}), content_type="application/zip")]}
+    return {
+        "files": [SimpleUploadedFile("more.zip", zip_bytes({"new.png": png_bytes(77)}), content_type="application/zip")]
+    }
 
 
 def _bad_csv():
@@ -131,9 +141,15 @@ def test_each_persona_gets_the_pages_answer(ctx, personas, method, path, body, e
 def test_every_api_route_has_a_row_above():
     from config import api_urls
 
-    placeholders = {"{slug}": "<slug:slug>", "{case}": "<slug:case_id>", "{member}": "<int:member_id>",
-                    "{job}": "<int:job_id>", "{assignment}": "<slug:assignment_id>", "{version}": "<int:number>",
-                    "{model_job}": "<int:model_job_id>"}
+    placeholders = {
+        "{slug}": "<slug:slug>",
+        "{case}": "<slug:case_id>",
+        "{member}": "<int:member_id>",
+        "{job}": "<int:job_id>",
+        "{assignment}": "<slug:assignment_id>",
+        "{version}": "<int:number>",
+        "{model_job}": "<int:model_job_id>",
+    }
     covered = set()
     for _, path, *_ in ENDPOINTS:
         for placeholder, converter in placeholders.items():
@@ -151,7 +167,9 @@ def _forbidden(ctx, personas) -> list[str]:
     study = ctx["study"]
     out = ["rater2", "rater3", "PID-XYZ-99", SECRET_NOTE, "img-0", "rater3 note"]
     out += list(study.cases.values_list("public_id", flat=True))
-    out += list(Assignment.objects.filter(study=study).exclude(rater=personas["rater1"]).values_list("public_id", flat=True))
+    out += list(
+        Assignment.objects.filter(study=study).exclude(rater=personas["rater1"]).values_list("public_id", flat=True)
+    )
     return out
 
 
@@ -195,8 +213,18 @@ def test_rater_gets_404_for_another_raters_assignment_everywhere(ctx, personas):
     for other in Assignment.objects.filter(study=ctx["study"], rater=personas["rater2"]):
         for path in ("/", "/image.png", "/ratings/"):
             assert client.get(f"{API}/assignments/{other.public_id}{path}").status_code == 404
-        assert client.post(f"{API}/assignments/{other.public_id}/ratings/", {"values": COHEN_VALUES}, format="json").status_code == 404
-        assert client.post(f"{API}/assignments/{other.public_id}/flag/", {"reason": "wrong_view"}, format="json").status_code == 404
+        assert (
+            client.post(
+                f"{API}/assignments/{other.public_id}/ratings/", {"values": COHEN_VALUES}, format="json"
+            ).status_code
+            == 404
+        )
+        assert (
+            client.post(
+                f"{API}/assignments/{other.public_id}/flag/", {"reason": "wrong_view"}, format="json"
+            ).status_code
+            == 404
+        )
     assert Assignment.objects.filter(rater=personas["rater2"], current_rating__revision=1).count() == 3
 
 
@@ -219,13 +247,21 @@ def test_outsider_list_of_studies_is_empty(ctx, personas):
 
 def test_observer_made_adjudicator_reads_consensus_and_records_a_final_score(ctx, personas):
     owner = api_client(personas["alice"])
-    assert owner.patch(f"{API}/studies/{ctx['slug']}/members/{ctx['member']}/", {"can_adjudicate": True}, format="json").status_code == 200
+    assert (
+        owner.patch(
+            f"{API}/studies/{ctx['slug']}/members/{ctx['member']}/", {"can_adjudicate": True}, format="json"
+        ).status_code
+        == 200
+    )
     client = api_client(personas["olivia"])
     assert client.get(f"{API}/studies/{ctx['slug']}/consensus/").status_code == 200
     case = Assignment.objects.filter(study=ctx["study"], rater=personas["rater2"]).first().case
     detail = client.get(f"{API}/studies/{ctx['slug']}/adjudications/{case.public_id}/").json()
     assert [r["rater"] for r in detail["ratings"]] == ["rater2"]
-    response = client.post(f"{API}/studies/{ctx['slug']}/adjudications/{case.public_id}/",
-                           {"values": COHEN_VALUES, "note": "checked"}, format="json")
+    response = client.post(
+        f"{API}/studies/{ctx['slug']}/adjudications/{case.public_id}/",
+        {"values": COHEN_VALUES, "note": "checked"},
+        format="json",
+    )
     assert response.status_code == 201, response.content
     assert json.loads(response.content)["adjudicator"] == "olivia"

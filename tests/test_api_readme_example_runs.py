@@ -20,7 +20,7 @@ MARKER = "<!-- readme-example: api"
 
 def readme_example() -> str:
     text = README.read_text()
-    after = text[text.index(MARKER):]
+    after = text[text.index(MARKER) :]
     return re.search(r"```python\n(.*?)```", after, re.DOTALL).group(1)
 
 
@@ -37,8 +37,12 @@ c.png,r3,0,0,0,0
 """
 
 
-def test_readme_api_example_runs_against_a_live_server(live_server, personas, fake_backbone, tmp_path, monkeypatch, capsys):
-    (tmp_path / "scans.zip").write_bytes(zip_bytes({"a.png": png_bytes(1), "b.png": png_bytes(2), "c.png": png_bytes(3)}))
+def test_readme_api_example_runs_against_a_live_server(
+    live_server, personas, fake_backbone, tmp_path, monkeypatch, capsys
+):
+    (tmp_path / "scans.zip").write_bytes(
+        zip_bytes({"a.png": png_bytes(1), "b.png": png_bytes(2), "c.png": png_bytes(3)})
+    )
     (tmp_path / "ratings.csv").write_text(RATINGS)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("CXR_API", f"{live_server.url}/api/v1")

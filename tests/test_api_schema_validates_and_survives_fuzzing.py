@@ -27,7 +27,9 @@ from tests.conftest import COHEN_VALUES, png_bytes
 
 def test_schema_validates_without_warnings(tmp_path):
     out = io.StringIO()
-    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "schema.yaml"), stdout=out, stderr=out)
+    call_command(
+        "spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "schema.yaml"), stdout=out, stderr=out
+    )
     text = (tmp_path / "schema.yaml").read_text()
     assert text.startswith("openapi: 3") and "/api/v1/assignments/{assignment_id}/ratings/" in text
 

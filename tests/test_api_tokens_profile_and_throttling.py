@@ -43,8 +43,10 @@ def test_a_wrong_password_gets_no_token(personas):
 
 def test_login_is_throttled(personas):
     client = APIClient()
-    codes = [client.post(f"{API}/auth/login/", {"username": "alice", "password": "guess"}, format="json").status_code
-             for _ in range(11)]
+    codes = [
+        client.post(f"{API}/auth/login/", {"username": "alice", "password": "guess"}, format="json").status_code
+        for _ in range(11)
+    ]
     assert codes == [400] * 10 + [429]
     response = client.post(f"{API}/auth/login/", {"username": "alice", "password": PASSWORD}, format="json")
     assert response.status_code == 429 and int(response["Retry-After"]) > 0

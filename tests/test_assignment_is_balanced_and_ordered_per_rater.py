@@ -49,8 +49,12 @@ def test_each_rater_has_an_own_order_reproducible_from_the_recorded_seed(make_st
     orders = {}
     for name in ("rater1", "rater2", "rater3"):
         membership = study.memberships.get(user=personas[name])
-        queue = list(study.assignments.filter(rater=personas[name]).order_by("order_key").values_list("case_id", flat=True))
-        recomputed = sorted(queue, key=lambda case_id: assignment_order_key(seed=membership.queue_seed, case_id=case_id))
+        queue = list(
+            study.assignments.filter(rater=personas[name]).order_by("order_key").values_list("case_id", flat=True)
+        )
+        recomputed = sorted(
+            queue, key=lambda case_id: assignment_order_key(seed=membership.queue_seed, case_id=case_id)
+        )
         assert queue == recomputed
         orders[name] = queue
     # Three raters with different seeds: the orders differ (12! orders, a clash is vanishingly rare).

@@ -47,7 +47,11 @@ def test_each_rating_revision_is_one_event_naming_the_rater_case_and_revision(st
         before = AuditEvent.objects.count()
         rating_submit(assignment=assignment, values=COHEN_VALUES, reading_time_s=5.0)
         event = only_new_event(study, before)
-        assert (event.action, event.actor, event.target) == (Action.RATING_REVISION, personas["rater1"], assignment.case.public_id)
+        assert (event.action, event.actor, event.target) == (
+            Action.RATING_REVISION,
+            personas["rater1"],
+            assignment.case.public_id,
+        )
         assert event.details == {"revision": revision, "source": "web", "assignment": assignment.public_id}
         assert event.created_at is not None
 
@@ -67,19 +71,31 @@ def test_flag_adjudicator_right_and_adjudication_are_each_one_event(study, perso
     assignment_flag(assignment=assignment, reason="wrong_view")
     event = only_new_event(study, before)
     assert (event.action, event.actor, event.target, event.details["reason"]) == (
-        Action.FLAG, personas["rater1"], assignment.case.public_id, "wrong_view")
+        Action.FLAG,
+        personas["rater1"],
+        assignment.case.public_id,
+        "wrong_view",
+    )
 
     before = AuditEvent.objects.count()
     membership_set_adjudicator(study=study, user=olivia, allowed=True, actor=alice)
     event = only_new_event(study, before)
     assert (event.action, event.actor, event.target, event.details) == (
-        Action.ADJUDICATOR_CHANGE, alice, "olivia", {"can_adjudicate": True})
+        Action.ADJUDICATOR_CHANGE,
+        alice,
+        "olivia",
+        {"can_adjudicate": True},
+    )
 
     before = AuditEvent.objects.count()
     adjudication_record(case=assignment.case, adjudicator=olivia, values=COHEN_VALUES)
     event = only_new_event(study, before)
     assert (event.action, event.actor, event.target, event.details) == (
-        Action.ADJUDICATION, olivia, assignment.case.public_id, {"revision": 1})
+        Action.ADJUDICATION,
+        olivia,
+        assignment.case.public_id,
+        {"revision": 1},
+    )
 
 
 def test_membership_add_and_role_change_are_each_one_event(study, personas):
@@ -87,12 +103,21 @@ def test_membership_add_and_role_change_are_each_one_event(study, personas):
     before = AuditEvent.objects.count()
     membership_add(study=study, user=oscar, role=StudyMembership.Role.OBSERVER, actor=alice)
     event = only_new_event(study, before)
-    assert (event.action, event.actor, event.target, event.details) == (Action.MEMBER_ADD, alice, "oscar", {"role": "observer"})
+    assert (event.action, event.actor, event.target, event.details) == (
+        Action.MEMBER_ADD,
+        alice,
+        "oscar",
+        {"role": "observer"},
+    )
 
     before = AuditEvent.objects.count()
     membership_add(study=study, user=oscar, role=StudyMembership.Role.OWNER, actor=alice)
     event = only_new_event(study, before)
-    assert (event.action, event.target, event.details) == (Action.ROLE_CHANGE, "oscar", {"from": "observer", "to": "owner"})
+    assert (event.action, event.target, event.details) == (
+        Action.ROLE_CHANGE,
+        "oscar",
+        {"from": "observer", "to": "owner"},
+    )
 
     before = AuditEvent.objects.count()
     membership_add(study=study, user=oscar, role=StudyMembership.Role.OWNER, actor=alice)  # no change
@@ -113,7 +138,12 @@ def test_open_lock_and_model_promotion_are_each_one_event(make_study, personas):
     before = AuditEvent.objects.count()
     model_version_activate(version=version, actor=alice)
     event = only_new_event(study, before)
-    assert (event.action, event.actor, event.target, event.details) == (Action.MODEL_PROMOTION, alice, "2", {"previous": None})
+    assert (event.action, event.actor, event.target, event.details) == (
+        Action.MODEL_PROMOTION,
+        alice,
+        "2",
+        {"previous": None},
+    )
 
     before = AuditEvent.objects.count()
     study_lock(study=study, actor=alice)

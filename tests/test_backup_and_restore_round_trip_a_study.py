@@ -31,14 +31,24 @@ def rich_study(make_study, personas):
     alice = personas["alice"]
     cases = list(study.cases.all())
     Case.objects.filter(pk=cases[0].pk).update(metadata={"age": "61", "sex": "F"}, patient_id="P-001")
-    a1, a2 = (Assignment.objects.filter(study=study, rater=personas[name]).order_by("order_key").first() for name in ("rater1", "rater2"))
+    a1, a2 = (
+        Assignment.objects.filter(study=study, rater=personas[name]).order_by("order_key").first()
+        for name in ("rater1", "rater2")
+    )
     rating_submit(assignment=a1, values=COHEN_VALUES, reading_time_s=12.5)
     rating_submit(assignment=a1, values={**COHEN_VALUES, "extent_left": 4}, reading_time_s=3.0, client_key="retry-1")
     assignment_flag(assignment=a2, reason="other", note="rotated")
     membership_set_adjudicator(study=study, user=personas["olivia"], allowed=True, actor=alice)
     adjudication_record(case=a1.case, adjudicator=personas["olivia"], values=COHEN_VALUES, note="agreed")
-    version = ModelVersion.objects.create(study=study, number=1, backbone="densenet121-res224-all", feature_set="lung_opacity",
-                                          head={"weights": [0.5]}, metrics={"mae": 1.25}, training_cases=3)
+    version = ModelVersion.objects.create(
+        study=study,
+        number=1,
+        backbone="densenet121-res224-all",
+        feature_set="lung_opacity",
+        head={"weights": [0.5]},
+        metrics={"mae": 1.25},
+        training_cases=3,
+    )
     Prediction.objects.bulk_create([Prediction(case=c, model_version=version, values={"opacity": 2.5}) for c in cases])
     model_version_activate(version=version, actor=alice)
     study_lock(study=study, actor=alice)
@@ -96,7 +106,9 @@ def test_the_manifest_carries_what_the_issue_lists(rich_study):
     assert sum(1 for a in manifest["assignments"] if a["flag_reason"] == "other") == 1
     assert manifest["adjudications"][0]["adjudicator"] == "olivia"
     assert manifest["model_versions"][0]["is_active"] and len(manifest["predictions"]) == 3
-    assert {"rating_revision", "flag", "adjudication", "model_promotion", "lock"} <= {e["action"] for e in manifest["audit_events"]}
+    assert {"rating_revision", "flag", "adjudication", "model_promotion", "lock"} <= {
+        e["action"] for e in manifest["audit_events"]
+    }
     assert any(c["metadata"] == {"age": "61", "sex": "F"} and c["patient_id"] == "P-001" for c in manifest["cases"])
 
 
@@ -108,7 +120,9 @@ def test_import_refuses_a_slug_that_exists(rich_study, tmp_path):
     assert Study.objects.count() == 1
 
 
-def rewrite(source, target, *, manifest=None, extra: dict[str, bytes] | None = None, replace: dict[str, bytes] | None = None):
+def rewrite(
+    source, target, *, manifest=None, extra: dict[str, bytes] | None = None, replace: dict[str, bytes] | None = None
+):
     with zipfile.ZipFile(source) as old, zipfile.ZipFile(target, "w") as new:
         for name in old.namelist():
             data = old.read(name)
@@ -124,13 +138,16 @@ def break_last_assignment(manifest: dict) -> dict:
     return manifest
 
 
-@pytest.mark.parametrize("damage, message", [
-    ({"extra": {"../evil.py": b"x"}}, "does not name"),
-    ({"extra": {"images/notes.txt": b"x"}}, "does not name"),
-    ({"manifest": lambda m: {**m, "format_version": 99}}, "format version"),
-    ({"manifest": lambda m: {**m, "format": "other"}}, "not a study backup"),
-    ({"manifest": break_last_assignment}, "malformed"),
-])
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        ({"extra": {"../evil.py": b"x"}}, "does not name"),
+        ({"extra": {"images/notes.txt": b"x"}}, "does not name"),
+        ({"manifest": lambda m: {**m, "format_version": 99}}, "format version"),
+        ({"manifest": lambda m: {**m, "format": "other"}}, "not a study backup"),
+        ({"manifest": break_last_assignment}, "malformed"),
+    ],
+)
 def test_import_refuses_unsafe_or_malformed_archives_and_leaves_nothing(rich_study, tmp_path, damage, message):
     good, bad = tmp_path / "good.zip", tmp_path / "bad.zip"
     call_command("export_study", rich_study.slug, output=str(good))

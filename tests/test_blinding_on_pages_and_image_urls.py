@@ -14,11 +14,20 @@ def rated_study(make_study, personas):
     study = make_study(n_cases=3)
     cases_apply_metadata(
         study=study,
-        metadata={case.original_filename: {"filename": case.original_filename, "patientid": "PID-XYZ-99", "clinical_notes": SECRET_NOTE} for case in study.cases.all()},
+        metadata={
+            case.original_filename: {
+                "filename": case.original_filename,
+                "patientid": "PID-XYZ-99",
+                "clinical_notes": SECRET_NOTE,
+            }
+            for case in study.cases.all()
+        },
     )
     # rater2 scores everything with distinctive values so a leak would be visible.
     for assignment in Assignment.objects.filter(study=study, rater=personas["rater2"]):
-        rating_submit(assignment=assignment, values={"extent_right": 4, "extent_left": 4, "opacity_right": 3, "opacity_left": 3})
+        rating_submit(
+            assignment=assignment, values={"extent_right": 4, "extent_left": 4, "opacity_right": 3, "opacity_left": 3}
+        )
     return study
 
 
@@ -28,7 +37,9 @@ def _own(study, user):
 
 def _forbidden_strings(study, personas):
     out = ["rater2", "rater3", "PID-XYZ-99", SECRET_NOTE, "img-0"]
-    out += list(study.cases.values_list("public_id", flat=True))  # raters never see case ids, only their own assignment ids
+    out += list(
+        study.cases.values_list("public_id", flat=True)
+    )  # raters never see case ids, only their own assignment ids
     out += list(Assignment.objects.filter(study=study, rater=personas["rater2"]).values_list("public_id", flat=True))
     return out
 
@@ -102,7 +113,12 @@ def test_outsider_sees_no_study_and_cannot_read(rated_study, personas, client_fo
 
 def test_anonymous_users_are_sent_to_login(rated_study, client):
     assignment = Assignment.objects.filter(study=rated_study).first()
-    for url in ("/", f"/read/{assignment.public_id}/", f"/read/{assignment.public_id}/image.png", f"/studies/{rated_study.slug}/"):
+    for url in (
+        "/",
+        f"/read/{assignment.public_id}/",
+        f"/read/{assignment.public_id}/image.png",
+        f"/studies/{rated_study.slug}/",
+    ):
         response = client.get(url)
         assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
 

@@ -32,12 +32,27 @@ def demo_metadata() -> dict[str, dict[str, str]]:
 
 def test_create_study_creates_study_with_owner_and_raters(personas):
     output = run(
-        "create_study", "chest-2024", "--rubric", "ralo", "--title", "Chest 2024",
-        "--raters", "rater1,rater2,rater3", "--raters-per-case", "2", "--owner", "alice",
+        "create_study",
+        "chest-2024",
+        "--rubric",
+        "ralo",
+        "--title",
+        "Chest 2024",
+        "--raters",
+        "rater1,rater2,rater3",
+        "--raters-per-case",
+        "2",
+        "--owner",
+        "alice",
     )
 
     study = Study.objects.get(slug="chest-2024")
-    assert (study.title, study.rubric, study.raters_per_case, study.status) == ("Chest 2024", "ralo", 2, Study.Status.DRAFT)
+    assert (study.title, study.rubric, study.raters_per_case, study.status) == (
+        "Chest 2024",
+        "ralo",
+        2,
+        Study.Status.DRAFT,
+    )
     roles = dict(study.memberships.values_list("user__username", "role"))
     assert roles == {"alice": Role.OWNER, "rater1": Role.RATER, "rater2": Role.RATER, "rater3": Role.RATER}
     assert "created study chest-2024 (ralo), owner alice, 3 rater(s)" in output
@@ -45,11 +60,15 @@ def test_create_study_creates_study_with_owner_and_raters(personas):
 
 
 def test_create_study_creates_missing_raters_with_unusable_password(personas):
-    output = run("create_study", "s2", "--rubric", "cohen2020", "--raters", "rater1, newreader ,other-reader", "--owner", "alice")
+    output = run(
+        "create_study", "s2", "--rubric", "cohen2020", "--raters", "rater1, newreader ,other-reader", "--owner", "alice"
+    )
 
     study = Study.objects.get(slug="s2")
     assert set(study.memberships.filter(role=Role.RATER).values_list("user__username", flat=True)) == {
-        "rater1", "newreader", "other-reader",
+        "rater1",
+        "newreader",
+        "other-reader",
     }
     for name in ("newreader", "other-reader"):
         assert User.objects.get(username=name).has_usable_password() is False
@@ -194,7 +213,9 @@ def test_import_images_reports_a_bad_file_with_its_reason_and_imports_the_rest(d
 
     assert "imported 2, duplicates 0, rejected 3" in output
     lines = output.splitlines()
-    assert any("broken.png" in line and "rejected" in line and "not a PNG, JPEG or DICOM file" in line for line in lines)
+    assert any(
+        "broken.png" in line and "rejected" in line and "not a PNG, JPEG or DICOM file" in line for line in lines
+    )
     assert any("empty.png" in line and "empty file" in line for line in lines)
     assert any("missing.png" in line and "no such file or folder" in line for line in lines)
     assert set(draft_study.cases.values_list("original_filename", flat=True)) == {"good-1.png", "good-2.png"}

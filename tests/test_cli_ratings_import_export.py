@@ -37,8 +37,15 @@ def write_csv(path, header: list[str], rows: list[dict | list]) -> str:
 
 
 def cohen_row(image: str, rater: str, er=2, el=3, orr=1, ol=2, **extra) -> dict:
-    return {"image": image, "rater": rater, "extent_right": er, "extent_left": el, "opacity_right": orr,
-            "opacity_left": ol, **extra}
+    return {
+        "image": image,
+        "rater": rater,
+        "extent_right": er,
+        "extent_left": el,
+        "opacity_right": orr,
+        "opacity_left": ol,
+        **extra,
+    }
 
 
 def published_scores() -> list[dict[str, str]]:
@@ -71,8 +78,18 @@ def test_import_ratings_stores_every_row_with_derived_totals_duration_and_date(d
     rows = []
     for i, image in enumerate(demo_images):
         for j, rater in enumerate(RATERS):
-            rows.append(cohen_row(image, rater, er=(i + j) % 5, el=j, orr=i % 4, ol=(i + 1) % 4,
-                                  duration_s=f"{10 + i}.5", rated_at=f"2020-04-0{j + 1}T10:3{i}:00"))
+            rows.append(
+                cohen_row(
+                    image,
+                    rater,
+                    er=(i + j) % 5,
+                    el=j,
+                    orr=i % 4,
+                    ol=(i + 1) % 4,
+                    duration_s=f"{10 + i}.5",
+                    rated_at=f"2020-04-0{j + 1}T10:3{i}:00",
+                )
+            )
     path = write_csv(tmp_path / "ratings.csv", HEADER, rows)
 
     output = run("import_ratings", "demo", path)
@@ -80,8 +97,9 @@ def test_import_ratings_stores_every_row_with_derived_totals_duration_and_date(d
     assert "imported 18 rating(s) into demo" in output
     assert Rating.objects.count() == 18
     for row in rows:
-        assignment = Assignment.objects.get(case__study=demo_study, case__original_filename=row["image"],
-                                            rater__username=row["rater"])
+        assignment = Assignment.objects.get(
+            case__study=demo_study, case__original_filename=row["image"], rater__username=row["rater"]
+        )
         rating = assignment.current_rating
         assert (rating.revision, rating.source) == (1, Rating.Source.IMPORT)
         assert rating.values == {key: row[key] for key in COHEN_ITEMS}
@@ -130,47 +148,82 @@ def test_import_ratings_reads_a_utf8_file_with_byte_order_mark(demo_study, demo_
 
 # Each case: how to spoil a valid three-row file (lines 2-4), and what the error must say.
 BAD_FILES = {
-    "unknown_image": (lambda h, r: (h, [r[0], {**r[1], "image": "not-in-study.jpg"}, r[2]]),
-                      "line 3: image 'not-in-study.jpg' is not in the study"),
-    "unknown_rater": (lambda h, r: (h, [r[0], r[1], {**r[2], "rater": "mallory"}]),
-                      "line 4: rater 'mallory' is not a rater of the study"),
-    "observer_as_rater": (lambda h, r: (h, [r[0], {**r[1], "rater": "olivia"}, r[2]]),
-                          "line 3: rater 'olivia' is not a rater of the study"),
+    "unknown_image": (
+        lambda h, r: (h, [r[0], {**r[1], "image": "not-in-study.jpg"}, r[2]]),
+        "line 3: image 'not-in-study.jpg' is not in the study",
+    ),
+    "unknown_rater": (
+        lambda h, r: (h, [r[0], r[1], {**r[2], "rater": "mallory"}]),
+        "line 4: rater 'mallory' is not a rater of the study",
+    ),
+    "observer_as_rater": (
+        lambda h, r: (h, [r[0], {**r[1], "rater": "olivia"}, r[2]]),
+        "line 3: rater 'olivia' is not a rater of the study",
+    ),
     "empty_image": (lambda h, r: (h, [r[0], {**r[1], "image": ""}, r[2]]), "line 3: empty image"),
-    "unknown_column": (lambda h, r: ([*h, "comment"], [{**row, "comment": "ok"} for row in r]),
-                       "unknown column 'comment'"),
+    "unknown_column": (
+        lambda h, r: ([*h, "comment"], [{**row, "comment": "ok"} for row in r]),
+        "unknown column 'comment'",
+    ),
     "missing_item_column": (lambda h, r: ([c for c in h if c != "opacity_left"], r), "missing column 'opacity_left'"),
     "missing_rater_column": (lambda h, r: ([c for c in h if c != "rater"], r), "missing column 'rater'"),
-    "repeated_column": (lambda h, r: ([*h, "extent_left"], [[*(row[c] for c in h), 1] for row in r]),
-                        "column 'extent_left' appears twice"),
-    "out_of_range_value": (lambda h, r: (h, [r[0], {**r[1], "extent_right": 5}, r[2]]),
-                           "line 3: Geographic extent, right lung: 5 is outside 0-4"),
-    "negative_value": (lambda h, r: (h, [r[0], r[1], {**r[2], "opacity_left": -1}]),
-                       "line 4: Opacity, left lung: -1 is outside 0-3"),
-    "opacity_above_cohen_maximum": (lambda h, r: (h, [r[0], {**r[1], "opacity_right": 4}, r[2]]),
-                                    "line 3: Opacity, right lung: 4 is outside 0-3"),
-    "non_integer_value": (lambda h, r: (h, [r[0], {**r[1], "extent_left": "2.5"}, r[2]]),
-                          "line 3: Geographic extent, left lung: '2.5' is not a whole number"),
-    "text_value": (lambda h, r: (h, [r[0], {**r[1], "extent_left": "two"}, r[2]]),
-                   "line 3: Geographic extent, left lung: 'two' is not a whole number"),
-    "empty_value": (lambda h, r: (h, [r[0], {**r[1], "opacity_right": ""}, r[2]]),
-                    "line 3: Opacity, right lung: a value is required"),
-    "short_row": (lambda h, r: (h, [r[0], [r[1]["image"], r[1]["rater"], 1], r[2]]),
-                  "line 3: Opacity, right lung: a value is required"),
-    "long_row": (lambda h, r: (h, [r[0], [*(r[1][c] for c in h), "stray"], r[2]]),
-                 "line 3: more cells than columns"),
-    "duplicate_image_and_rater": (lambda h, r: (h, [r[0], r[1], {**r[0], "extent_right": 4}]),
-                                  "line 4: duplicate of line 2 (same image and rater)"),
-    "bad_duration": (lambda h, r: (h, [r[0], {**r[1], "duration_s": "12 s"}, r[2]]),
-                     "line 3: duration_s '12 s' is not a number"),
-    "negative_duration": (lambda h, r: (h, [r[0], {**r[1], "duration_s": "-3"}, r[2]]),
-                          "line 3: duration_s -3 is outside 0 to 86400 seconds"),
-    "day_long_duration": (lambda h, r: (h, [r[0], {**r[1], "duration_s": "86400"}, r[2]]),
-                          "line 3: duration_s 86400 is outside 0 to 86400 seconds"),
-    "bad_rated_at": (lambda h, r: (h, [r[0], {**r[1], "rated_at": "yesterday"}, r[2]]),
-                     "line 3: rated_at 'yesterday' is not an ISO 8601 date and time"),
-    "impossible_rated_at": (lambda h, r: (h, [r[0], {**r[1], "rated_at": "2020-02-30T10:00:00"}, r[2]]),
-                            "line 3: rated_at '2020-02-30T10:00:00' is not an ISO 8601 date and time"),
+    "repeated_column": (
+        lambda h, r: ([*h, "extent_left"], [[*(row[c] for c in h), 1] for row in r]),
+        "column 'extent_left' appears twice",
+    ),
+    "out_of_range_value": (
+        lambda h, r: (h, [r[0], {**r[1], "extent_right": 5}, r[2]]),
+        "line 3: Geographic extent, right lung: 5 is outside 0-4",
+    ),
+    "negative_value": (
+        lambda h, r: (h, [r[0], r[1], {**r[2], "opacity_left": -1}]),
+        "line 4: Opacity, left lung: -1 is outside 0-3",
+    ),
+    "opacity_above_cohen_maximum": (
+        lambda h, r: (h, [r[0], {**r[1], "opacity_right": 4}, r[2]]),
+        "line 3: Opacity, right lung: 4 is outside 0-3",
+    ),
+    "non_integer_value": (
+        lambda h, r: (h, [r[0], {**r[1], "extent_left": "2.5"}, r[2]]),
+        "line 3: Geographic extent, left lung: '2.5' is not a whole number",
+    ),
+    "text_value": (
+        lambda h, r: (h, [r[0], {**r[1], "extent_left": "two"}, r[2]]),
+        "line 3: Geographic extent, left lung: 'two' is not a whole number",
+    ),
+    "empty_value": (
+        lambda h, r: (h, [r[0], {**r[1], "opacity_right": ""}, r[2]]),
+        "line 3: Opacity, right lung: a value is required",
+    ),
+    "short_row": (
+        lambda h, r: (h, [r[0], [r[1]["image"], r[1]["rater"], 1], r[2]]),
+        "line 3: Opacity, right lung: a value is required",
+    ),
+    "long_row": (lambda h, r: (h, [r[0], [*(r[1][c] for c in h), "stray"], r[2]]), "line 3: more cells than columns"),
+    "duplicate_image_and_rater": (
+        lambda h, r: (h, [r[0], r[1], {**r[0], "extent_right": 4}]),
+        "line 4: duplicate of line 2 (same image and rater)",
+    ),
+    "bad_duration": (
+        lambda h, r: (h, [r[0], {**r[1], "duration_s": "12 s"}, r[2]]),
+        "line 3: duration_s '12 s' is not a number",
+    ),
+    "negative_duration": (
+        lambda h, r: (h, [r[0], {**r[1], "duration_s": "-3"}, r[2]]),
+        "line 3: duration_s -3 is outside 0 to 86400 seconds",
+    ),
+    "day_long_duration": (
+        lambda h, r: (h, [r[0], {**r[1], "duration_s": "86400"}, r[2]]),
+        "line 3: duration_s 86400 is outside 0 to 86400 seconds",
+    ),
+    "bad_rated_at": (
+        lambda h, r: (h, [r[0], {**r[1], "rated_at": "yesterday"}, r[2]]),
+        "line 3: rated_at 'yesterday' is not an ISO 8601 date and time",
+    ),
+    "impossible_rated_at": (
+        lambda h, r: (h, [r[0], {**r[1], "rated_at": "2020-02-30T10:00:00"}, r[2]]),
+        "line 3: rated_at '2020-02-30T10:00:00' is not an ISO 8601 date and time",
+    ),
     "header_only": (lambda h, r: (h, []), "the file has no rating rows"),
 }
 
@@ -184,8 +237,9 @@ BAD_FILES = {
         if not (allow and kind == "unknown_image")  # an unknown image is what --allow-missing-images accepts
     ],
 )
-def test_import_ratings_refuses_the_whole_file_when_one_row_is_bad(demo_study, demo_images, tmp_path, kind,
-                                                                    allow_missing_images):
+def test_import_ratings_refuses_the_whole_file_when_one_row_is_bad(
+    demo_study, demo_images, tmp_path, kind, allow_missing_images
+):
     spoil, message = BAD_FILES[kind]
     good = [
         cohen_row(demo_images[0], "rater1", duration_s="12.5", rated_at="2020-04-01T10:00:00"),
@@ -270,8 +324,16 @@ RALE_HEADER = ["image", "rater", *rubric_get("rale").item_keys]
 
 
 def rale_row(image: str, rater: str, **values) -> dict:
-    base = {"ru_extent": 0, "ru_density": "", "rl_extent": 2, "rl_density": 3,
-            "lu_extent": 0, "lu_density": "", "ll_extent": 4, "ll_density": 1}
+    base = {
+        "ru_extent": 0,
+        "ru_density": "",
+        "rl_extent": 2,
+        "rl_density": 3,
+        "lu_extent": 0,
+        "lu_density": "",
+        "ll_extent": 4,
+        "ll_density": 1,
+    }
     return {"image": image, "rater": rater, **base, **values}
 
 
@@ -281,14 +343,25 @@ def rale_study(make_study):
 
 
 def test_import_ratings_rale_keeps_density_empty_where_extent_is_zero(rale_study, tmp_path):
-    path = write_csv(tmp_path / "rale.csv", RALE_HEADER,
-                     [rale_row("img-000.png", "rater1"), rale_row("img-001.png", "rater2", ru_extent=1, ru_density=2)])
+    path = write_csv(
+        tmp_path / "rale.csv",
+        RALE_HEADER,
+        [rale_row("img-000.png", "rater1"), rale_row("img-001.png", "rater2", ru_extent=1, ru_density=2)],
+    )
 
     run("import_ratings", "rale", path)
 
     first = Rating.objects.get(assignment__rater__username="rater1")
-    assert first.values == {"ru_extent": 0, "ru_density": None, "rl_extent": 2, "rl_density": 3,
-                            "lu_extent": 0, "lu_density": None, "ll_extent": 4, "ll_density": 1}
+    assert first.values == {
+        "ru_extent": 0,
+        "ru_density": None,
+        "rl_extent": 2,
+        "rl_density": 3,
+        "lu_extent": 0,
+        "lu_density": None,
+        "ll_extent": 4,
+        "ll_density": 1,
+    }
     assert first.totals == {"rale": 2 * 3 + 4 * 1}
     assert Rating.objects.get(assignment__rater__username="rater2").totals == {"rale": 1 * 2 + 6 + 4}
 
@@ -296,14 +369,23 @@ def test_import_ratings_rale_keeps_density_empty_where_extent_is_zero(rale_study
 @pytest.mark.parametrize(
     "values, message",
     [
-        ({"ru_extent": 0, "ru_density": 2}, "line 3: Density, right upper: must be empty when Extent, right upper is 0"),
-        ({"ll_extent": 3, "ll_density": ""}, "line 3: Density, left lower: required when Extent, left lower is above 0"),
+        (
+            {"ru_extent": 0, "ru_density": 2},
+            "line 3: Density, right upper: must be empty when Extent, right upper is 0",
+        ),
+        (
+            {"ll_extent": 3, "ll_density": ""},
+            "line 3: Density, left lower: required when Extent, left lower is above 0",
+        ),
         ({"rl_density": 0}, "line 3: Density, right lower: 0 is outside 1-3"),
     ],
 )
 def test_import_ratings_rale_refuses_a_row_with_density_against_extent(rale_study, tmp_path, values, message):
-    path = write_csv(tmp_path / "rale.csv", RALE_HEADER,
-                     [rale_row("img-000.png", "rater1"), rale_row("img-001.png", "rater1", **values)])
+    path = write_csv(
+        tmp_path / "rale.csv",
+        RALE_HEADER,
+        [rale_row("img-000.png", "rater1"), rale_row("img-001.png", "rater1", **values)],
+    )
 
     with pytest.raises(CommandError, match=re.escape(message)):
         run("import_ratings", "rale", path)
@@ -317,9 +399,11 @@ def test_import_ratings_allow_missing_images_creates_image_less_cases_never_show
     make_study, personas, client_for, tmp_path
 ):
     study = make_study(n_cases=0, slug="past")  # open, but without any image
-    path = write_csv(tmp_path / "past.csv", HEADER,
-                     [cohen_row("past-1.png", "rater1"), cohen_row("past-2.png", "rater1"),
-                      cohen_row("past-1.png", "rater2")])
+    path = write_csv(
+        tmp_path / "past.csv",
+        HEADER,
+        [cohen_row("past-1.png", "rater1"), cohen_row("past-2.png", "rater1"), cohen_row("past-1.png", "rater2")],
+    )
 
     with pytest.raises(CommandError, match="use --allow-missing-images"):
         run("import_ratings", "past", path)
@@ -351,8 +435,12 @@ def test_import_ratings_allow_missing_images_creates_image_less_cases_never_show
 
 def test_import_images_later_gives_an_image_less_case_its_image(make_study, personas, tmp_path):
     study = make_study(n_cases=0, slug="past")
-    run("import_ratings", "past", write_csv(tmp_path / "past.csv", HEADER, [cohen_row("past-1.png", "rater1")]),
-        "--allow-missing-images")
+    run(
+        "import_ratings",
+        "past",
+        write_csv(tmp_path / "past.csv", HEADER, [cohen_row("past-1.png", "rater1")]),
+        "--allow-missing-images",
+    )
     case = study.cases.get()
     folder = tmp_path / "images"
     folder.mkdir()
@@ -402,41 +490,82 @@ def test_import_ratings_of_the_same_file_twice_keeps_both_revisions(demo_study, 
 
 
 def test_export_ratings_writes_a_csv_with_the_documented_columns(demo_study, demo_images, tmp_path):
-    run("import_ratings", "demo", write_csv(tmp_path / "r.csv", HEADER, [
-        cohen_row(demo_images[0], "rater1", duration_s="12.25", rated_at="2020-04-01T10:00:00"),
-        cohen_row(demo_images[0], "rater2", er=4, el=4, orr=3, ol=3),
-    ]))
+    run(
+        "import_ratings",
+        "demo",
+        write_csv(
+            tmp_path / "r.csv",
+            HEADER,
+            [
+                cohen_row(demo_images[0], "rater1", duration_s="12.25", rated_at="2020-04-01T10:00:00"),
+                cohen_row(demo_images[0], "rater2", er=4, el=4, orr=3, ol=3),
+            ],
+        ),
+    )
     flagged = demo_study.assignments.get(case__original_filename=demo_images[1], rater__username="rater3")
     assignment_flag(assignment=flagged, reason="not_assessable")
 
     rows = list(csv.DictReader(io.StringIO(run("export_ratings", "demo"))))
 
     assert list(rows[0]) == [
-        "image", "case_id", "rater", "status", "revision", *["extent_right", "opacity_right", "extent_left",
-                                                             "opacity_left"],
-        "geographic_extent", "opacity", "duration_s", "rated_at", "flag_reason", "flag_note", "aided",
+        "image",
+        "case_id",
+        "rater",
+        "status",
+        "revision",
+        *["extent_right", "opacity_right", "extent_left", "opacity_left"],
+        "geographic_extent",
+        "opacity",
+        "duration_s",
+        "rated_at",
+        "flag_reason",
+        "flag_note",
+        "aided",
         "model_version_shown",
     ]
     assert len(rows) == 3  # only completed assignments
     by_rater = {row["rater"]: row for row in rows}
     one = by_rater["rater1"]
     case = demo_study.cases.get(original_filename=demo_images[0])
-    assert (one["image"], one["case_id"], one["status"], one["revision"]) == (demo_images[0], case.public_id, "scored", "1")
+    assert (one["image"], one["case_id"], one["status"], one["revision"]) == (
+        demo_images[0],
+        case.public_id,
+        "scored",
+        "1",
+    )
     assert (one["extent_right"], one["extent_left"], one["opacity_right"], one["opacity_left"]) == ("2", "3", "1", "2")
     assert (one["geographic_extent"], one["opacity"]) == ("5", "3")
     assert one["duration_s"] == "12.250"
     assert datetime.fromisoformat(one["rated_at"]) == datetime(2020, 4, 1, 10, 0, tzinfo=UTC)
-    assert (by_rater["rater2"]["geographic_extent"], by_rater["rater2"]["opacity"], by_rater["rater2"]["duration_s"]) == (
-        "8", "6", "")
+    assert (
+        by_rater["rater2"]["geographic_extent"],
+        by_rater["rater2"]["opacity"],
+        by_rater["rater2"]["duration_s"],
+    ) == ("8", "6", "")
     flag = by_rater["rater3"]
     assert (flag["status"], flag["revision"], flag["flag_reason"], flag["extent_right"], flag["opacity"]) == (
-        "flagged", "", "not_assessable", "", "")
+        "flagged",
+        "",
+        "not_assessable",
+        "",
+        "",
+    )
 
 
 def test_export_ratings_then_import_into_the_same_study_round_trips(demo_study, demo_images, tmp_path):
-    rows = [cohen_row(image, rater, er=i % 5, el=(i + 2) % 5, orr=i % 4, ol=(i + 3) % 4, duration_s=str(5 + i),
-                      rated_at=f"2020-04-0{1 + i % 3}T0{i % 10}:15:00")
-            for i, (image, rater) in enumerate((image, rater) for image in demo_images for rater in RATERS)]
+    rows = [
+        cohen_row(
+            image,
+            rater,
+            er=i % 5,
+            el=(i + 2) % 5,
+            orr=i % 4,
+            ol=(i + 3) % 4,
+            duration_s=str(5 + i),
+            rated_at=f"2020-04-0{1 + i % 3}T0{i % 10}:15:00",
+        )
+        for i, (image, rater) in enumerate((image, rater) for image in demo_images for rater in RATERS)
+    ]
     run("import_ratings", "demo", write_csv(tmp_path / "r.csv", HEADER, rows))
     flagged = demo_study.assignments.get(case__original_filename=demo_images[0], rater__username="rater2")
     assignment_flag(assignment=flagged, reason="other", note="lateral view, not frontal")
@@ -486,10 +615,7 @@ def test_export_scores_writes_rounded_half_up_means_per_case(make_study, tmp_pat
 
     # img-003 has no rating and is left out.
     assert output == (
-        "filename,geographic_mean,opacity_mean\n"
-        "img-000.png,2.7,0.3\n"
-        "img-001.png,1.3,2.0\n"
-        "img-002.png,8.0,5.7\n"
+        "filename,geographic_mean,opacity_mean\nimg-000.png,2.7,0.3\nimg-001.png,1.3,2.0\nimg-002.png,8.0,5.7\n"
     )
 
 
@@ -504,13 +630,25 @@ def test_export_scores_rounds_a_half_up_not_to_even(make_study, tmp_path):
 
     output = run("export_scores", "four", "--format", "covid-severity")
 
-    assert output.splitlines() == ["filename,geographic_mean,opacity_mean", "img-000.png,0.3,2.3", "img-001.png,4.5,0.3"]
+    assert output.splitlines() == [
+        "filename,geographic_mean,opacity_mean",
+        "img-000.png,0.3,2.3",
+        "img-001.png,4.5,0.3",
+    ]
 
 
 def test_export_scores_uses_current_ratings_and_leaves_out_flags(make_study, tmp_path):
     study = make_study(n_cases=1, slug="cur")
-    run("import_ratings", "cur", write_csv(tmp_path / "a.csv", HEADER, rows_for_totals("img-000.png", RATERS, [0, 0, 0], [0, 0, 0])))
-    run("import_ratings", "cur", write_csv(tmp_path / "b.csv", HEADER, rows_for_totals("img-000.png", RATERS[:2], [4, 5], [2, 3])))
+    run(
+        "import_ratings",
+        "cur",
+        write_csv(tmp_path / "a.csv", HEADER, rows_for_totals("img-000.png", RATERS, [0, 0, 0], [0, 0, 0])),
+    )
+    run(
+        "import_ratings",
+        "cur",
+        write_csv(tmp_path / "b.csv", HEADER, rows_for_totals("img-000.png", RATERS[:2], [4, 5], [2, 3])),
+    )
     assignment_flag(assignment=study.assignments.get(rater__username="rater3"), reason="wrong_view")
 
     output = run("export_scores", "cur", "--format", "covid-severity")
@@ -555,8 +693,12 @@ def test_cli_end_to_end_reproduces_the_published_covid_severity_scores(personas,
     assert len(published) == 6
     rows = []
     for entry in published:
-        rows += rows_for_totals(entry["filename"], ("reader-a", "reader-b", "reader-c"),
-                                totals_for_mean(entry["geographic_mean"]), totals_for_mean(entry["opacity_mean"]))
+        rows += rows_for_totals(
+            entry["filename"],
+            ("reader-a", "reader-b", "reader-c"),
+            totals_for_mean(entry["geographic_mean"]),
+            totals_for_mean(entry["opacity_mean"]),
+        )
     run("import_ratings", "demo", write_csv(tmp_path / "ratings.csv", HEADER, rows))
 
     output = run("export_scores", "demo", "--format", "covid-severity")

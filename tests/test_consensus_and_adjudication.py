@@ -44,11 +44,18 @@ def test_adjudicator_records_a_final_score_and_ratings_stay_untouched(study, per
     before = list(Rating.objects.values_list("pk", "values", "totals"))
     membership_set_adjudicator(study=study, user=personas["olivia"], allowed=True)
     case = study.cases.get(original_filename="b.png")
-    adjudication_record(case=case, adjudicator=personas["olivia"], values={"extent_right": 2, "extent_left": 2, "opacity_right": 1, "opacity_left": 1}, note="reviewed")
+    adjudication_record(
+        case=case,
+        adjudicator=personas["olivia"],
+        values={"extent_right": 2, "extent_left": 2, "opacity_right": 1, "opacity_left": 1},
+        note="reviewed",
+    )
     assert list(Rating.objects.values_list("pk", "values", "totals")) == before
     assert adjudication_queue(study=study) == []
     lines = consensus_csv(study=study).splitlines()
-    assert lines[0].startswith("image,case_id,n_raters,geographic_extent_consensus_mean,geographic_extent_range,geographic_extent_adjudicated,geographic_extent_final")
+    assert lines[0].startswith(
+        "image,case_id,n_raters,geographic_extent_consensus_mean,geographic_extent_range,geographic_extent_adjudicated,geographic_extent_final"
+    )
     row_b = next(line for line in lines if line.startswith("b.png"))
     assert row_b.endswith("adjudicated,no") and ",4,4," in row_b
     row_a = next(line for line in lines if line.startswith("a.png"))
@@ -63,7 +70,11 @@ def test_a_rater_cannot_be_made_adjudicator(study, personas):
 def test_only_adjudicators_record_final_scores(study, personas, client_for):
     case = study.cases.get(original_filename="b.png")
     with pytest.raises(StudyStateError, match="not an adjudicator"):
-        adjudication_record(case=case, adjudicator=personas["alice"], values={"extent_right": 1, "extent_left": 1, "opacity_right": 1, "opacity_left": 1})
+        adjudication_record(
+            case=case,
+            adjudicator=personas["alice"],
+            values={"extent_right": 1, "extent_left": 1, "opacity_right": 1, "opacity_left": 1},
+        )
     values = {"extent_right": "1", "extent_left": "1", "opacity_right": "1", "opacity_left": "1"}
     assert client_for("olivia").post(f"/studies/{study.slug}/adjudicate/{case.public_id}/", values).status_code == 404
     assert client_for("rater1").get(f"/studies/{study.slug}/adjudicate/{case.public_id}/").status_code == 404
@@ -76,7 +87,10 @@ def test_owner_makes_an_observer_adjudicator_who_then_adjudicates_in_the_browser
     client = client_for("olivia")
     page = client.get(f"/studies/{study.slug}/adjudicate/{case.public_id}/").content.decode()
     assert "rater2" in page and "Record final score" in page
-    response = client.post(f"/studies/{study.slug}/adjudicate/{case.public_id}/", {"extent_right": "2", "extent_left": "1", "opacity_right": "1", "opacity_left": "1"})
+    response = client.post(
+        f"/studies/{study.slug}/adjudicate/{case.public_id}/",
+        {"extent_right": "2", "extent_left": "1", "opacity_right": "1", "opacity_left": "1"},
+    )
     assert response.status_code == 302
     assert case.adjudications.get().totals == {"geographic_extent": 3, "opacity": 2}
 
@@ -86,4 +100,8 @@ def test_adjudication_refused_when_locked(study, personas):
     study.status = "locked"
     study.save()
     with pytest.raises(StudyStateError, match="locked"):
-        adjudication_record(case=study.cases.first(), adjudicator=personas["olivia"], values={"extent_right": 1, "extent_left": 1, "opacity_right": 1, "opacity_left": 1})
+        adjudication_record(
+            case=study.cases.first(),
+            adjudicator=personas["olivia"],
+            values={"extent_right": 1, "extent_left": 1, "opacity_right": 1, "opacity_left": 1},
+        )

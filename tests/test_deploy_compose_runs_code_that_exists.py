@@ -148,7 +148,11 @@ def test_gunicorn_serves_config_wsgi_with_options_it_accepts(tmp_path):
     # gunicorn parses every option and loads the application, then exits without serving.
     result = subprocess.run(
         [sys.executable, "-m", "gunicorn", "--check-config", *command[1:]],
-        cwd=ROOT, env={"PATH": "/usr/bin:/bin", "VAR_DIR": str(tmp_path)}, capture_output=True, text=True, timeout=120,
+        cwd=ROOT,
+        env={"PATH": "/usr/bin:/bin", "VAR_DIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
 

@@ -42,7 +42,9 @@ print(json.dumps({
 def run(args: list[str], tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
     # A clean environment: nothing from the test run (or CI's DATABASE_URL) leaks in.
     base = {"PATH": "/usr/bin:/bin", "VAR_DIR": str(tmp_path), "DJANGO_SETTINGS_MODULE": "config.settings"}
-    return subprocess.run([sys.executable, *args], cwd=ROOT, env={**base, **env}, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, *args], cwd=ROOT, env={**base, **env}, capture_output=True, text=True, timeout=120
+    )
 
 
 def show(tmp_path: Path, **env: str) -> dict:
@@ -52,16 +54,24 @@ def show(tmp_path: Path, **env: str) -> dict:
 
 
 def test_production_settings_pass_check_deploy_with_no_warnings(tmp_path):
-    result = run(["manage.py", "check", "--deploy", "--fail-level", "WARNING"], tmp_path,
-                 SECRET_KEY=secrets.token_urlsafe(50), **PRODUCTION)
+    result = run(
+        ["manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        tmp_path,
+        SECRET_KEY=secrets.token_urlsafe(50),
+        **PRODUCTION,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues (0 silenced)." in result.stdout
 
 
 def test_production_over_plain_http_is_what_check_deploy_warns_about(tmp_path):
     # Why .env.example says HTTPS=1 in production: without it the cookies travel in the clear.
-    result = run(["manage.py", "check", "--deploy", "--fail-level", "WARNING"], tmp_path,
-                 SECRET_KEY=secrets.token_urlsafe(50), **{**PRODUCTION, "HTTPS": "0"})
+    result = run(
+        ["manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        tmp_path,
+        SECRET_KEY=secrets.token_urlsafe(50),
+        **{**PRODUCTION, "HTTPS": "0"},
+    )
     assert result.returncode != 0
     for warning in ("security.W004", "security.W008", "security.W012", "security.W016"):
         assert warning in result.stderr
@@ -85,7 +95,10 @@ def test_development_keeps_plain_static_files_and_trusts_no_proxy_header(tmp_pat
 
 def test_throttles_are_shared_through_redis_when_cache_url_is_set(tmp_path):
     shown = show(tmp_path, CACHE_URL="redis://redis:6379/1")
-    assert shown["cache"] == {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://redis:6379/1"}
+    assert shown["cache"] == {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": "redis://redis:6379/1",
+    }
 
 
 def test_model_tasks_get_longer_time_limits_and_redis_waits_longer_than_any(tmp_path):
@@ -100,8 +113,12 @@ def test_model_tasks_get_longer_time_limits_and_redis_waits_longer_than_any(tmp_
 
 
 def test_time_limits_and_visibility_timeout_follow_the_environment(tmp_path):
-    shown = show(tmp_path, CELERY_BROKER_URL="redis://redis:6379/0", TASK_SOFT_TIME_LIMIT="600",
-                 MODEL_TASK_SOFT_TIME_LIMIT="36000")
+    shown = show(
+        tmp_path,
+        CELERY_BROKER_URL="redis://redis:6379/0",
+        TASK_SOFT_TIME_LIMIT="600",
+        MODEL_TASK_SOFT_TIME_LIMIT="36000",
+    )
     assert shown["limits"]["annotation.tasks.import_job_run"][:2] == [600, 900]
     assert shown["limits"]["scoring.tasks.retrain_study"][:2] == [36000, 36300]
     assert shown["visibility_timeout"] == int(1.1 * 36300)
@@ -109,7 +126,9 @@ def test_time_limits_and_visibility_timeout_follow_the_environment(tmp_path):
 
 def test_s3_media_storage_reads_its_bucket_from_the_environment(tmp_path):
     pytest.importorskip("storages")
-    shown = show(tmp_path, MEDIA_STORAGE="s3", AWS_STORAGE_BUCKET_NAME="cxr-media", AWS_S3_ENDPOINT_URL="http://127.0.0.1:9")
+    shown = show(
+        tmp_path, MEDIA_STORAGE="s3", AWS_STORAGE_BUCKET_NAME="cxr-media", AWS_S3_ENDPOINT_URL="http://127.0.0.1:9"
+    )
     assert shown["media"] == "storages.backends.s3.S3Storage"
     assert shown["bucket"] == "cxr-media"
 

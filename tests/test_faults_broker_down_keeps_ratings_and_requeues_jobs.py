@@ -32,7 +32,12 @@ def _use_broker(settings, monkeypatch, url: str) -> None:
     settings.CELERY_BROKER_URL = url
     settings.CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
     # Bounded: a publish gives up after one quick retry instead of waiting on the dead port.
-    settings.CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.1, "interval_max": 0.1}
+    settings.CELERY_TASK_PUBLISH_RETRY_POLICY = {
+        "max_retries": 1,
+        "interval_start": 0,
+        "interval_step": 0.1,
+        "interval_max": 0.1,
+    }
     settings.CELERY_BROKER_CONNECTION_MAX_RETRIES = 1
     settings.CELERY_BROKER_CONNECTION_TIMEOUT = 2
     celery_app._pool = None  # not closed: kombu's global producer pools may still hand it out per URL
@@ -45,8 +50,11 @@ def own_redis():
     if shutil.which("redis-server") is None:
         pytest.skip("redis-server is not installed")
     port = _free_port()
-    server = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
     def up() -> bool:
         with socket.socket() as probe:
@@ -68,7 +76,16 @@ def restore_sender():
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
 def test_broker_down_ratings_saved_jobs_queued_then_requeued_and_completed(
-    make_study, personas, client_for, settings, monkeypatch, start_worker, own_redis, restore_sender, tmp_path, xrv_weights_dir
+    make_study,
+    personas,
+    client_for,
+    settings,
+    monkeypatch,
+    start_worker,
+    own_redis,
+    restore_sender,
+    tmp_path,
+    xrv_weights_dir,
 ):
     study = make_study(n_cases=4)
     settings.CELERY_TASK_ALWAYS_EAGER = False
@@ -79,7 +96,10 @@ def test_broker_down_ratings_saved_jobs_queued_then_requeued_and_completed(
     own = list(Assignment.objects.filter(study=study, rater=personas["rater1"]).values_list("public_id", flat=True))
     started = time.monotonic()
     for public_id in own:
-        assert rater.post(f"{API}/assignments/{public_id}/ratings/", {"values": COHEN_VALUES}, format="json").status_code == 201
+        assert (
+            rater.post(f"{API}/assignments/{public_id}/ratings/", {"values": COHEN_VALUES}, format="json").status_code
+            == 201
+        )
     assert time.monotonic() - started < 10
     assert Rating.objects.filter(assignment__study=study).count() == len(own) == 4
 
@@ -103,7 +123,9 @@ def test_broker_down_ratings_saved_jobs_queued_then_requeued_and_completed(
     call_command("requeue_jobs", "--older-than", "0")
 
     def all_done() -> bool:
-        return all(job.__class__.objects.get(pk=job.pk).status in ("done", "failed") for job in (import_job, model_job, report))
+        return all(
+            job.__class__.objects.get(pk=job.pk).status in ("done", "failed") for job in (import_job, model_job, report)
+        )
 
     assert wait_until(all_done, timeout=240), log_path.read_text(errors="replace")[-4000:]
     for job in (import_job, model_job, report):

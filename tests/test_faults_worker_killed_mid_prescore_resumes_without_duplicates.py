@@ -15,7 +15,9 @@ N_CASES = 24
 
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
-def test_worker_killed_mid_prescore_retry_completes_with_unique_predictions(personas, settings, start_worker, xrv_weights_dir):
+def test_worker_killed_mid_prescore_retry_completes_with_unique_predictions(
+    personas, settings, start_worker, xrv_weights_dir
+):
     settings.CELERY_TASK_ALWAYS_EAGER = False
     env = {"SCORING_XRV_CACHE_DIR": str(xrv_weights_dir), "SCORING_BATCH_SIZE": "1", "SCORING_CHUNK_SIZE": "1"}
     worker, log_path = start_worker("model", **env)

@@ -48,24 +48,14 @@ def _noise(width: int, height: int, mode: str = "L", seed: int = 0) -> Image.Ima
 
 
 def _png_chunk(kind: bytes, payload: bytes) -> bytes:
-    return (
-        struct.pack(">I", len(payload))
-        + kind
-        + payload
-        + struct.pack(">I", zlib.crc32(kind + payload))
-    )
+    return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
 
 
 def _png_with_header(width: int, height: int) -> bytes:
     """A tiny, well-formed-looking PNG whose IHDR claims the given dimensions."""
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit greyscale
     idat = zlib.compress(b"\x00" * 64)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + _png_chunk(b"IHDR", ihdr)
-        + _png_chunk(b"IDAT", idat)
-        + _png_chunk(b"IEND", b"")
-    )
+    return b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr) + _png_chunk(b"IDAT", idat) + _png_chunk(b"IEND", b"")
 
 
 def _png_chunk_types(data: bytes) -> list[bytes]:
@@ -93,14 +83,10 @@ def _dicom(
 ) -> bytes:
     """A DICOM Part 10 file. `stored` is (frames x) rows x cols [x 3] of stored values."""
     meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = (
-        "1.2.840.10008.5.1.4.1.1.1.1"  # Digital X-Ray for presentation
-    )
+    meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.1.1"  # Digital X-Ray for presentation
     meta.MediaStorageSOPInstanceUID = generate_uid()
     meta.TransferSyntaxUID = transfer_syntax
-    ds = FileDataset(
-        "upload.dcm", {}, file_meta=meta, preamble=b"\x00" * 128 if preamble else None
-    )
+    ds = FileDataset("upload.dcm", {}, file_meta=meta, preamble=b"\x00" * 128 if preamble else None)
     ds.SOPClassUID = meta.MediaStorageSOPClassUID
     ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
     ds.PatientName = PATIENT_NAME
@@ -196,9 +182,7 @@ def test_16bit_png_keeps_its_16bit_range():
 
 
 def test_rgb_jpeg_becomes_grey_luminance():
-    image = decode_image(
-        _encode(Image.new("RGB", (64, 48), (200, 100, 50)), "JPEG", quality=95)
-    )
+    image = decode_image(_encode(Image.new("RGB", (64, 48), (200, 100, 50)), "JPEG", quality=95))
     assert image.source_format == "jpeg"
     assert image.bit_depth == 8
     assert image.pixels.shape == (48, 64)
@@ -227,9 +211,7 @@ def test_palette_png_becomes_palette_luminance():
 
 
 def test_rgba_png_drops_alpha_and_becomes_grey():
-    image = decode_image(
-        _encode(Image.new("RGBA", (10, 6), (100, 100, 100, 128)), "PNG")
-    )
+    image = decode_image(_encode(Image.new("RGBA", (10, 6), (100, 100, 100, 128)), "PNG"))
     assert image.pixels.shape == (6, 10)
     assert np.all(image.pixels == 100)
 
@@ -307,19 +289,14 @@ def test_png_header_claiming_huge_dimensions_is_rejected_without_allocating():
 def test_too_large_message_states_dimensions_and_limit():
     with pytest.raises(ImageRejected) as caught:
         decode_image(_png_with_header(7_000, 7_000))
-    assert (
-        str(caught.value)
-        == "image too large: 7000x7000 pixels exceeds the limit of 40,000,000"
-    )
+    assert str(caught.value) == "image too large: 7000x7000 pixels exceeds the limit of 40,000,000"
 
 
 def test_pillow_bomb_error_becomes_a_plain_too_large_reason():
     # 400 MP trips Pillow's own DecompressionBombError inside Image.open.
     with pytest.raises(ImageRejected) as caught:
         decode_image(_png_with_header(20_000, 20_000))
-    assert (
-        str(caught.value) == "image too large: exceeds the limit of 40,000,000 pixels"
-    )
+    assert str(caught.value) == "image too large: exceeds the limit of 40,000,000 pixels"
 
 
 def test_max_pixels_limit_applies_to_real_images():
@@ -339,9 +316,7 @@ def test_zero_width_png_is_rejected():
 
 def test_dicom_applies_rescale_and_reports_first_window():
     stored = np.array([[0, 500, 1000], [1500, 2000, 4095]], dtype=np.uint16)
-    data = _dicom(
-        stored, slope=2, intercept=-1024, center=["40", "300"], width=["400", "1500"]
-    )
+    data = _dicom(stored, slope=2, intercept=-1024, center=["40", "300"], width=["400", "1500"])
     image = decode_image(data)
     assert image.source_format == "dicom"
     assert image.bit_depth == 12
@@ -382,18 +357,14 @@ def test_dicom_monochrome1_is_inverted_so_air_is_dark():
 
 def test_dicom_monochrome1_window_still_shows_what_a_viewer_would():
     stored = np.array([[1000, 1500, 2000, 2500, 3000]], dtype=np.uint16)
-    image = decode_image(
-        _dicom(stored, photometric="MONOCHROME1", center="2000", width="1000")
-    )
+    image = decode_image(_dicom(stored, photometric="MONOCHROME1", center="2000", width="1000"))
     assert image.window is not None and image.window[1] == 1000
     # A MONOCHROME1 viewer shows 1500 (window bottom) white, 2500 (top) black.
     np.testing.assert_allclose(model_input(image)[0], [255, 255, 127.5, 0, 0])
 
 
 def test_multiframe_dicom_uses_the_first_frame():
-    stored = np.stack(
-        [np.full((4, 5), 100, np.uint16), np.full((4, 5), 900, np.uint16)]
-    )
+    stored = np.stack([np.full((4, 5), 100, np.uint16), np.full((4, 5), 900, np.uint16)])
     image = decode_image(_dicom(stored, frames=2))
     assert image.pixels.shape == (4, 5)
     assert np.all(image.pixels == 100)
@@ -404,9 +375,7 @@ def test_colour_dicom_becomes_luminance():
     stored[...] = (200, 100, 50)
     image = decode_image(_dicom(stored, photometric="RGB", bits_stored=8))
     assert image.pixels.shape == (3, 4)
-    np.testing.assert_allclose(
-        image.pixels, 0.299 * 200 + 0.587 * 100 + 0.114 * 50, atol=0.01
-    )
+    np.testing.assert_allclose(image.pixels, 0.299 * 200 + 0.587 * 100 + 0.114 * 50, atol=0.01)
 
 
 def test_dicom_without_pixel_data_is_rejected():
@@ -416,9 +385,7 @@ def test_dicom_without_pixel_data_is_rejected():
 
 def test_dicom_with_jpeg2000_garbage_is_rejected_naming_the_transfer_syntax():
     stored = np.zeros((16, 16), dtype=np.uint16)
-    garbage = encapsulate(
-        [b"\xff\x4f\xff\x51" + b"not really a JPEG 2000 codestream" * 4]
-    )
+    garbage = encapsulate([b"\xff\x4f\xff\x51" + b"not really a JPEG 2000 codestream" * 4])
     data = _dicom(stored, transfer_syntax=JPEG2000Lossless, pixel_data=garbage)
     with pytest.raises(ImageRejected) as caught:
         decode_image(data)
@@ -504,9 +471,7 @@ def test_display_png_carries_no_metadata_from_a_png_upload():
     img = _open_png(served)
     assert not {"exif", "icc_profile", "dpi", "PatientName"} & set(img.info)
     assert not img.text
-    assert _png_chunk_types(served) == [b"IHDR"] + [b"IDAT"] * (
-        len(_png_chunk_types(served)) - 2
-    ) + [b"IEND"]
+    assert _png_chunk_types(served) == [b"IHDR"] + [b"IDAT"] * (len(_png_chunk_types(served)) - 2) + [b"IEND"]
     assert PATIENT_NAME.encode() not in served and PATIENT_ID.encode() not in served
 
 

@@ -23,7 +23,9 @@ from tests.conftest import COHEN_VALUES, image_sources
 
 def make(personas, *, mode: str, n_cases: int = 6, gap: int = 3, slug: str = "aided") -> Study:
     study = study_create(owner=personas["alice"], slug=slug, title=slug, rubric="cohen2020")
-    study_update(study=study, title=slug, rubric="cohen2020", raters_per_case=3, model_assistance=mode, crossover_gap=gap)
+    study_update(
+        study=study, title=slug, rubric="cohen2020", raters_per_case=3, model_assistance=mode, crossover_gap=gap
+    )
     for name in ("rater1", "rater2", "rater3"):
         membership_add(study=study, user=personas[name], role="rater")
     images_import(study=study, sources=image_sources(n_cases))
@@ -32,10 +34,20 @@ def make(personas, *, mode: str, n_cases: int = 6, gap: int = 3, slug: str = "ai
 
 
 def predict_all(study: Study, value: float = 4.4) -> ModelVersion:
-    version = ModelVersion.objects.create(study=study, number=1, backbone="densenet121-res224-all",
-                                          feature_set="lung_opacity", head=paper_head().to_dict(), is_active=True)
-    Prediction.objects.bulk_create([Prediction(case=case, model_version=version, values={"geographic_extent": value, "opacity": 2.75})
-                                    for case in study.cases.all()])
+    version = ModelVersion.objects.create(
+        study=study,
+        number=1,
+        backbone="densenet121-res224-all",
+        feature_set="lung_opacity",
+        head=paper_head().to_dict(),
+        is_active=True,
+    )
+    Prediction.objects.bulk_create(
+        [
+            Prediction(case=case, model_version=version, values={"geographic_extent": value, "opacity": 2.75})
+            for case in study.cases.all()
+        ]
+    )
     return version
 
 
@@ -129,8 +141,12 @@ def test_report_compares_unaided_and_aided_reads_and_the_model(personas):
     version = study.model_versions.get(number=1)
     for i, assignment in enumerate(Assignment.objects.filter(study=study).order_by("pk")):
         bump = 1 if assignment.aided else 0
-        rating_submit(assignment=assignment, values={**COHEN_VALUES, "extent_right": (i + bump) % 5}, reading_time_s=10.0 + bump,
-                      model_version_shown=version if assignment.aided else None)
+        rating_submit(
+            assignment=assignment,
+            values={**COHEN_VALUES, "extent_right": (i + bump) % 5},
+            reading_time_s=10.0 + bump,
+            model_version_shown=version if assignment.aided else None,
+        )
     table = study_score_table(study=study)
     assert table.n_ratings == 18  # the main agreement is about the unaided reads
     data = agreement_report_build(study=study, table=table, n_boot=20)

@@ -184,7 +184,9 @@ def test_extract_matches_the_model_forward_and_does_not_depend_on_batching(backb
     with torch.no_grad():
         forward = backbone(torch.from_numpy(np.stack(arrays))).numpy()
     np.testing.assert_allclose(batched, forward, atol=1e-4)
-    np.testing.assert_allclose(pooled, backbone.features2(torch.from_numpy(np.stack(arrays))).detach().numpy(), atol=1e-5)
+    np.testing.assert_allclose(
+        pooled, backbone.features2(torch.from_numpy(np.stack(arrays))).detach().numpy(), atol=1e-5
+    )
 
 
 def test_preprocess_returns_the_paper_input_shape_and_range(uploads):
@@ -195,7 +197,10 @@ def test_preprocess_returns_the_paper_input_shape_and_range(uploads):
 
 def test_saliency_is_a_224_map_in_zero_one_and_not_constant(backbone, uploads):
     array = preprocess_bytes(uploads["grey.png"].read_bytes())
-    for head in (paper_head(), LinearHead("features_1024", {"opacity": [0.01] * 1024}, {"opacity": 1.0}, {"opacity": None})):
+    for head in (
+        paper_head(),
+        LinearHead("features_1024", {"opacity": [0.01] * 1024}, {"opacity": 1.0}, {"opacity": None}),
+    ):
         heat = saliency(backbone, array, head=head, target=head.targets[-1])
         assert heat.shape == (224, 224)
         assert heat.min() == 0 and heat.max() == 1 and heat.std() > 0.01
@@ -215,9 +220,23 @@ def test_evaluate_model_cli_extracts_features_and_reports_missing_images(tmp_pat
     (tmp_path / "scores.csv").write_text("\n".join(lines) + "\n")
     (tmp_path / "metadata.csv").write_text("\n".join(meta) + "\n")
     out, err = io.StringIO(), io.StringIO()
-    call_command("evaluate_model", "--scores", str(tmp_path / "scores.csv"), "--metadata", str(tmp_path / "metadata.csv"),
-                 "--images", str(folder), "--features", "four_outputs", "--splits", "5",
-                 "--cache-dir", str(weights_dir), stdout=out, stderr=err)
+    call_command(
+        "evaluate_model",
+        "--scores",
+        str(tmp_path / "scores.csv"),
+        "--metadata",
+        str(tmp_path / "metadata.csv"),
+        "--images",
+        str(folder),
+        "--features",
+        "four_outputs",
+        "--splits",
+        "5",
+        "--cache-dir",
+        str(weights_dir),
+        stdout=out,
+        stderr=err,
+    )
     result = json.loads(out.getvalue())
     assert result["n_cases"] == 10 and result["n_patients"] == 5 and result["n_splits"] == 5
     assert result["geographic_extent"]["pearson_r"]["mean"] is not None

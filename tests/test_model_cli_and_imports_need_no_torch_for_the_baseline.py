@@ -14,13 +14,12 @@ def write_inputs(folder: Path) -> tuple[Path, Path]:
     scores = folder / "scores.csv"
     scores.write_text(
         "## COVID-19 Pneumonia Severity Scores,,\n## a second comment,,\n"
-        "filename,geographic_mean,opacity_mean\n"
-        + "".join(f"img{i}.png,{i % 9}.0,{i % 7}.0\n" for i in range(12))
+        "filename,geographic_mean,opacity_mean\n" + "".join(f"img{i}.png,{i % 9}.0,{i % 7}.0\n" for i in range(12))
     )
     metadata = folder / "metadata.csv"
     # img11 has no metadata row and img10 a blank patient id: each is a group of its own.
     metadata.write_text(
-        'patientid,offset,filename,clinical_notes\n'
+        "patientid,offset,filename,clinical_notes\n"
         + "".join(f'{i // 2},0,img{i}.png,"notes, with a\nline break"\n' for i in range(10))
         + ",0,img10.png,\n"
     )

@@ -7,9 +7,26 @@ from sklearn.linear_model import Ridge
 from scoring.model.heads import FOUR_OUTPUTS, PAPER_CLAMP, LinearHead, fit_head, paper_head, select_features
 
 # torchxrayvision's output order for densenet121-res224-all.
-PATHOLOGIES = ["Atelectasis", "Consolidation", "Infiltration", "Pneumothorax", "Edema", "Emphysema", "Fibrosis",
-               "Effusion", "Pneumonia", "Pleural_Thickening", "Cardiomegaly", "Nodule", "Mass", "Hernia",
-               "Lung Lesion", "Fracture", "Lung Opacity", "Enlarged Cardiomediastinum"]
+PATHOLOGIES = [
+    "Atelectasis",
+    "Consolidation",
+    "Infiltration",
+    "Pneumothorax",
+    "Edema",
+    "Emphysema",
+    "Fibrosis",
+    "Effusion",
+    "Pneumonia",
+    "Pleural_Thickening",
+    "Cardiomegaly",
+    "Nodule",
+    "Mass",
+    "Hernia",
+    "Lung Lesion",
+    "Fracture",
+    "Lung Opacity",
+    "Enlarged Cardiomediastinum",
+]
 
 
 def synthetic(n: int = 200, seed: int = 0) -> tuple[np.ndarray, dict[str, np.ndarray]]:
@@ -45,7 +62,9 @@ def test_fit_head_ridge_option_shrinks_like_sklearn_ridge():
     ridge = fit_head(X, Y, feature_set="four_outputs", ridge_alpha=10.0, clamp=PAPER_CLAMP)
     expected = Ridge(alpha=10.0).fit(X, Y["geographic_extent"]).coef_
     np.testing.assert_allclose(ridge.coefficients["geographic_extent"], expected)
-    assert np.linalg.norm(ridge.coefficients["geographic_extent"]) < np.linalg.norm(ols.coefficients["geographic_extent"])
+    assert np.linalg.norm(ridge.coefficients["geographic_extent"]) < np.linalg.norm(
+        ols.coefficients["geographic_extent"]
+    )
 
 
 def test_none_feature_set_predicts_the_training_mean():

@@ -52,7 +52,10 @@ def test_prescore_is_idempotent(study):
     call_command("prescore", study.slug, "--sync")
     call_command("prescore", study.slug, "--sync")
     assert Prediction.objects.filter(case__study=study).count() == N_CASES
-    assert ModelJob.objects.filter(kind="prescore", status="done").order_by("pk").last().result["already_predicted"] == N_CASES
+    assert (
+        ModelJob.objects.filter(kind="prescore", status="done").order_by("pk").last().result["already_predicted"]
+        == N_CASES
+    )
 
 
 def test_a_redelivered_job_resumes_without_duplicates(study):
@@ -107,7 +110,9 @@ def test_only_one_retrain_per_study_at_a_time(study):
         model_job_start(study=study, kind="retrain", feature_set="none", dispatch=False)
 
 
-def test_missing_weights_fail_the_job_with_the_file_and_folder_and_change_nothing(study, settings, tmp_path, monkeypatch):
+def test_missing_weights_fail_the_job_with_the_file_and_folder_and_change_nothing(
+    study, settings, tmp_path, monkeypatch
+):
     monkeypatch.undo()  # the real loading path, not the stand-in
     settings.SCORING_XRV_CACHE_DIR = str(tmp_path / "empty")
     with pytest.raises(CommandError) as raised:

@@ -5,7 +5,9 @@ from annotation.models import Study, StudyMembership
 
 def test_any_user_can_create_a_study_and_becomes_its_owner(personas, client_for):
     client = client_for("oscar")
-    response = client.post("/studies/new/", {"title": "Pilot", "slug": "pilot", "rubric": "brixia", "raters_per_case": 2})
+    response = client.post(
+        "/studies/new/", {"title": "Pilot", "slug": "pilot", "rubric": "brixia", "raters_per_case": 2}
+    )
     assert response["Location"] == "/studies/pilot/"
     study = Study.objects.get(slug="pilot")
     assert study.rubric == "brixia" and study.status == "draft"
@@ -14,13 +16,17 @@ def test_any_user_can_create_a_study_and_becomes_its_owner(personas, client_for)
 
 def test_study_form_rejects_a_taken_slug(make_study, client_for):
     make_study(n_cases=0, open_it=False)
-    response = client_for("oscar").post("/studies/new/", {"title": "x", "slug": "s1", "rubric": "cohen2020", "raters_per_case": 3})
+    response = client_for("oscar").post(
+        "/studies/new/", {"title": "x", "slug": "s1", "rubric": "cohen2020", "raters_per_case": 3}
+    )
     assert response.status_code == 200 and "already exists" in response.content.decode()
 
 
 def test_adding_an_unknown_username_creates_an_account_and_shows_its_password_once(make_study, client_for):
     study = make_study(n_cases=0, open_it=False)
-    response = client_for("alice").post(f"/studies/{study.slug}/members/", {"username": "newrater", "role": "rater"}, follow=True)
+    response = client_for("alice").post(
+        f"/studies/{study.slug}/members/", {"username": "newrater", "role": "rater"}, follow=True
+    )
     assert "Created account newrater with password" in response.content.decode()
     user = get_user_model().objects.get(username="newrater")
     assert user.has_usable_password()
@@ -49,8 +55,17 @@ def test_opening_assigns_and_locking_freezes(make_study, client_for):
 def test_rubric_cannot_change_once_open(make_study, client_for):
     study = make_study(n_cases=1)
     response = client_for("alice").post(
-        f"/studies/{study.slug}/settings/", {"title": "Renamed", "rubric": "brixia", "raters_per_case": 3, "consensus_method": "mean", "adjudication_range": 3,
-         "model_assistance": "none", "crossover_gap": 5}, follow=True
+        f"/studies/{study.slug}/settings/",
+        {
+            "title": "Renamed",
+            "rubric": "brixia",
+            "raters_per_case": 3,
+            "consensus_method": "mean",
+            "adjudication_range": 3,
+            "model_assistance": "none",
+            "crossover_gap": 5,
+        },
+        follow=True,
     )
     assert "can only change while the study is a draft" in response.content.decode()
     study.refresh_from_db()

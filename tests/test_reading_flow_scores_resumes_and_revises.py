@@ -36,7 +36,9 @@ def test_half_filled_form_is_refused_with_a_clear_error_and_keeps_the_choices(ma
 def test_totals_are_derived_on_the_server_not_taken_from_the_client(make_study, personas, client_for):
     study = make_study(n_cases=1)
     assignment = _queue(study, personas["rater1"])[0]
-    client_for("rater1").post(f"/read/{assignment.public_id}/", {**COHEN_VALUES, "geographic_extent": "0", "opacity": "99"})
+    client_for("rater1").post(
+        f"/read/{assignment.public_id}/", {**COHEN_VALUES, "geographic_extent": "0", "opacity": "99"}
+    )
     assert Rating.objects.get().totals == {"geographic_extent": 5, "opacity": 3}
 
 
@@ -82,7 +84,14 @@ def test_rale_density_is_required_only_when_extent_is_positive(make_study, perso
     study = make_study(n_cases=1, rubric="rale")
     assignment = _queue(study, personas["rater1"])[0]
     client = client_for("rater1")
-    values = {"ru_extent": "2", "ru_density": "3", "rl_extent": "0", "lu_extent": "1", "lu_density": "1", "ll_extent": "0"}
+    values = {
+        "ru_extent": "2",
+        "ru_density": "3",
+        "rl_extent": "0",
+        "lu_extent": "1",
+        "lu_density": "1",
+        "ll_extent": "0",
+    }
     assert client.post(f"/read/{assignment.public_id}/", values).status_code == 302
     assert Rating.objects.get().totals == {"rale": 7}
     bad = {**values, "rl_density": "2"}

@@ -49,7 +49,7 @@ CHROMIUM_ARGS = [
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 SCREENSHOT_MAX_BYTES = 400_000
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 
 
 def _in_ci() -> bool:
@@ -136,7 +136,9 @@ def _save_screenshot(page, name: str, **options) -> Path:
     image = PILImage.open(io.BytesIO(page.screenshot(**options))).convert("RGB")
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / name
-    image.quantize(colors=256, method=PILImage.Quantize.MEDIANCUT, dither=PILImage.Dither.NONE).save(path, optimize=True)
+    image.quantize(colors=256, method=PILImage.Quantize.MEDIANCUT, dither=PILImage.Dither.NONE).save(
+        path, optimize=True
+    )
     assert path.stat().st_size < SCREENSHOT_MAX_BYTES, f"{name} is {path.stat().st_size} bytes"
     return path
 
@@ -308,12 +310,20 @@ def test_rater_reads_scores_revises_and_resumes_in_chromium(browser, live_server
     ratings = Rating.objects.filter(assignment__in=queue)
     assert ratings.count() == 6 and set(ratings.values_list("source", flat=True)) == {"web"}
     assert all(r.reading_time_s is not None and r.reading_time_s > 0 for r in ratings)
-    assert all(r.totals == {"geographic_extent": r.values["extent_right"] + r.values["extent_left"],
-                            "opacity": r.values["opacity_right"] + r.values["opacity_left"]} for r in ratings)
+    assert all(
+        r.totals
+        == {
+            "geographic_extent": r.values["extent_right"] + r.values["extent_left"],
+            "opacity": r.values["opacity_right"] + r.values["opacity_left"],
+        }
+        for r in ratings
+    )
     context.close()
 
     # The owner's dashboard: progress per rater, flags with reasons (at fixed times, for a stable PNG).
-    Assignment.objects.filter(study=demo_study).exclude(flag_reason="").update(flagged_at=datetime(2026, 3, 2, 9, 41, tzinfo=UTC))
+    Assignment.objects.filter(study=demo_study).exclude(flag_reason="").update(
+        flagged_at=datetime(2026, 3, 2, 9, 41, tzinfo=UTC)
+    )
     owner = browser.new_context(viewport={"width": 1280, "height": 900})
     page = owner.new_page()
     _log_in(page, base, "alice")
@@ -342,10 +352,14 @@ def test_tablet_lays_out_the_viewer_above_the_scores_and_pinches_to_zoom(browser
     cx, cy = viewer["x"] + viewer["width"] / 2, viewer["y"] + viewer["height"] / 2
 
     def touch(kind: str, spread: float) -> None:
-        points = [] if kind == "touchEnd" else [
-            {"x": cx - spread, "y": cy, "id": 1},
-            {"x": cx + spread, "y": cy, "id": 2},
-        ]
+        points = (
+            []
+            if kind == "touchEnd"
+            else [
+                {"x": cx - spread, "y": cy, "id": 1},
+                {"x": cx + spread, "y": cy, "id": 2},
+            ]
+        )
         cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": points})
 
     touch("touchStart", 40)
@@ -360,7 +374,12 @@ def test_tablet_lays_out_the_viewer_above_the_scores_and_pinches_to_zoom(browser
     page.tap("#submit")
     _wait_for_case(page, base, queue[1])
     queue[0].refresh_from_db()
-    assert queue[0].current_rating.values == {"extent_right": 1, "opacity_right": 1, "extent_left": 2, "opacity_left": 1}
+    assert queue[0].current_rating.values == {
+        "extent_right": 1,
+        "opacity_right": 1,
+        "extent_left": 2,
+        "opacity_left": 1,
+    }
     context.close()
 
 
@@ -382,5 +401,10 @@ def test_without_javascript_the_plain_form_still_scores_and_moves_on(browser, li
     page.click("#submit")
     page.wait_for_url(f"{base}/read/{queue[1].public_id}/")
     queue[0].refresh_from_db()
-    assert queue[0].current_rating.values == {"extent_right": 2, "opacity_right": 1, "extent_left": 0, "opacity_left": 0}
+    assert queue[0].current_rating.values == {
+        "extent_right": 2,
+        "opacity_right": 1,
+        "extent_left": 0,
+        "opacity_left": 0,
+    }
     context.close()

@@ -43,12 +43,16 @@ def test_image_less_cases_are_neither_counted_nor_linked(make_study, personas, c
         f"past-{i}.png,rater1,1,1,1,1\n" for i in range(5)
     )
     ratings_csv_import(study=study, data=csv.encode(), allow_missing_images=True)
-    hidden = set(Assignment.objects.filter(study=study, rater=personas["rater1"], case__image__isnull=True).values_list("public_id", flat=True))
+    hidden = set(
+        Assignment.objects.filter(study=study, rater=personas["rater1"], case__image__isnull=True).values_list(
+            "public_id", flat=True
+        )
+    )
     assert len(hidden) == 5
     client = client_for("rater1")
     for position, assignment in enumerate(_queue(study, personas["rater1"]), start=1):
         body = _page(client, assignment)
-        assert f"Case {position} <span class=\"muted\">of 3</span>" in body and "0 of 3 done" in body
+        assert f'Case {position} <span class="muted">of 3</span>' in body and "0 of 3 done" in body
         assert not hidden & set(re.findall(r"/read/([\w-]+)/", body))
     done = client.get(f"/studies/{study.slug}/done/").content.decode()
     assert "You have completed 0 of 3 cases" in done
@@ -80,7 +84,9 @@ def test_scores_are_large_labelled_radio_groups_with_definitions_and_live_totals
     body = _page(client_for("rater1"), _queue(study, personas["rater1"])[0])
     assert body.count('role="radiogroup"') == 4
     assert 'aria-labelledby="label-extent_right"' in body and 'id="label-extent_right"' in body
-    assert 'aria-describedby="def-extent_right-4"' in body and 'id="def-extent_right-4">More than 75% involvement' in body
+    assert (
+        'aria-describedby="def-extent_right-4"' in body and 'id="def-extent_right-4">More than 75% involvement' in body
+    )
     assert re.search(r'class="totals"[^>]*aria-live="polite"', body)
     assert 'role="progressbar"' in body and 'aria-keyshortcuts="Enter"' in body
     assert re.search(r'name="extent_right" value="0"\s+required', body)  # required without JavaScript too
@@ -89,11 +95,11 @@ def test_scores_are_large_labelled_radio_groups_with_definitions_and_live_totals
 def test_legend_lists_each_scale_once(make_study, personas, client_for):
     cohen = make_study(n_cases=1)
     body = _page(client_for("rater1"), _queue(cohen, personas["rater1"])[0])
-    legend = body[body.index('class="legend"'):]
+    legend = body[body.index('class="legend"') :]
     assert legend.count("<h3>Geographic extent</h3>") == 1 and legend.count("<h3>Opacity</h3>") == 1
     brixia = make_study(n_cases=1, rubric="brixia", slug="s2")
     body = _page(client_for("rater1"), _queue(brixia, personas["rater1"])[0])
-    assert body[body.index('class="legend"'):].count("<h3>") == 1
+    assert body[body.index('class="legend"') :].count("<h3>") == 1
 
 
 def test_locked_study_shows_the_case_read_only_and_refuses_scores(make_study, personas, client_for):

@@ -42,7 +42,12 @@ def _bulk_study(*, slug: str, n_cases: int, owner, raters) -> Study:
     seeds = dict(study.memberships.filter(role=StudyMembership.Role.RATER).values_list("user_id", "queue_seed"))
     Assignment.objects.bulk_create(
         (
-            Assignment(study=study, case=case, rater=rater, order_key=assignment_order_key(seed=seeds[rater.pk], case_id=case.pk))
+            Assignment(
+                study=study,
+                case=case,
+                rater=rater,
+                order_key=assignment_order_key(seed=seeds[rater.pk], case_id=case.pk),
+            )
             for case in cases
             for rater in raters
         ),
@@ -50,7 +55,9 @@ def _bulk_study(*, slug: str, n_cases: int, owner, raters) -> Study:
     )
     # Half of each queue is done, as in the middle of a study.
     for rater in raters:
-        queue = list(Assignment.objects.filter(study=study, rater=rater).order_by("order_key").values_list("pk", flat=True))
+        queue = list(
+            Assignment.objects.filter(study=study, rater=rater).order_by("order_key").values_list("pk", flat=True)
+        )
         Assignment.objects.filter(pk__in=queue[: n_cases // 2]).update(completed_at=timezone.now())
     study.refresh_from_db()
     return study

@@ -16,7 +16,9 @@ def test_ralo_scores_opacity_0_to_4_per_lung():
     rubric = rubric_get("ralo")
     assert rubric.item("opacity_right").maximum == 4
     assert rubric_totals(rubric, {"extent_right": 4, "extent_left": 4, "opacity_right": 4, "opacity_left": 4}) == {
-        "geographic_extent": 8, "opacity": 8}
+        "geographic_extent": 8,
+        "opacity": 8,
+    }
 
 
 def test_brixia_has_six_zones_and_totals_0_to_18():
@@ -27,10 +29,23 @@ def test_brixia_has_six_zones_and_totals_0_to_18():
 
 def test_rale_total_is_sum_of_extent_times_density():
     rubric = rubric_get("rale")
-    values = rubric_clean_values(rubric, {"ru_extent": 4, "ru_density": 3, "rl_extent": 4, "rl_density": 3,
-                                          "lu_extent": 4, "lu_density": 3, "ll_extent": 4, "ll_density": 3})
+    values = rubric_clean_values(
+        rubric,
+        {
+            "ru_extent": 4,
+            "ru_density": 3,
+            "rl_extent": 4,
+            "rl_density": 3,
+            "lu_extent": 4,
+            "lu_density": 3,
+            "ll_extent": 4,
+            "ll_density": 3,
+        },
+    )
     assert rubric_totals(rubric, values) == {"rale": 48}
-    values = rubric_clean_values(rubric, {"ru_extent": 0, "rl_extent": 2, "rl_density": 2, "lu_extent": 0, "ll_extent": 0})
+    values = rubric_clean_values(
+        rubric, {"ru_extent": 0, "rl_extent": 2, "rl_density": 2, "lu_extent": 0, "ll_extent": 0}
+    )
     assert rubric_totals(rubric, values) == {"rale": 4}
 
 

@@ -171,8 +171,12 @@ def _operations() -> list[tuple[str, str]]:
     from drf_spectacular.generators import SchemaGenerator
 
     schema = SchemaGenerator().get_schema(request=None, public=True)
-    return [(method, path) for path, item in schema["paths"].items() for method in item
-            if method in {"get", "post", "put", "patch", "delete"}]
+    return [
+        (method, path)
+        for path, item in schema["paths"].items()
+        for method in item
+        if method in {"get", "post", "put", "patch", "delete"}
+    ]
 
 
 def _sweep_operations(client, rich, secrets, check_status) -> list[str]:
@@ -196,7 +200,9 @@ def test_rater_gets_nothing_of_others_from_any_api_operation(rich, personas):
 
 
 def test_outsider_is_denied_every_api_operation_about_the_study(rich, personas):
-    problems = _sweep_operations(api_client(personas["oscar"]), rich, secrets_for_outsider(rich), _outsider_status(rich))
+    problems = _sweep_operations(
+        api_client(personas["oscar"]), rich, secrets_for_outsider(rich), _outsider_status(rich)
+    )
     assert not problems, "\n".join(problems)
 
 

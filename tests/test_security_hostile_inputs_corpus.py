@@ -98,23 +98,46 @@ UNICODE_NAME = "Röntgen-Thorax-胸部-ü.png"
 CORPUS = {
     "truncated-jpeg": ([("cut.jpg", truncated_jpeg())], {}, [("cut.jpg", "rejected", "corrupt or truncated")]),
     "corrupt-png": ([("broken.png", corrupt_png())], {}, [("broken.png", "rejected", "corrupt")]),
-    "decompression-bomb": ([("bomb.png", bomb_png())], {"IMPORT_MAX_IMAGE_PIXELS": 10_000},
-                           [("bomb.png", "rejected", "image too large")]),
-    "huge-zip": ([("huge.zip", zip_bytes({"a.png": png_bytes(311), "b.png": png_bytes(312)}))],
-                 {"IMPORT_MAX_ARCHIVE_BYTES": 1000}, [("huge.zip", "rejected", "archive unpacks to")]),
-    "zip-traversal-and-symlink": (
-        [("sneaky.zip", zip_with_symlink_and_traversal())], {},
-        [("evil.png", "rejected", "unsafe path"), ("absolute.png", "rejected", "unsafe path"),
-         ("link.png", "rejected", "symbolic link"), ("good.png", "imported", "")],
+    "decompression-bomb": (
+        [("bomb.png", bomb_png())],
+        {"IMPORT_MAX_IMAGE_PIXELS": 10_000},
+        [("bomb.png", "rejected", "image too large")],
     ),
-    "text-named-png": ([("notes.png", b"this is a text file, not an image\n")], {},
-                       [("notes.png", "rejected", "not a PNG, JPEG or DICOM")]),
-    "dicom-without-pixels": ([("nopixels.dcm", dicom_bytes(with_pixels=False))], {},
-                             [("nopixels.dcm", "rejected", "DICOM without pixel data")]),
-    "dicom-jpeg2000-garbage": ([("j2k.dcm", dicom_compressed(JPEG2000Lossless))], {},
-                               [("j2k.dcm", "rejected", "DICOM transfer syntax 1.2.840.10008.1.2.4.90")]),
-    "dicom-jpegls-garbage": ([("jls.dcm", dicom_compressed(JPEGLSLossless))], {},
-                             [("jls.dcm", "rejected", "DICOM transfer syntax 1.2.840.10008.1.2.4.80")]),
+    "huge-zip": (
+        [("huge.zip", zip_bytes({"a.png": png_bytes(311), "b.png": png_bytes(312)}))],
+        {"IMPORT_MAX_ARCHIVE_BYTES": 1000},
+        [("huge.zip", "rejected", "archive unpacks to")],
+    ),
+    "zip-traversal-and-symlink": (
+        [("sneaky.zip", zip_with_symlink_and_traversal())],
+        {},
+        [
+            ("evil.png", "rejected", "unsafe path"),
+            ("absolute.png", "rejected", "unsafe path"),
+            ("link.png", "rejected", "symbolic link"),
+            ("good.png", "imported", ""),
+        ],
+    ),
+    "text-named-png": (
+        [("notes.png", b"this is a text file, not an image\n")],
+        {},
+        [("notes.png", "rejected", "not a PNG, JPEG or DICOM")],
+    ),
+    "dicom-without-pixels": (
+        [("nopixels.dcm", dicom_bytes(with_pixels=False))],
+        {},
+        [("nopixels.dcm", "rejected", "DICOM without pixel data")],
+    ),
+    "dicom-jpeg2000-garbage": (
+        [("j2k.dcm", dicom_compressed(JPEG2000Lossless))],
+        {},
+        [("j2k.dcm", "rejected", "DICOM transfer syntax 1.2.840.10008.1.2.4.90")],
+    ),
+    "dicom-jpegls-garbage": (
+        [("jls.dcm", dicom_compressed(JPEGLSLossless))],
+        {},
+        [("jls.dcm", "rejected", "DICOM transfer syntax 1.2.840.10008.1.2.4.80")],
+    ),
     "16-bit-png": ([("deep.png", png_16_bit())], {}, [("deep.png", "imported", "")]),
     "cmyk-jpeg": ([("cmyk.jpg", jpeg_cmyk())], {}, [("cmyk.jpg", "imported", "")]),
     "palette-png": ([("palette.png", png_palette())], {}, [("palette.png", "imported", "")]),
@@ -136,8 +159,9 @@ def _web_upload(client_for, study, files):
 
 
 def _api_upload(personas, study, files):
-    response = api_client(personas["alice"]).post(f"{API}/studies/{study.slug}/imports/", {"files": files},
-                                                  format="multipart")
+    response = api_client(personas["alice"]).post(
+        f"{API}/studies/{study.slug}/imports/", {"files": files}, format="multipart"
+    )
     assert response.status_code == 202, response.content[:300]
     job = ImportJob.objects.get()
     assert response.json()["report"] == job.report  # the API answer carries the same per-file reasons
@@ -191,8 +215,9 @@ def test_empty_upload_is_refused_at_the_door_with_a_reason(settings, personas, s
         response = client_for("alice").post(f"/studies/{study.slug}/upload/", {"files": [upload]}, follow=True)
         assert "Nothing uploaded: The submitted file is empty." in response.content.decode()
     else:
-        response = api_client(personas["alice"]).post(f"{API}/studies/{study.slug}/imports/", {"files": [upload]},
-                                                      format="multipart")
+        response = api_client(personas["alice"]).post(
+            f"{API}/studies/{study.slug}/imports/", {"files": [upload]}, format="multipart"
+        )
         assert response.status_code == 400 and "The submitted file is empty" in response.content.decode()
     assert ImportJob.objects.count() == Case.objects.count() == Image.objects.count() == 0
     assert media_files(settings) == set()
@@ -231,8 +256,9 @@ def test_hostile_ratings_csv_is_refused_whole_with_a_reason(make_study, personas
         assert response.status_code == 200
         assert html.escape(reason) in response.content.decode()
     else:
-        response = api_client(personas["alice"]).post(f"{API}/studies/{study.slug}/ratings/import/", {"file": upload},
-                                                      format="multipart")
+        response = api_client(personas["alice"]).post(
+            f"{API}/studies/{study.slug}/ratings/import/", {"file": upload}, format="multipart"
+        )
         assert response.status_code == 400, response.content[:300]
         assert reason in response.content.decode()
     assert (Rating.objects.count(), Case.objects.count()) == before  # all or nothing

@@ -143,9 +143,14 @@ FORM_ACTIONS = [(url, data) for method, url, data, *_ in MATRIX if method == "po
 @pytest.fixture
 def ids(personas):
     rich = rich_study_create(personas)
-    return {"slug": rich.study.slug, "case": rich.case_ids[0], "mine": rich.assignment_ids["rater1"][1],
-            "member": rich.study.memberships.get(user=personas["olivia"]).pk, "job": rich.ints["job"][0],
-            "version": rich.ints["version"][0]}
+    return {
+        "slug": rich.study.slug,
+        "case": rich.case_ids[0],
+        "mine": rich.assignment_ids["rater1"][1],
+        "member": rich.study.memberships.get(user=personas["olivia"]).pk,
+        "job": rich.ints["job"][0],
+        "version": rich.ints["version"][0],
+    }
 
 
 def _who_may(url: str) -> str:
@@ -173,7 +178,9 @@ def test_login_form_needs_the_csrf_token(personas):
     client = Client(enforce_csrf_checks=True)
     assert _login(client, "alice", PASSWORD).status_code == 403
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', client.get("/accounts/login/").content.decode())[1]
-    response = client.post("/accounts/login/", {"username": "alice", "password": PASSWORD, "csrfmiddlewaretoken": token})
+    response = client.post(
+        "/accounts/login/", {"username": "alice", "password": PASSWORD, "csrfmiddlewaretoken": token}
+    )
     assert response.status_code == 302
 
 
@@ -190,6 +197,7 @@ def test_reading_page_forms_carry_the_token_that_read_js_sends(ids, personas):
     script = (django_settings.BASE_DIR / "static" / "js" / "read.js").read_text()
     assert "new FormData(form)" in script
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', post_forms[0])[1]
-    posted = client.post(f"/read/{ids['mine']}/", {**COHEN_VALUES, "csrfmiddlewaretoken": token},
-                         HTTP_X_REQUESTED_WITH="fetch")
+    posted = client.post(
+        f"/read/{ids['mine']}/", {**COHEN_VALUES, "csrfmiddlewaretoken": token}, HTTP_X_REQUESTED_WITH="fetch"
+    )
     assert posted.status_code == 302

@@ -34,9 +34,14 @@ def test_settings_refuse_production_without_secret_key():
     import sys
 
     result = subprocess.run(
-        [sys.executable, "-c", "import django, os; os.environ['DJANGO_SETTINGS_MODULE']='config.settings'; django.setup()"],
+        [
+            sys.executable,
+            "-c",
+            "import django, os; os.environ['DJANGO_SETTINGS_MODULE']='config.settings'; django.setup()",
+        ],
         env={"PATH": "/usr/bin:/bin", "DEBUG": "0", "SECRET_KEY": "", "VAR_DIR": "/tmp/cxr-settings-test"},
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     assert result.returncode != 0
     assert "SECRET_KEY must be set when DEBUG is off" in result.stderr

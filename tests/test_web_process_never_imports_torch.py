@@ -24,7 +24,8 @@ def views(resolver):
             yield entry.callback
 
 n = sum(1 for _ in views(get_resolver()))
-print(json.dumps({"views": n, "loaded": sorted(m for m in ("torch", "torchxrayvision", "torchvision") if m in sys.modules)}))
+loaded = sorted(m for m in ("torch", "torchxrayvision", "torchvision") if m in sys.modules)
+print(json.dumps({"views": n, "loaded": loaded}))
 """
 
 

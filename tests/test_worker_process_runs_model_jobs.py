@@ -51,7 +51,9 @@ def test_worker_prescores_retrains_and_rescores_from_the_cache(personas, setting
 
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
-def test_worker_killed_mid_retrain_leaves_active_model_and_the_retry_completes(personas, settings, start_worker, xrv_weights_dir):
+def test_worker_killed_mid_retrain_leaves_active_model_and_the_retry_completes(
+    personas, settings, start_worker, xrv_weights_dir
+):
     settings.CELERY_TASK_ALWAYS_EAGER = False
     # One image per backbone pass, stored as it goes: the kill lands mid-phase.
     env = {"SCORING_XRV_CACHE_DIR": str(xrv_weights_dir), "SCORING_BATCH_SIZE": "1", "SCORING_CHUNK_SIZE": "1"}

@@ -4,7 +4,6 @@ Filenames, metadata, raters' names and scores live here, so every view starts fr
 study (Ability.MANAGE_STUDY): raters, observers and outsiders get 404.
 """
 
-
 import django_filters
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
@@ -77,23 +76,32 @@ class CasesApi(generics.ListAPIView):
     def get_queryset(self):
         return _owner_cases(self.request, self.kwargs["slug"])
 
-    @extend_schema(operation_id="cases_list", responses={200: CaseSerializer(many=True), **errors(400, 404)},
-                   summary="Cases with filename, metadata and progress (owners)")
+    @extend_schema(
+        operation_id="cases_list",
+        responses={200: CaseSerializer(many=True), **errors(400, 404)},
+        summary="Cases with filename, metadata and progress (owners)",
+    )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
 
 class CaseApi(APIView):
-    @extend_schema(operation_id="cases_retrieve", responses={200: CaseSerializer, **errors(404)},
-                   summary="One case with its metadata (owners)")
+    @extend_schema(
+        operation_id="cases_retrieve",
+        responses={200: CaseSerializer, **errors(404)},
+        summary="One case with its metadata (owners)",
+    )
     def get(self, request, slug: str, case_id: str):
         case = get_object_or_404(_owner_cases(request, slug), public_id=case_id)
         return Response(CaseSerializer(case, context={"request": request}).data)
 
 
 class CaseImageApi(FileResponseMixin, APIView):
-    @extend_schema(operation_id="cases_image", responses={(200, "image/png"): PNG, **errors(404)},
-                   summary="A case's display image (owners)")
+    @extend_schema(
+        operation_id="cases_image",
+        responses={(200, "image/png"): PNG, **errors(404)},
+        summary="A case's display image (owners)",
+    )
     def get(self, request, slug: str, case_id: str):
         case = selectors.case_get_for_owner(user=request.user, slug=slug, public_id=case_id)
         return png_response(case.image.display.name)
@@ -155,8 +163,11 @@ class ImportsApi(generics.ListAPIView):
         study = study_access_get(user=self.request.user, slug=self.kwargs["slug"], ability=Ability.MANAGE_STUDY).study
         return study.import_jobs.select_related("study")
 
-    @extend_schema(operation_id="imports_list", responses={200: ImportJobSerializer(many=True), **errors(400, 404)},
-                   summary="Image imports and their per-file reports (owners)")
+    @extend_schema(
+        operation_id="imports_list",
+        responses={200: ImportJobSerializer(many=True), **errors(400, 404)},
+        summary="Image imports and their per-file reports (owners)",
+    )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
@@ -179,8 +190,11 @@ class ImportsApi(generics.ListAPIView):
 
 
 class ImportApi(APIView):
-    @extend_schema(operation_id="imports_retrieve", responses={200: ImportJobSerializer, **errors(404)},
-                   summary="An import's status, progress and per-file report (owners)")
+    @extend_schema(
+        operation_id="imports_retrieve",
+        responses={200: ImportJobSerializer, **errors(404)},
+        summary="An import's status, progress and per-file report (owners)",
+    )
     def get(self, request, slug: str, job_id: int):
         study = study_access_get(user=request.user, slug=slug, ability=Ability.MANAGE_STUDY).study
         job = get_object_or_404(study.import_jobs.select_related("study"), pk=job_id)
@@ -194,8 +208,10 @@ class RatingsImportApi(APIView):
     parser_classes = [MultiPartParser]
 
     class InputSerializer(serializers.Serializer):
-        file = serializers.FileField(help_text="CSV: image, rater, one column per rubric item; optional duration_s, "
-                                     "rated_at (ISO 8601). An export_ratings file can be imported back.")
+        file = serializers.FileField(
+            help_text="CSV: image, rater, one column per rubric item; optional duration_s, "
+            "rated_at (ISO 8601). An export_ratings file can be imported back."
+        )
         allow_missing_images = serializers.BooleanField(
             default=False, help_text="Create image-less cases for a past study's images (never shown to raters)."
         )
@@ -215,7 +231,9 @@ class RatingsImportApi(APIView):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         count = ratings_csv_import(
-            study=study, data=data.validated_data["file"].read(), allow_missing_images=data.validated_data["allow_missing_images"]
+            study=study,
+            data=data.validated_data["file"].read(),
+            allow_missing_images=data.validated_data["allow_missing_images"],
         )
         return Response({"imported": count}, status=status.HTTP_201_CREATED)
 
@@ -248,8 +266,11 @@ class FlagsApi(generics.ListAPIView):
         study = study_access_get(user=self.request.user, slug=self.kwargs["slug"], ability=Ability.MANAGE_STUDY).study
         return selectors.study_flagged_assignments(study=study)
 
-    @extend_schema(operation_id="flags_list", responses={200: FlagSerializer(many=True), **errors(400, 404)},
-                   summary="Cases raters flagged instead of scoring, with reason and note (owners)")
+    @extend_schema(
+        operation_id="flags_list",
+        responses={200: FlagSerializer(many=True), **errors(400, 404)},
+        summary="Cases raters flagged instead of scoring, with reason and note (owners)",
+    )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
@@ -281,9 +302,7 @@ class RatingExportSerializer(serializers.Serializer):
 
 class RatingExportFilter(django_filters.FilterSet):
     rater = django_filters.CharFilter(field_name="rater__username")
-    status = django_filters.ChoiceFilter(
-        choices=[("scored", "scored"), ("flagged", "flagged")], method="filter_status"
-    )
+    status = django_filters.ChoiceFilter(choices=[("scored", "scored"), ("flagged", "flagged")], method="filter_status")
 
     class Meta:
         model = Assignment
@@ -312,8 +331,11 @@ class RatingsExportApi(generics.ListAPIView):
 
 
 class RatingsCsvApi(FileResponseMixin, APIView):
-    @extend_schema(operation_id="exports_ratings_csv", responses={(200, "text/csv"): CSV, **errors(404)},
-                   summary="The ratings export as CSV; it can be imported back (owners)")
+    @extend_schema(
+        operation_id="exports_ratings_csv",
+        responses={(200, "text/csv"): CSV, **errors(404)},
+        summary="The ratings export as CSV; it can be imported back (owners)",
+    )
     def get(self, request, slug: str):
         study = study_access_get(user=request.user, slug=slug, ability=Ability.MANAGE_STUDY).study
         return csv_response(ratings_csv_export(study=study), filename=f"{study.slug}-ratings.csv")

@@ -46,7 +46,8 @@ class StudyDetailSerializer(serializers.Serializer):
     n_cases = serializers.IntegerField()
     progress = ProgressSerializer(many=True)
     model_assistance = serializers.ChoiceField(
-        source="study.model_assistance", choices=Study.ModelAssistance.choices,
+        source="study.model_assistance",
+        choices=Study.ModelAssistance.choices,
         help_text="Whether raters see the active model's pre-score; `none`: never.",
     )
     crossover_gap = serializers.IntegerField(
@@ -113,8 +114,11 @@ class StudiesApi(generics.ListAPIView):
     def get_queryset(self):
         return selectors.study_memberships_for_user(user=self.request.user)
 
-    @extend_schema(operation_id="studies_list", responses={200: ListOutputSerializer(many=True), **errors(400)},
-                   summary="Your studies, with your role and progress")
+    @extend_schema(
+        operation_id="studies_list",
+        responses={200: ListOutputSerializer(many=True), **errors(400)},
+        summary="Your studies, with your role and progress",
+    )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
@@ -142,9 +146,12 @@ class StudyApi(APIView):
         raters_per_case = serializers.IntegerField(min_value=1, max_value=50, required=False)
         consensus_method = serializers.ChoiceField(choices=Study.Consensus.choices, required=False)
         adjudication_range = serializers.IntegerField(min_value=1, max_value=48, required=False)
-        model_assistance = serializers.ChoiceField(choices=Study.ModelAssistance.choices, required=False,
-                                                   help_text="Only while a draft.")
-        crossover_gap = serializers.IntegerField(min_value=0, max_value=1000, required=False, help_text="Only while a draft.")
+        model_assistance = serializers.ChoiceField(
+            choices=Study.ModelAssistance.choices, required=False, help_text="Only while a draft."
+        )
+        crossover_gap = serializers.IntegerField(
+            min_value=0, max_value=1000, required=False, help_text="Only while a draft."
+        )
         auto_promote = serializers.BooleanField(required=False)
 
     @extend_schema(
@@ -243,8 +250,11 @@ class MembersApi(generics.ListAPIView):
         study = study_access_get(user=self.request.user, slug=self.kwargs["slug"], ability=Ability.MANAGE_STUDY).study
         return selectors.study_members(study=study)
 
-    @extend_schema(operation_id="members_list", responses={200: MemberSerializer(many=True), **errors(404)},
-                   summary="Members and their roles (owners)")
+    @extend_schema(
+        operation_id="members_list",
+        responses={200: MemberSerializer(many=True), **errors(404)},
+        summary="Members and their roles (owners)",
+    )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 

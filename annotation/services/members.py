@@ -51,9 +51,7 @@ def user_get_or_create(*, username: str) -> tuple[object, bool]:
     return user, created
 
 
-def member_add_by_username(
-    *, study: Study, username: str, role: str, actor=None
-) -> tuple[StudyMembership, str | None]:
+def member_add_by_username(*, study: Study, username: str, role: str, actor=None) -> tuple[StudyMembership, str | None]:
     """Add a member by username. A new username gets an account with a random password, returned
     once (to be passed on) and never stored in clear; None when the user already existed."""
     with transaction.atomic():

@@ -1,6 +1,5 @@
 """Pages. Thin: read through selectors (which enforce blinding), write through services."""
 
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
@@ -37,7 +36,7 @@ def study_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "study": study,
         "is_owner": is_owner,
         "progress": selectors.study_rater_progress(study=study),
-        "members": selectors.study_members(study=study),
+        "members": selectors.study_members_with_adjudication(study=study),
         "n_cases": study.cases.count(),
     }
     if is_owner:  # filenames, metadata and flags are for owners only
@@ -70,7 +69,9 @@ def study_settings(request: HttpRequest, slug: str) -> HttpResponse:
     study = study_access_get(user=request.user, slug=slug, ability=Ability.MANAGE_STUDY).study
     form = StudySettingsForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Settings not saved: " + "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()))
+        messages.error(
+            request, "Settings not saved: " + "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items())
+        )
     else:
         try:
             services.study_update(study=study, **form.cleaned_data)
@@ -155,7 +156,9 @@ def ratings_upload(request: HttpRequest, slug: str) -> HttpResponse:
         return redirect("study", slug=slug)
     try:
         count = ratings_csv_import(
-            study=study, data=form.cleaned_data["csv"].read(), allow_missing_images=form.cleaned_data["allow_missing_images"]
+            study=study,
+            data=form.cleaned_data["csv"].read(),
+            allow_missing_images=form.cleaned_data["allow_missing_images"],
         )
         messages.success(request, f"Imported {count} ratings.")
     except RatingsCsvError as exc:
@@ -165,8 +168,12 @@ def ratings_upload(request: HttpRequest, slug: str) -> HttpResponse:
 
 def _form_problem(form, default: str) -> str:
     """What is wrong with an upload form (an empty file says so), or the default hint."""
-    problems = [" ".join(error.messages).rstrip(".") for errors in form.errors.as_data().values() for error in errors
-                if error.code != "required"]
+    problems = [
+        " ".join(error.messages).rstrip(".")
+        for errors in form.errors.as_data().values()
+        for error in errors
+        if error.code != "required"
+    ]
     return "; ".join(problems) if problems else default
 
 
@@ -189,13 +196,8 @@ def member_adjudicator(request: HttpRequest, slug: str, membership_id: int) -> H
     membership = get_object_or_404(study.memberships.select_related("user"), pk=membership_id)
     allowed = request.POST.get("allowed") == "1"
     try:
-        services.membership_set_adjudicator(
-            study=study, user=membership.user, allowed=allowed, actor=request.user
-        )
+        services.membership_set_adjudicator(study=study, user=membership.user, allowed=allowed, actor=request.user)
         messages.success(request, f"{membership.user.username} {'can' if allowed else 'can no longer'} adjudicate.")
     except services.StudyStateError as exc:
         messages.error(request, str(exc))
     return redirect("study", slug=slug)
-
-
-

@@ -126,8 +126,10 @@ class ReportApi(APIView):
 class ReportCsvApi(FileResponseMixin, APIView):
     @extend_schema(
         operation_id="report_csv",
-        responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="One statistic a line."),
-                   **REPORT_RESPONSES},
+        responses={
+            (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="One statistic a line."),
+            **REPORT_RESPONSES,
+        },
         summary="The agreement report as CSV (owners and observers)",
     )
     def get(self, request, slug: str):
@@ -144,8 +146,10 @@ class ConsensusSerializer(serializers.Serializer):
     case_id = serializers.CharField(source="public_id")
     filename = serializers.CharField()
     n_raters = serializers.IntegerField()
-    consensus = serializers.DictField(child=serializers.FloatField(allow_null=True),
-                                      help_text="Per total: mean (or median) of the raters' current totals.")
+    consensus = serializers.DictField(
+        child=serializers.FloatField(allow_null=True),
+        help_text="Per total: mean (or median) of the raters' current totals.",
+    )
     spread = serializers.DictField(child=serializers.FloatField(allow_null=True), help_text="Max - min per total.")
     adjudicated = serializers.DictField(child=serializers.IntegerField(), allow_null=True)
     final = serializers.DictField(child=serializers.FloatField(allow_null=True))
@@ -157,8 +161,9 @@ class ConsensusApi(APIView):
     pagination_class = Pagination
 
     class FilterSerializer(serializers.Serializer):
-        needs_adjudication = serializers.BooleanField(required=False, allow_null=True, default=None,
-                                                      help_text="true: the adjudication queue.")
+        needs_adjudication = serializers.BooleanField(
+            required=False, allow_null=True, default=None, help_text="true: the adjudication queue."
+        )
 
     @extend_schema(
         operation_id="consensus_list",
@@ -182,8 +187,7 @@ class ConsensusApi(APIView):
 class ConsensusCsvApi(FileResponseMixin, APIView):
     @extend_schema(
         operation_id="exports_consensus_csv",
-        responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="One case a line."),
-                   **errors(404)},
+        responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="One case a line."), **errors(404)},
         summary="Consensus per case as CSV (owners, adjudicators)",
     )
     def get(self, request, slug: str):
@@ -215,8 +219,9 @@ class AdjudicationApi(APIView):
         can_adjudicate = serializers.BooleanField()
 
     class InputSerializer(serializers.Serializer):
-        values = serializers.DictField(child=serializers.IntegerField(allow_null=True),
-                                       help_text="Item key to level, as for a rating.")
+        values = serializers.DictField(
+            child=serializers.IntegerField(allow_null=True), help_text="Item key to level, as for a rating."
+        )
         note = serializers.CharField(max_length=1000, required=False, allow_blank=True, default="")
 
     @extend_schema(
@@ -249,7 +254,9 @@ class AdjudicationApi(APIView):
         case = get_object_or_404(Case, study=study, public_id=case_id)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        adjudication = annotation_services.adjudication_record(case=case, adjudicator=request.user, **data.validated_data)
+        adjudication = annotation_services.adjudication_record(
+            case=case, adjudicator=request.user, **data.validated_data
+        )
         return Response(AdjudicationSerializer(adjudication).data, status=status.HTTP_201_CREATED)
 
 

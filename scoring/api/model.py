@@ -46,8 +46,10 @@ class ModelVersionSerializer(serializers.Serializer):
     backbone = serializers.CharField(help_text="The torchxrayvision weights the head runs on.")
     feature_set = serializers.ChoiceField(choices=FEATURE_SETS)
     head = serializers.DictField(help_text="The linear head: feature set, coefficients and intercept per target.")
-    metrics = serializers.DictField(help_text="When trained here: `candidate`, `none` and `active`, each per target "
-                                    "(pearson_r, r2, mae, mse over 50 grouped 50/50 splits); {} for the published head.")
+    metrics = serializers.DictField(
+        help_text="When trained here: `candidate`, `none` and `active`, each per target "
+        "(pearson_r, r2, mae, mse over 50 grouped 50/50 splits); {} for the published head."
+    )
     training_cases = serializers.IntegerField()
     source = serializers.CharField(allow_blank=True)
     is_active = serializers.BooleanField(help_text="The version pre-scoring uses by default; one per study.")
@@ -70,8 +72,11 @@ class ModelVersionsApi(generics.ListAPIView):
     def get_queryset(self):
         return selectors.study_model_versions(study=_model_study(self.request, self.kwargs["slug"]))
 
-    @extend_schema(operation_id="model_versions_list", responses={200: ModelVersionSerializer(many=True), **errors(400, 404)},
-                   summary="The study's model versions with their evaluation (owners)")
+    @extend_schema(
+        operation_id="model_versions_list",
+        responses={200: ModelVersionSerializer(many=True), **errors(400, 404)},
+        summary="The study's model versions with their evaluation (owners)",
+    )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
@@ -82,8 +87,11 @@ def _version(request, slug: str, number: int) -> ModelVersion:
 
 
 class ModelVersionApi(APIView):
-    @extend_schema(operation_id="model_versions_retrieve", responses={200: ModelVersionSerializer, **errors(404)},
-                   summary="One model version (owners)")
+    @extend_schema(
+        operation_id="model_versions_retrieve",
+        responses={200: ModelVersionSerializer, **errors(404)},
+        summary="One model version (owners)",
+    )
     def get(self, request, slug: str, number: int):
         return Response(ModelVersionSerializer(_version(request, slug, number)).data)
 
@@ -114,13 +122,16 @@ class ModelJobSerializer(serializers.Serializer):
     total = serializers.IntegerField()
     percent = serializers.IntegerField(help_text="Of the current phase.")
     model_version = serializers.IntegerField(
-        source="model_version.number", allow_null=True,
+        source="model_version.number",
+        allow_null=True,
         help_text="Pre-score: the version it predicts with; retrain: the version it made, once done.",
     )
     params = serializers.DictField(help_text="Retrain: feature_set and ridge_alpha.")
-    result = serializers.DictField(help_text="When done. Pre-score: cases, predicted, already_predicted, "
-                                   "saliency_maps (drawn now); retrain: "
-                                   "version, training_cases, promoted.")
+    result = serializers.DictField(
+        help_text="When done. Pre-score: cases, predicted, already_predicted, "
+        "saliency_maps (drawn now); retrain: "
+        "version, training_cases, promoted."
+    )
     error = serializers.CharField(allow_blank=True, help_text="When failed: why (e.g. the weights file is missing).")
     created_at = serializers.DateTimeField()
     started_at = serializers.DateTimeField(allow_null=True)
@@ -149,13 +160,18 @@ class ModelJobsApi(generics.ListAPIView):
     class StartInputSerializer(serializers.Serializer):
         kind = serializers.ChoiceField(choices=ModelJob.Kind.choices)
         model_version = serializers.IntegerField(
-            min_value=1, max_value=MAX_NUMBER, required=False, allow_null=True,
+            min_value=1,
+            max_value=MAX_NUMBER,
+            required=False,
+            allow_null=True,
             help_text="Pre-score: the version's number; the active version when left out.",
         )
-        feature_set = serializers.ChoiceField(choices=FEATURE_SETS, required=False,
-                                              help_text="Retrain (required): what the new head is fitted on.")
-        ridge_alpha = serializers.FloatField(required=False, allow_null=True,
-                                             help_text="Retrain: a positive ridge penalty; leave out for least squares.")
+        feature_set = serializers.ChoiceField(
+            choices=FEATURE_SETS, required=False, help_text="Retrain (required): what the new head is fitted on."
+        )
+        ridge_alpha = serializers.FloatField(
+            required=False, allow_null=True, help_text="Retrain: a positive ridge penalty; leave out for least squares."
+        )
 
         def validate_ridge_alpha(self, value: float | None) -> float | None:
             if value is not None and value <= 0:
@@ -175,8 +191,11 @@ class ModelJobsApi(generics.ListAPIView):
     def get_queryset(self):
         return selectors.study_model_jobs(study=_model_study(self.request, self.kwargs["slug"]))
 
-    @extend_schema(operation_id="model_jobs_list", responses={200: ModelJobSerializer(many=True), **errors(400, 404)},
-                   summary="Pre-score and retrain jobs with status and progress (owners)")
+    @extend_schema(
+        operation_id="model_jobs_list",
+        responses={200: ModelJobSerializer(many=True), **errors(400, 404)},
+        summary="Pre-score and retrain jobs with status and progress (owners)",
+    )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
@@ -208,8 +227,11 @@ class ModelJobsApi(generics.ListAPIView):
 
 
 class ModelJobApi(APIView):
-    @extend_schema(operation_id="model_jobs_retrieve", responses={200: ModelJobSerializer, **errors(404)},
-                   summary="A job's status, progress, result or error (owners)")
+    @extend_schema(
+        operation_id="model_jobs_retrieve",
+        responses={200: ModelJobSerializer, **errors(404)},
+        summary="A job's status, progress, result or error (owners)",
+    )
     def get(self, request, slug: str, model_job_id: int):
         jobs = selectors.study_model_jobs(study=_model_study(request, slug))
         job = get_object_or_404(jobs, pk=model_job_id)
@@ -247,8 +269,11 @@ class PredictionsApi(generics.ListAPIView):
     def get_queryset(self):
         return selectors.study_prediction_rows(study=_model_study(self.request, self.kwargs["slug"]))
 
-    @extend_schema(operation_id="predictions_list", responses={200: PredictionSerializer(many=True), **errors(400, 404)},
-                   summary="Every stored prediction, per case and model version (owners)")
+    @extend_schema(
+        operation_id="predictions_list",
+        responses={200: PredictionSerializer(many=True), **errors(400, 404)},
+        summary="Every stored prediction, per case and model version (owners)",
+    )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
@@ -256,8 +281,10 @@ class PredictionsApi(generics.ListAPIView):
 class PredictionsCsvApi(FileResponseMixin, APIView):
     @extend_schema(
         operation_id="exports_predictions_csv",
-        responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="filename,model_version,<total>,..."),
-                   **errors(404)},
+        responses={
+            (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="filename,model_version,<total>,..."),
+            **errors(404),
+        },
         summary="Every stored prediction as CSV (owners)",
     )
     def get(self, request, slug: str):

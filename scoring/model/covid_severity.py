@@ -33,7 +33,9 @@ def read_scores(path: Path) -> list[ScoredImage]:
         try:
             scores = {target: float(row[column]) for column, target in SCORE_COLUMNS.items()}
         except (TypeError, ValueError):
-            raise ScoresFileError(f"{path}: data row {index} ({row.get('filename')!r}) has a non-numeric score") from None
+            raise ScoresFileError(
+                f"{path}: data row {index} ({row.get('filename')!r}) has a non-numeric score"
+            ) from None
         images.append(ScoredImage(filename=row["filename"].strip(), scores=scores))
     return images
 

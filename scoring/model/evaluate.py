@@ -25,6 +25,7 @@ def group_codes(groups: Sequence[str | int | None]) -> np.ndarray:
     come first in numeric order, then other ids as text; a case without an id (None or
     blank) is a group of its own.
     """
+
     def key(label: str) -> tuple:
         return (0, int(label), "") if label.lstrip("-").isdigit() else (1, 0, label)
 
@@ -71,8 +72,9 @@ def evaluate(
     Y = {target: np.asarray(y, dtype=np.float64) for target, y in Y.items()}
     per_split: dict[str, dict[str, list[float | None]]] = {t: {m: [] for m in METRICS} for t in Y}
     for train, test in group_splits(groups, n_splits=n_splits):
-        head = fit_head(X[train], {t: y[train] for t, y in Y.items()}, feature_set=feature_set,
-                        ridge_alpha=ridge_alpha, clamp=clamp)
+        head = fit_head(
+            X[train], {t: y[train] for t, y in Y.items()}, feature_set=feature_set, ridge_alpha=ridge_alpha, clamp=clamp
+        )
         predicted = head.predict(X[test])
         for target, y in Y.items():
             for metric, value in regression_metrics(y[test], predicted[target]).items():

@@ -31,8 +31,10 @@ def extract(model: Any, arrays: list[np.ndarray], *, batch_size: int = 16) -> tu
             pooled.append(features.cpu().numpy())
             logits.append(model.classifier(features).cpu().numpy())
     if not arrays:
-        return (np.zeros((0, model.classifier.out_features), np.float32),
-                np.zeros((0, model.classifier.in_features), np.float32))
+        return (
+            np.zeros((0, model.classifier.out_features), np.float32),
+            np.zeros((0, model.classifier.in_features), np.float32),
+        )
     return np.concatenate(logits), np.concatenate(pooled)
 
 

@@ -23,7 +23,9 @@ def _domain(table: ScoreTable, key: str) -> tuple[int, int]:
     return item.minimum, item.maximum
 
 
-def agreement_report_build(*, study: Study, table: ScoreTable, n_boot: int = DEFAULT_BOOTSTRAP, seed: int = 0, progress=None) -> dict:
+def agreement_report_build(
+    *, study: Study, table: ScoreTable, n_boot: int = DEFAULT_BOOTSTRAP, seed: int = 0, progress=None
+) -> dict:
     """The report as JSON-ready data: every total and every item, plus consensus and adjudication."""
     from scoring.agreement import agreement_summary  # NumPy/SciPy/krippendorff: load on first use
 
@@ -32,15 +34,21 @@ def agreement_report_build(*, study: Study, table: ScoreTable, n_boot: int = DEF
     for done, key in enumerate(keys, start=1):
         low, high = _domain(table, key)
         scores[key] = agreement_summary(
-            table.matrices[key], table.raters, domain=list(range(low, high + 1)),
-            categorical=key in table.rubric.item_keys, n_boot=n_boot, seed=seed,
+            table.matrices[key],
+            table.raters,
+            domain=list(range(low, high + 1)),
+            categorical=key in table.rubric.item_keys,
+            n_boot=n_boot,
+            seed=seed,
         )
         if progress:
             progress(done, len(keys))
     consensus = study_consensus(study=study, table=table)
     extras = {
         "model": _model_vs_consensus(study, table, consensus),
-        "reading_conditions": _reading_conditions(study, consensus) if study.model_assistance == Study.ModelAssistance.CROSSOVER else None,
+        "reading_conditions": _reading_conditions(study, consensus)
+        if study.model_assistance == Study.ModelAssistance.CROSSOVER
+        else None,
     }
     return {
         "study": study.slug,
@@ -88,7 +96,9 @@ def _model_vs_consensus(study: Study, table: ScoreTable, consensus: list) -> dic
     active = study.model_versions.filter(is_active=True).first()
     if active is None:
         return None
-    predicted = dict(Prediction.objects.filter(model_version=active, case_id__in=table.case_ids).values_list("case_id", "values"))
+    predicted = dict(
+        Prediction.objects.filter(model_version=active, case_id__in=table.case_ids).values_list("case_id", "values")
+    )
     if not predicted:
         return {"version": active.number, "n_cases": 0, "scores": {}}
     scores = {}
@@ -98,9 +108,11 @@ def _model_vs_consensus(study: Study, table: ScoreTable, consensus: list) -> dic
         truth, model = (np.array([r[i] for r in rows], dtype=float) for i in (0, 1))
         column = np.array([predicted.get(case_id, {}).get(key, np.nan) for case_id in table.case_ids], dtype=float)
         alpha = krippendorff_alpha(np.column_stack([table.matrices[key], column]), level="interval", domain=None)
-        scores[key] = {**_paired_stats(truth, model),
-                       "alpha_with_model": None if isinstance(alpha, Undefined) else float(alpha),
-                       "alpha_raters_only": _alpha_value(table.matrices[key])}
+        scores[key] = {
+            **_paired_stats(truth, model),
+            "alpha_with_model": None if isinstance(alpha, Undefined) else float(alpha),
+            "alpha_raters_only": _alpha_value(table.matrices[key]),
+        }
     return {"version": active.number, "n_cases": len(predicted), "scores": scores}
 
 
@@ -124,13 +136,22 @@ def _reading_conditions(study: Study, consensus: list) -> dict:
         times = [t for t in times if t is not None]
         scores = {}
         for key in table.rubric.total_keys:
-            errors = [abs(value - truth[case_id][key]) for i, case_id in enumerate(table.case_ids)
-                      if case_id in truth and truth[case_id][key] is not None
-                      for value in table.matrices[key][i] if not np.isnan(value)]
-            scores[key] = {"alpha_interval": _alpha_value(table.matrices[key]),
-                           "mae_vs_unaided_consensus": _finite_or_none(np.mean(errors)) if errors else None}
-        out[name] = {"n_reads": table.n_ratings, "mean_reading_time_s": _finite_or_none(np.mean(times)) if times else None,
-                     "scores": scores}
+            errors = [
+                abs(value - truth[case_id][key])
+                for i, case_id in enumerate(table.case_ids)
+                if case_id in truth and truth[case_id][key] is not None
+                for value in table.matrices[key][i]
+                if not np.isnan(value)
+            ]
+            scores[key] = {
+                "alpha_interval": _alpha_value(table.matrices[key]),
+                "mae_vs_unaided_consensus": _finite_or_none(np.mean(errors)) if errors else None,
+            }
+        out[name] = {
+            "n_reads": table.n_ratings,
+            "mean_reading_time_s": _finite_or_none(np.mean(times)) if times else None,
+            "scores": scores,
+        }
     return out
 
 

@@ -62,9 +62,7 @@ def predictions_store(*, version: ModelVersion, cases: list[Case]) -> int:
     X = backbone_features(image_ids=image_ids, backbone=version.backbone, feature_set=head.feature_set)
     predicted = head.predict(X)
     rows = [
-        Prediction(
-            case=case, model_version=version, values={t: round(float(predicted[t][i]), 4) for t in head.targets}
-        )
+        Prediction(case=case, model_version=version, values={t: round(float(predicted[t][i]), 4) for t in head.targets})
         for i, case in enumerate(cases)
     ]
     Prediction.objects.bulk_create(rows, batch_size=2000, ignore_conflicts=True)

@@ -23,7 +23,10 @@ logger = logging.getLogger(__name__)
 def training_set(*, study: Study) -> tuple[list[Case], dict[str, np.ndarray]]:
     """Fully rated cases with an image, and their final totals (adjudicated, else the consensus)."""
     rows = [row for row in study_consensus(study=study) if row.n_raters >= study.raters_per_case]
-    cases = {case.pk: case for case in Case.objects.filter(pk__in=[r.case_id for r in rows], image__isnull=False).select_related("image")}
+    cases = {
+        case.pk: case
+        for case in Case.objects.filter(pk__in=[r.case_id for r in rows], image__isnull=False).select_related("image")
+    }
     rows = [row for row in rows if row.case_id in cases]
     targets = rubric_get(study.rubric).total_keys
     Y = {t: np.array([row.final[t] for row in rows], dtype=np.float64) for t in targets}
@@ -50,15 +53,25 @@ def _retrain(job: ModelJob) -> dict:
     model_version_ensure_initial(study=study)  # the paper's head is what a new version must beat
     cases, Y = training_set(study=study)
     if len(cases) < 4:
-        raise ModelStateError(f"{len(cases)} fully rated case(s) with an image: at least 4 are needed to train and evaluate")
+        raise ModelStateError(
+            f"{len(cases)} fully rated case(s) with an image: at least 4 are needed to train and evaluate"
+        )
     backbone = settings.SCORING_XRV_WEIGHTS
     active = study.model_versions.filter(is_active=True).first()
     if feature_set != "none" or (active and active.feature_set != "none"):
-        backbone_outputs_ensure(images=[c.image for c in cases], backbone=backbone, progress=lambda d, t: job_progress(job=job, done=d, total=t, phase="backbone"))
+        backbone_outputs_ensure(
+            images=[c.image for c in cases],
+            backbone=backbone,
+            progress=lambda d, t: job_progress(job=job, done=d, total=t, phase="backbone"),
+        )
     job_progress(job=job, done=0, total=3, phase="evaluate")
     groups = [case.patient_id or None for case in cases]
     clamp = _clamp(study)
-    X = backbone_features(image_ids=[c.image_id for c in cases], backbone=backbone, feature_set=feature_set) if feature_set != "none" else np.zeros((len(cases), 0))
+    X = (
+        backbone_features(image_ids=[c.image_id for c in cases], backbone=backbone, feature_set=feature_set)
+        if feature_set != "none"
+        else np.zeros((len(cases), 0))
+    )
     metrics = {"candidate": evaluate(X, Y, groups, feature_set=feature_set, ridge_alpha=ridge, clamp=clamp)}
     job_progress(job=job, done=1, total=3, phase="evaluate")
     metrics["none"] = evaluate(np.zeros((len(cases), 0)), Y, groups, feature_set="none", clamp=clamp)
@@ -84,7 +97,13 @@ def _evaluate_fixed(version: ModelVersion, cases: list[Case], Y: dict[str, np.nd
     head = LinearHead.from_dict(version.head)
     if not set(head.targets) <= set(Y):
         return {}
-    X = backbone_features(image_ids=[c.image_id for c in cases], backbone=version.backbone, feature_set=head.feature_set) if head.feature_set != "none" else np.zeros((len(cases), 0))
+    X = (
+        backbone_features(
+            image_ids=[c.image_id for c in cases], backbone=version.backbone, feature_set=head.feature_set
+        )
+        if head.feature_set != "none"
+        else np.zeros((len(cases), 0))
+    )
     predicted = head.predict(X)
     per_split = {t: {} for t in head.targets}
     for _, test in group_splits(groups):
@@ -114,7 +133,13 @@ def _store_version(job: ModelJob, head: LinearHead, metrics: dict, n_cases: int)
         return existing
     number = (study.model_versions.order_by("-number").values_list("number", flat=True).first() or 0) + 1
     return ModelVersion.objects.create(
-        study=study, number=number, backbone=settings.SCORING_XRV_WEIGHTS, feature_set=head.feature_set,
-        head=head.to_dict(), metrics=metrics, training_cases=n_cases, source=f"retrained by job {job.pk}",
+        study=study,
+        number=number,
+        backbone=settings.SCORING_XRV_WEIGHTS,
+        feature_set=head.feature_set,
+        head=head.to_dict(),
+        metrics=metrics,
+        training_cases=n_cases,
+        source=f"retrained by job {job.pk}",
         created_by_job=job,
     )

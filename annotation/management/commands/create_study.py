@@ -34,8 +34,12 @@ class Command(BaseCommand):
             user, created = user_get_or_create(username=name)
             membership_add(study=study, user=user, role=StudyMembership.Role.RATER)
             if created:
-                self.stdout.write(f"created user {name} (no password yet: set one with `manage.py changepassword {name}`)")
-        self.stdout.write(self.style.SUCCESS(f"created study {slug} ({rubric}), owner {owner_user.username}, {len(names)} rater(s)"))
+                self.stdout.write(
+                    f"created user {name} (no password yet: set one with `manage.py changepassword {name}`)"
+                )
+        self.stdout.write(
+            self.style.SUCCESS(f"created study {slug} ({rubric}), owner {owner_user.username}, {len(names)} rater(s)")
+        )
 
     def _owner(self, username: str | None):
         User = get_user_model()

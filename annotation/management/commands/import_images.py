@@ -13,7 +13,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("slug")
         parser.add_argument("paths", nargs="+", type=Path)
-        parser.add_argument("--metadata", type=Path, help="a metadata.csv in the collection's format (column 'filename')")
+        parser.add_argument(
+            "--metadata", type=Path, help="a metadata.csv in the collection's format (column 'filename')"
+        )
 
     def handle(self, *args, slug, paths, metadata, **options):
         study = study_by_slug(slug)
@@ -24,7 +26,9 @@ class Command(BaseCommand):
             except (OSError, MetadataError) as exc:
                 raise CommandError(f"{metadata}: {exc}") from None
         try:
-            report = images_import(study=study, sources=sources_from_paths(paths, limits=import_limits()), metadata=rows)
+            report = images_import(
+                study=study, sources=sources_from_paths(paths, limits=import_limits()), metadata=rows
+            )
         except StudyStateError as exc:
             raise CommandError(str(exc)) from None
         for row in report.rows:

@@ -7,7 +7,10 @@ from annotation.management.commands._common import study_by_slug
 
 
 class Command(BaseCommand):
-    help = "Import a ratings CSV (image, rater, one column per rubric item; optional duration_s, rated_at). All or nothing."
+    help = (
+        "Import a ratings CSV (image, rater, one column per rubric item; optional duration_s, rated_at). "
+        "All or nothing."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("slug")

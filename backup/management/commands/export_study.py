@@ -5,7 +5,9 @@ from backup.archive import study_export
 
 
 class Command(BaseCommand):
-    help = "Write one study (settings, members, images, ratings with revisions, model versions, audit) to a zip archive."
+    help = (
+        "Write one study (settings, members, images, ratings with revisions, model versions, audit) to a zip archive."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("slug")

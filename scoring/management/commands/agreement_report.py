@@ -17,7 +17,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("slug")
         parser.add_argument("--format", choices=["json", "csv", "html"], default="json")
-        parser.add_argument("--bootstrap", type=int, default=DEFAULT_BOOTSTRAP, help="bootstrap resamples for CIs (0: none)")
+        parser.add_argument(
+            "--bootstrap", type=int, default=DEFAULT_BOOTSTRAP, help="bootstrap resamples for CIs (0: none)"
+        )
         parser.add_argument("--seed", type=int, default=0)
 
     def handle(self, *args, slug, format, bootstrap, seed, **options):
@@ -37,6 +39,11 @@ class Command(BaseCommand):
         rubric = study.rubric_definition
         return render_to_string(
             "scoring/report_standalone.html",
-            {"study": study, "data": data, "totals": rubric.totals, "items": rubric.items,
-             "figures_by_total": figures_by_total(agreement_report_plots(table=table, data=data))},
+            {
+                "study": study,
+                "data": data,
+                "totals": rubric.totals,
+                "items": rubric.items,
+                "figures_by_total": figures_by_total(agreement_report_plots(table=table, data=data)),
+            },
         )

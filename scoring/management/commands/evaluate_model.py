@@ -77,7 +77,9 @@ class Command(BaseCommand):
         }
         self.stdout.write(json.dumps(result, indent=2, allow_nan=False))
 
-    def _features(self, images: list[ScoredImage], *, feature_set: str, options: dict) -> tuple[list[ScoredImage], np.ndarray]:
+    def _features(
+        self, images: list[ScoredImage], *, feature_set: str, options: dict
+    ) -> tuple[list[ScoredImage], np.ndarray]:
         folder = options["images"]
         if folder is None:
             raise CommandError(f"--features {feature_set} needs --images DIR")

@@ -20,7 +20,9 @@ class Command(BaseCommand):
     def handle(self, *args, slug, features, ridge, sync, **options):
         study = study_by_slug(slug)
         try:
-            job = model_job_start(study=study, kind=ModelJob.Kind.RETRAIN, feature_set=features, ridge_alpha=ridge, dispatch=not sync)
+            job = model_job_start(
+                study=study, kind=ModelJob.Kind.RETRAIN, feature_set=features, ridge_alpha=ridge, dispatch=not sync
+            )
         except ModelStateError as exc:
             raise CommandError(str(exc)) from None
         if sync:
