@@ -7,21 +7,23 @@ from django.core.cache import cache
 from django.db import transaction
 from rest_framework.authtoken.models import Token
 
+from core.types import User
 
-def api_token_get_or_create(*, user) -> Token:
+
+def api_token_get_or_create(*, user: User) -> Token:
     """The user's API token, created on first use (password login through the API)."""
     token, _ = Token.objects.get_or_create(user=user)
     return token
 
 
 @transaction.atomic
-def api_token_rotate(*, user) -> Token:
+def api_token_rotate(*, user: User) -> Token:
     """A new API token for the user; the previous one, if any, stops working at once."""
     Token.objects.filter(user=user).delete()
     return Token.objects.create(user=user)
 
 
-def api_token_revoke(*, user) -> bool:
+def api_token_revoke(*, user: User) -> bool:
     """Delete the user's API token; True if there was one."""
     deleted, _ = Token.objects.filter(user=user).delete()
     return bool(deleted)

@@ -26,6 +26,7 @@ from django.db.models import Q
 from django.http import Http404
 
 from annotation.models import Study, StudyMembership
+from core.types import Visitor
 
 Role = StudyMembership.Role
 
@@ -90,14 +91,14 @@ class StudyAccess:
         return may(self.membership, ability)
 
 
-def membership_get(*, user, study: Study | int) -> StudyMembership | None:
+def membership_get(*, user: Visitor, study: Study | int) -> StudyMembership | None:
     if not user.is_authenticated:
         return None
     study_id = study if isinstance(study, int) else study.pk
     return StudyMembership.objects.filter(user=user, study_id=study_id).first()
 
 
-def study_access_get(*, user, slug: str, ability: Ability) -> StudyAccess:
+def study_access_get(*, user: Visitor, slug: str, ability: Ability) -> StudyAccess:
     """The study and the user's membership, if the user may do `ability` there; else 404."""
     if not user.is_authenticated:
         raise Http404("no such study")

@@ -11,6 +11,7 @@ from django.http import Http404
 
 from annotation.models import Assignment, Case, ImportJob, Study, StudyMembership
 from annotation.permissions import Ability, may, may_become_adjudicator, memberships_that_may, study_access_get
+from core.types import Visitor
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,7 @@ class StudyCard:
         return round(100 * self.done / self.total) if self.total else 0
 
 
-def study_cards_for_user(*, user) -> list[StudyCard]:
+def study_cards_for_user(*, user: Visitor) -> list[StudyCard]:
     """The "my studies" list: for raters their own progress, for owners and observers the study's."""
     memberships = StudyMembership.objects.filter(user=user).select_related("study").order_by("-study__created_at")
     cards = []
@@ -45,7 +46,7 @@ def count_subquery(scope: QuerySet[Assignment]) -> Coalesce:
     return Coalesce(Subquery(scope.order_by().values("study").annotate(n=Count("id")).values("n")), 0)
 
 
-def study_memberships_for_user(*, user) -> QuerySet[StudyMembership]:
+def study_memberships_for_user(*, user: Visitor) -> QuerySet[StudyMembership]:
     """The user's studies as memberships, with `n_done` and `n_total` as on the "my studies" page:
     a rater's own assignments, the whole study's for owners and observers."""
     study_scope = Assignment.objects.filter(study=OuterRef("study"), case__image__isnull=False)
@@ -126,7 +127,7 @@ def study_flagged_assignments(*, study: Study) -> QuerySet[Assignment]:
     return study.assignments.exclude(flag_reason="").select_related("case", "rater").order_by("-flagged_at")
 
 
-def case_get_for_owner(*, user, slug: str, public_id: str) -> Case:
+def case_get_for_owner(*, user: Visitor, slug: str, public_id: str) -> Case:
     study = study_access_get(user=user, slug=slug, ability=Ability.MANAGE_STUDY).study
     case = study.cases.select_related("image").filter(public_id=public_id, image__isnull=False).first()
     if case is None:

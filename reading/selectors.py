@@ -17,11 +17,12 @@ from annotation.permissions import Ability, may, membership_get
 from annotation.rubrics import Rubric, RubricValueError, rubric_get
 from annotation.selectors import count_subquery
 from annotation.services.ratings import UNAIDED_SHOWS_NO_MODEL
+from core.types import Visitor
 from scoring.models import ModelVersion, Prediction
 from scoring.selectors import saliency_map_name
 
 
-def _rater_queue(*, user, study_id: int) -> QuerySet[Assignment]:
+def _rater_queue(*, user: Visitor, study_id: int) -> QuerySet[Assignment]:
     # Image-less cases (a past study imported without its images) are never shown to raters.
     return Assignment.objects.filter(rater=user, study_id=study_id, case__image__isnull=False)
 
@@ -63,7 +64,7 @@ class RaterCase:
         return round(100 * self.done / self.queue_length) if self.queue_length else 0
 
 
-def assignment_get_for_rater(*, user, public_id: str) -> Assignment:
+def assignment_get_for_rater(*, user: Visitor, public_id: str) -> Assignment:
     # 404, not 403: a rater must not learn that someone else's assignment exists.
     if not user.is_authenticated:
         raise Http404("no such case")
@@ -82,7 +83,7 @@ def _first_id(queue: QuerySet[Assignment], order: str) -> str | None:
     return queue.order_by(order).values_list("public_id", flat=True).first()
 
 
-def _rater_visible_queue(*, user, study_id: int) -> QuerySet[Assignment]:
+def _rater_visible_queue(*, user: Visitor, study_id: int) -> QuerySet[Assignment]:
     """The same rows as `_rater_queue`, filtered without joining the case table.
 
     Image-less cases are rare (a past study imported without its images). They are looked up from
@@ -97,7 +98,7 @@ def _rater_visible_queue(*, user, study_id: int) -> QuerySet[Assignment]:
     return Assignment.objects.filter(rater=user, study_id=study_id).exclude(pk__in=hidden_ids)
 
 
-def rater_case_get(*, user, public_id: str) -> RaterCase:
+def rater_case_get(*, user: Visitor, public_id: str) -> RaterCase:
     """One of the rater's cases with its place in their queue.
 
     A fixed number of queries whatever the queue length: one aggregate over the queue's index gives
@@ -158,7 +159,7 @@ def _model_hint(assignment: Assignment) -> dict:
     return {"aided": True, "model_hint": prediction.values, "model_version_number": prediction.model_version.number}
 
 
-def assignment_next_for_rater(*, user, study: Study) -> str | None:
+def assignment_next_for_rater(*, user: Visitor, study: Study) -> str | None:
     """The first case in the rater's own order that they have neither scored nor flagged."""
     return (
         _rater_queue(user=user, study_id=study.pk)
@@ -169,7 +170,7 @@ def assignment_next_for_rater(*, user, study: Study) -> str | None:
     )
 
 
-def rater_first_case(*, user, study: Study) -> str | None:
+def rater_first_case(*, user: Visitor, study: Study) -> str | None:
     return _first_id(_rater_queue(user=user, study_id=study.pk), "order_key")
 
 
@@ -185,7 +186,7 @@ class RaterQueueSummary:
         return round(100 * self.done / self.total) if self.total else 0
 
 
-def rater_queue_summary(*, user, study: Study) -> RaterQueueSummary:
+def rater_queue_summary(*, user: Visitor, study: Study) -> RaterQueueSummary:
     """The rater's own counts for the done page: how many, never anyone else's."""
     queue = _rater_visible_queue(user=user, study_id=study.pk)
     counts = queue.aggregate(
@@ -198,7 +199,7 @@ def rater_queue_summary(*, user, study: Study) -> RaterQueueSummary:
     return RaterQueueSummary(counts["total"], counts["done"], counts["flagged"], first_id)
 
 
-def rater_display_image_path(*, user, public_id: str) -> str:
+def rater_display_image_path(*, user: Visitor, public_id: str) -> str:
     return assignment_get_for_rater(user=user, public_id=public_id).case.image.display.name
 
 
@@ -217,7 +218,7 @@ RATER_QUEUE_FIELDS = (
 )
 
 
-def rater_queue_rows(*, user, study: Study) -> QuerySet:
+def rater_queue_rows(*, user: Visitor, study: Study) -> QuerySet:
     """The rater's own queue in their own order (the API's "mine"); empty while the study is a draft,
     as the reading pages are."""
     queue = _rater_queue(user=user, study_id=study.pk).exclude(study__status=Study.Status.DRAFT)
@@ -240,7 +241,7 @@ def rater_queue_rows(*, user, study: Study) -> QuerySet:
     )
 
 
-def rater_ratings_rows(*, user, public_id: str) -> QuerySet:
+def rater_ratings_rows(*, user: Visitor, public_id: str) -> QuerySet:
     """Every revision of the rater's own scores for one of their assignments, as plain dicts."""
     assignment = assignment_get_for_rater(user=user, public_id=public_id)
     return assignment.ratings.order_by("revision").values(
@@ -260,7 +261,7 @@ def model_version_shown_get(*, assignment: Assignment, number: int | None) -> Mo
     return version
 
 
-def rater_saliency_map_path(*, user, public_id: str, target: str) -> str:
+def rater_saliency_map_path(*, user: Visitor, public_id: str, target: str) -> str:
     """The stored saliency map of the active model for an aided read of the rater's; 404 for any
     unaided read, so that a blinded rater cannot even learn whether a map exists."""
     assignment = assignment_get_for_rater(user=user, public_id=public_id)

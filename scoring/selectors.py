@@ -132,7 +132,7 @@ def adjudication_queue(*, study: Study) -> list[CaseConsensus]:
     return [row for row in study_consensus(study=study) if row.needs_adjudication]
 
 
-def case_ratings_for_adjudicator(*, case) -> list[dict]:
+def case_ratings_for_adjudicator(*, case: Case) -> list[dict]:
     """Each rater's current scores for one case, for the adjudication page (never shown to raters)."""
     return [
         {"rater": username, "values": values, "totals": totals}

@@ -9,14 +9,9 @@ from sklearn.metrics import cohen_kappa_score
 from statsmodels.stats.inter_rater import aggregate_raters
 from statsmodels.stats.inter_rater import fleiss_kappa as statsmodels_fleiss_kappa
 
-from scoring.agreement import (
-    LEVELS,
-    _fast_replicates,
-    _slow_replicates,
-    fleiss_kappa,
-    krippendorff_alpha,
-    weighted_kappa_pairs,
-)
+from scoring.agreement import LEVELS, fleiss_kappa, krippendorff_alpha, weighted_kappa_pairs
+from scoring.agreement.bootstrap import _fast_replicates
+from scoring.agreement.summary import _slow_replicates
 
 DOMAIN = list(range(9))
 NAMES = ["alice", "bob", "charlie", "dave"]

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from scoring.agreement import _icc_table, fleiss_kappa, icc_all, krippendorff_alpha
+from scoring.agreement import fleiss_kappa, icc_all, krippendorff_alpha
+from scoring.agreement.coefficients import _icc_table
 
 nan = np.nan
 

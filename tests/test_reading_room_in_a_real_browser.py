@@ -2,7 +2,7 @@
 
 A rater logs in, scores three cases with the keyboard only and one with the mouse, zooms, pans,
 windows and inverts, goes back to revise, flags, reloads and resumes; the database is checked
-afterwards. The test also takes the README screenshots (docs/screenshots/).
+afterwards. The test also takes the screenshots of the README and docs (docs/screenshots/).
 
 Chromium is /usr/bin/chromium (`apt-get install chromium`; Playwright's own browser download does
 not work here). Without it the test fails under CI=true and is skipped elsewhere.

@@ -8,10 +8,11 @@ from annotation.models import Adjudication, Case, Study
 from annotation.permissions import Ability, may, membership_get
 from annotation.rubrics import rubric_clean_values, rubric_get, rubric_totals
 from annotation.services.studies import StudyStateError, study_ratings_changed
+from core.types import User
 
 
 @transaction.atomic
-def adjudication_record(*, case: Case, adjudicator, values: dict[str, object], note: str = "") -> Adjudication:
+def adjudication_record(*, case: Case, adjudicator: User, values: dict[str, object], note: str = "") -> Adjudication:
     """Record a final score for a case; the raters' own ratings are never changed."""
     study = Study.objects.select_for_update().get(pk=case.study_id)
     if study.is_locked:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 
 from annotation import imaging
@@ -17,6 +18,7 @@ from annotation.services.assignment import study_assign_cases
 from annotation.services.storage import files_delete, image_store
 from annotation.services.studies import StudyStateError
 from core.jobs import job_claim, job_dispatch, job_finish, job_progress
+from core.types import User
 
 logger = logging.getLogger(__name__)
 
@@ -136,7 +138,7 @@ def case_import(*, study: Study, source: Source) -> ImportRow:
 # --- web uploads, imported by a worker -----------------------------------------------------------
 
 
-def import_job_create(*, study: Study, user, files) -> ImportJob:
+def import_job_create(*, study: Study, user: User, files: list[UploadedFile]) -> ImportJob:
     """Keep the uploaded files and queue their import; the worker is told once the job is committed."""
     if study.is_locked:
         raise StudyStateError("the study is locked: no images can be added")

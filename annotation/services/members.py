@@ -10,13 +10,14 @@ from annotation.models import Study, StudyMembership
 from annotation.permissions import may_become_adjudicator
 from annotation.services.assignment import study_assign_cases
 from annotation.services.studies import StudyStateError
+from core.types import User
 
-User = get_user_model()
+UserModel = get_user_model()
 Role = StudyMembership.Role
 
 
 @transaction.atomic
-def membership_add(*, study: Study, user, role: str, actor=None) -> StudyMembership:
+def membership_add(*, study: Study, user: User, role: str, actor: User | None = None) -> StudyMembership:
     """Add or change a member's role. A rater's queue seed is drawn once and kept."""
     if study.is_locked:
         raise StudyStateError("the study is locked")
@@ -42,29 +43,33 @@ def membership_add(*, study: Study, user, role: str, actor=None) -> StudyMembers
     return membership
 
 
-def user_get_or_create(*, username: str) -> tuple[object, bool]:
+def user_get_or_create(*, username: str) -> tuple[User, bool]:
     """A user for a rater name; new users get an unusable password until someone sets one."""
-    user, created = User.objects.get_or_create(username=username)
+    user, created = UserModel.objects.get_or_create(username=username)
     if created:
         user.set_unusable_password()
         user.save(update_fields=["password"])
     return user, created
 
 
-def member_add_by_username(*, study: Study, username: str, role: str, actor=None) -> tuple[StudyMembership, str | None]:
+def member_add_by_username(
+    *, study: Study, username: str, role: str, actor: User | None = None
+) -> tuple[StudyMembership, str | None]:
     """Add a member by username. A new username gets an account with a random password, returned
     once (to be passed on) and never stored in clear; None when the user already existed."""
     with transaction.atomic():
-        user, password = User.objects.filter(username=username).first(), None
+        user, password = UserModel.objects.filter(username=username).first(), None
         if user is None:
             password = secrets.token_urlsafe(9)
-            user = User.objects.create_user(username=username, password=password)
+            user = UserModel.objects.create_user(username=username, password=password)
         membership = membership_add(study=study, user=user, role=role, actor=actor)
     return membership, password
 
 
 @transaction.atomic
-def membership_set_adjudicator(*, study: Study, user, allowed: bool, actor=None) -> StudyMembership:
+def membership_set_adjudicator(
+    *, study: Study, user: User, allowed: bool, actor: User | None = None
+) -> StudyMembership:
     """Let an owner or observer adjudicate. A rater cannot: adjudicators see everyone's scores."""
     membership = StudyMembership.objects.get(study=study, user=user)
     if allowed and not may_become_adjudicator(membership):

@@ -10,13 +10,14 @@ from annotation.permissions import Ability, memberships_that_may
 from annotation.rubrics import rubric_get
 from annotation.services.assignment import study_assign_cases
 from core.errors import StateConflict
+from core.types import User
 
 
 class StudyStateError(StateConflict):
     """An action the study's status does not allow (e.g. rating a locked study)."""
 
 
-def study_create(*, owner, slug: str, title: str, rubric: str = "cohen2020", raters_per_case: int = 3) -> Study:
+def study_create(*, owner: User, slug: str, title: str, rubric: str = "cohen2020", raters_per_case: int = 3) -> Study:
     rubric_get(rubric)  # refuse an unknown rubric with its list of choices
     if raters_per_case < 1:
         raise ValueError("raters per case must be at least 1")
@@ -67,7 +68,7 @@ def study_update(
 
 
 @transaction.atomic
-def study_open(*, study: Study, actor=None) -> int:
+def study_open(*, study: Study, actor: User | None = None) -> int:
     """Open the study to its raters and assign every case; returns the number of assignments made."""
     if study.is_locked:
         raise StudyStateError("a locked study cannot be reopened")
@@ -82,7 +83,7 @@ def study_open(*, study: Study, actor=None) -> int:
 
 
 @transaction.atomic
-def study_lock(*, study: Study, actor=None) -> Study:
+def study_lock(*, study: Study, actor: User | None = None) -> Study:
     """Freeze the study: no rating, flag or import changes anything after this."""
     study.status, study.locked_at = Study.Status.LOCKED, timezone.now()
     study.save(update_fields=["status", "locked_at"])

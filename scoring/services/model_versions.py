@@ -12,6 +12,7 @@ from annotation.models import Study
 from annotation.services.studies import study_ratings_changed
 from core.errors import StateConflict
 from core.jobs import job_dispatch
+from core.types import User
 from scoring.model.heads import FEATURE_SETS, paper_head
 from scoring.models import ModelJob, ModelVersion
 
@@ -51,7 +52,7 @@ def model_version_ensure_initial(*, study: Study) -> ModelVersion | None:
 
 
 @transaction.atomic
-def model_version_activate(*, version: ModelVersion, actor=None) -> ModelVersion:
+def model_version_activate(*, version: ModelVersion, actor: User | None = None) -> ModelVersion:
     """Make this version the study's active one (the partial unique constraint allows only one).
     `actor` is None for an automatic promotion after retraining."""
     Study.objects.select_for_update().get(pk=version.study_id)

@@ -5,6 +5,7 @@ resumes instead of duplicating. Worker code: the web process never imports this 
 """
 
 import logging
+from collections.abc import Callable
 
 from django.conf import settings
 
@@ -78,7 +79,9 @@ def saliency_wanted(study: Study) -> bool:
     return settings.SCORING_SALIENCY == "assisted" and study.model_assistance != Study.ModelAssistance.NONE
 
 
-def saliency_maps_ensure(*, version: ModelVersion, cases: list[Case], progress=None) -> int:
+def saliency_maps_ensure(
+    *, version: ModelVersion, cases: list[Case], progress: Callable[[int, int], None] | None = None
+) -> int:
     """Draw and store the version's saliency map for each case and target that has none yet."""
     head = LinearHead.from_dict(version.head)
     done = set(SaliencyMap.objects.filter(model_version=version).values_list("case_id", "target"))

@@ -1,0 +1,51 @@
+"""Inter-rater agreement over a cases x raters matrix. Pure NumPy/SciPy: no database, no Django.
+
+The input is a float array with one row per case, one column per rater and NaN for a missing rating.
+Statistics come from well-kept libraries where one exists (krippendorff, scikit-learn, statsmodels,
+SciPy); this module chooses the cases each statistic may use and turns "cannot be computed" into
+`Undefined(reason)`, so a report shows null with a reason instead of NaN or a crash.
+
+Conventions a methods reviewer will ask about:
+- Krippendorff's alpha uses every pairable value (cases with at least two ratings).
+- ICC and Fleiss' kappa need the same raters on every case, so they use only the cases rated by
+  all raters; `agreement_summary` reports that count as "icc_n_cases" (Fleiss uses the same cases).
+- Weighted kappa is quadratic-weighted Cohen's kappa per rater pair, on the cases both rated; as in
+  scikit-learn, the weights are the squared distances between the positions of the labels in the
+  value domain (the rubric's values, or the values observed anywhere in the matrix).
+- Consensus for rater bias and Bland-Altman is leave-one-out: the mean of the OTHER raters on that
+  case, so a rater is never compared with a consensus that contains their own rating.
+- 95% CIs for alpha and the mean kappa come from a case bootstrap (rows resampled with replacement,
+  seeded, percentile 2.5/97.5, undefined replicates left out). For speed the summary computes the
+  replicates from per-case coincidence and confusion counts; tests check that this equals calling
+  the libraries on every resample.
+"""
+
+from scoring.agreement.base import ICC_KEYS, LEVELS, Undefined
+from scoring.agreement.bootstrap import bootstrap_ci
+from scoring.agreement.coefficients import (
+    bland_altman,
+    exact_agreement,
+    fleiss_kappa,
+    icc_all,
+    krippendorff_alpha,
+    rater_stats,
+    weighted_kappa_pairs,
+    within_one,
+)
+from scoring.agreement.summary import agreement_summary
+
+__all__ = [
+    "ICC_KEYS",
+    "LEVELS",
+    "Undefined",
+    "agreement_summary",
+    "bland_altman",
+    "bootstrap_ci",
+    "exact_agreement",
+    "fleiss_kappa",
+    "icc_all",
+    "krippendorff_alpha",
+    "rater_stats",
+    "weighted_kappa_pairs",
+    "within_one",
+]

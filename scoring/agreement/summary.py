@@ -1,0 +1,118 @@
+"""Everything for one score (a total or an item) in one JSON-ready dict, with bootstrap CIs."""
+
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+from scoring.agreement.base import (
+    _FAST_MAX_VALUES,
+    LEVELS,
+    Statistic,
+    Undefined,
+    _as_matrix,
+    _check_names,
+    _complete_rows,
+    _entry,
+    _number,
+    _plain,
+)
+from scoring.agreement.bootstrap import _fast_replicates, _percentile_ci, _resamples
+from scoring.agreement.coefficients import (
+    bland_altman,
+    exact_agreement,
+    fleiss_kappa,
+    icc_all,
+    krippendorff_alpha,
+    rater_stats,
+    weighted_kappa_pairs,
+    within_one,
+)
+
+# --- summary ---------------------------------------------------------------------------------
+
+
+def _with_ci(entry: dict, ci: list[float] | None, n_boot: int, key: str = "value") -> dict:
+    if entry[key] is None:
+        return entry | {"ci95": None}
+    if ci is None:
+        reason = "bootstrap disabled" if n_boot < 1 else "no bootstrap resample gave a defined value"
+        return entry | {"ci95": None, "reason": reason}
+    return entry | {"ci95": ci}
+
+
+def _replicates(
+    m: np.ndarray, domain: Sequence[float] | None, levels: list[str], kappa: bool, n_boot: int, seed: int
+) -> dict[str, np.ndarray]:
+    if n_boot < 1 or m.shape[0] < 2 or not (levels or kappa):
+        return {}
+    # Observed values joined with the domain: equal to the sorted domain whenever kappa and nominal/
+    # ordinal alpha are defined, and still covering every value for interval/ratio when they are not.
+    values = np.union1d(np.unique(m[~np.isnan(m)]), [] if domain is None else np.asarray(domain, dtype=float))
+    if len(values) <= _FAST_MAX_VALUES:
+        return _fast_replicates(m, values, levels, kappa, n_boot, seed)
+    return _slow_replicates(m, domain, levels, kappa, n_boot, seed)
+
+
+def _slow_replicates(
+    m: np.ndarray, domain: Sequence[float] | None, levels: list[str], kappa: bool, n_boot: int, seed: int
+) -> dict[str, np.ndarray]:
+    names = [str(r) for r in range(m.shape[1])]
+    statistics: dict[str, Statistic] = {
+        level: lambda x, level=level: krippendorff_alpha(x, level=level, domain=domain) for level in levels
+    }
+    if kappa:
+        statistics["kappa"] = lambda x: weighted_kappa_pairs(x, names, domain=domain)["mean"]
+    return {
+        key: np.array([_number(stat(m[idx])) for idx in _resamples(m.shape[0], n_boot, seed)])
+        for key, stat in statistics.items()
+    }
+
+
+def agreement_summary(
+    matrix: npt.ArrayLike,
+    rater_names: Sequence[str],
+    *,
+    domain: Sequence[float] | None,
+    categorical: bool,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> dict:
+    """Every agreement statistic for one score, JSON-ready: plain floats, None (with a reason) for undefined.
+
+    Cases nobody rated are dropped first: they carry no information and would only add noise to the
+    bootstrap. Scalar statistics that are undefined are explained in the top-level "undefined" map.
+    """
+    if n_boot < 0:
+        raise ValueError("n_boot must be >= 0")
+    m = _as_matrix(matrix)
+    if m.size == 0:
+        m = m.reshape(0, len(rater_names))
+    _check_names(m, rater_names)
+    m = m[(~np.isnan(m)).any(axis=1)]
+    alphas = {level: _entry(krippendorff_alpha(m, level=level, domain=domain)) for level in LEVELS}
+    kappa = weighted_kappa_pairs(m, rater_names, domain=domain)
+    defined_levels = [level for level in LEVELS if alphas[level]["value"] is not None]
+    replicates = _replicates(m, domain, defined_levels, kappa["mean"] is not None, n_boot, seed)
+
+    def ci(key: str) -> list[float] | None:
+        return _percentile_ci(replicates[key]) if key in replicates else None
+
+    scalars = {
+        "fleiss_kappa": fleiss_kappa(m, domain=domain) if categorical else Undefined("continuous total"),
+        "exact_agreement": exact_agreement(m),
+        "within_one": within_one(m),
+    }
+    return {
+        "n_cases": int(m.shape[0]),
+        "krippendorff_alpha": {level: _with_ci(alphas[level], ci(level), n_boot) for level in LEVELS},
+        "icc": icc_all(m),
+        "icc_n_cases": int(_complete_rows(m).shape[0]),
+        "fleiss_kappa": _plain(scalars["fleiss_kappa"]),
+        "weighted_kappa": _with_ci(kappa, ci("kappa"), n_boot, key="mean"),
+        "exact_agreement": _plain(scalars["exact_agreement"]),
+        "within_one": _plain(scalars["within_one"]),
+        "raters": rater_stats(m, rater_names),
+        "bland_altman": bland_altman(m, rater_names),
+        "undefined": {key: value.reason for key, value in scalars.items() if isinstance(value, Undefined)},
+    }
