@@ -1,4 +1,6 @@
-"""Reads for owners, observers and adjudicators: never reachable from a rater's pages."""
+"""Reads for owners, observers and adjudicators, with permissions checked by the callers through
+annotation/permissions.py. The reading room uses only `saliency_map_name`, behind its own check that
+the read is an aided one."""
 
 from dataclasses import dataclass, field
 from statistics import median
