@@ -32,7 +32,7 @@ run: venv
 test: venv
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-# Without the real worker processes and the browser: the unit and page tests, in about a minute.
+# Without the real worker processes and the browser: the unit and page tests (about 90 s on two cores).
 test-fast: venv
 	$(PY) -m pytest -m "not worker and not browser" $(PYTEST_ARGS)
 

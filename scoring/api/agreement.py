@@ -1,6 +1,6 @@
 """Agreement report, consensus and adjudication over the API: owners and observers, never raters.
 
-The same rules as scoring/views.py: the report for owners and observers; anything that names a
+The same rules as scoring/views/agreement.py: the report for owners and observers; anything that names a
 case's file or a rater's scores for owners and adjudicators only; recording a final score for
 adjudicators only. Anyone else gets 404.
 
