@@ -111,3 +111,8 @@ def study_access_get(*, user: Visitor, slug: str, ability: Ability) -> StudyAcce
 def may_become_adjudicator(membership: StudyMembership) -> bool:
     # Adjudicators read every rater's scores: a rater of the same study never may.
     return membership.role != Role.RATER
+
+
+def may_stop_rating(membership: StudyMembership, *, has_cases: bool) -> bool:
+    # A rater with cases assigned stays a rater: their reads are part of the study's design.
+    return membership.role != Role.RATER or not has_cases

@@ -7,13 +7,12 @@ from django.db import transaction
 
 from annotation.audit import Action, audit_record
 from annotation.models import Study, StudyMembership
-from annotation.permissions import may_become_adjudicator
+from annotation.permissions import Ability, may, may_become_adjudicator, may_stop_rating
 from annotation.services.assignment import study_assign_cases
 from annotation.services.studies import StudyStateError
 from core.types import User
 
 UserModel = get_user_model()
-Role = StudyMembership.Role
 
 
 @transaction.atomic
@@ -25,7 +24,7 @@ def membership_add(*, study: Study, user: User, role: str, actor: User | None = 
         study=study, user=user, defaults={"role": role, "queue_seed": secrets.randbits(48)}
     )
     if not created and membership.role != role:
-        if membership.role == Role.RATER and study.assignments.filter(rater=user).exists():
+        if not may_stop_rating(membership, has_cases=study.assignments.filter(rater=user).exists()):
             raise StudyStateError(f"{user.username} already has cases assigned and stays a rater")
         audit_record(
             study=study,
@@ -38,8 +37,8 @@ def membership_add(*, study: Study, user: User, role: str, actor: User | None = 
         membership.save(update_fields=["role"])
     if created:
         audit_record(study=study, actor=actor, action=Action.MEMBER_ADD, target=user.username, details={"role": role})
-    if role == Role.RATER and study.status == Study.Status.OPEN:
-        study_assign_cases(study=study)
+    if may(membership, Ability.RATE) and study.status == Study.Status.OPEN:
+        study_assign_cases(study=study)  # a new rater of an open study gets a share of the cases
     return membership
 
 
