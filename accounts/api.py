@@ -2,13 +2,14 @@
 
 from django.contrib.auth import authenticate
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from accounts import services
+from accounts.lockout import LOCKED_OUT
+from accounts.throttling import ScopedClientThrottle
 from core.api import errors
 
 SCHEMA_TAG = "auth"
@@ -22,7 +23,7 @@ class TokenOutputSerializer(serializers.Serializer):
 class LoginApi(APIView):
     authentication_classes = []  # a stale session cookie must not demand a CSRF token here
     permission_classes = [AllowAny]
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = [ScopedClientThrottle]
     throttle_scope = "login"
 
     class InputSerializer(serializers.Serializer):
@@ -34,19 +35,24 @@ class LoginApi(APIView):
         request=InputSerializer,
         responses={200: TokenOutputSerializer, **errors(400, 429, authenticated=False)},
         summary="Exchange a username and password for your API token",
-        description="Returns the token shown on your profile page, creating it if you have none. Throttled.",
+        description="Returns the token shown on your profile page, creating it if you have none. Failed tries "
+        "count towards the login limit of every entry point (429 `locked_out` once reached) and are throttled.",
     )
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        user = authenticate(request, **data.validated_data)
+        # The Django request: django-axes counts the failure there, in the one login limit that the
+        # login page and the admin share, and marks a locked-out one.
+        user = authenticate(request._request, **data.validated_data)
+        if getattr(request._request, "axes_locked_out", False):
+            raise exceptions.Throttled(detail=LOCKED_OUT, code="locked_out")
         if user is None:
             raise serializers.ValidationError({"non_field_errors": ["wrong username or password"]})
         return Response(TokenOutputSerializer(services.api_token_get_or_create(user=user)).data)
 
 
 class TokenApi(APIView):
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = [ScopedClientThrottle]
     throttle_scope = "token"
 
     @extend_schema(

@@ -1,6 +1,7 @@
 from django import forms
 from django.core.validators import validate_slug
 
+from accounts.validators import MAX_LENGTH, validate_member_name
 from annotation.models import Assignment, Study, StudyMembership
 from annotation.rubrics import RUBRIC_CHOICES
 
@@ -40,7 +41,8 @@ class StudySettingsForm(forms.Form):
 
 
 class MemberForm(forms.Form):
-    username = forms.CharField(max_length=150)
+    # The same rule as the API's and the commands' (accounts/validators.py).
+    username = forms.CharField(max_length=MAX_LENGTH, validators=[validate_member_name])
     role = forms.ChoiceField(choices=StudyMembership.Role.choices, initial=StudyMembership.Role.RATER)
 
 

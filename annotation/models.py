@@ -79,9 +79,14 @@ class StudyMembership(models.Model):
 
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="memberships")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    # The id in URLs and the API: says nothing about how many members the site has.
+    public_id = models.CharField(max_length=32, unique=True, default=new_public_id)
     role = models.CharField(max_length=8, choices=Role.choices)
     # Chosen by an owner; never a rater of the same study, who would see the others' scores.
     can_adjudicate = models.BooleanField(default=False)
+    # Once an adjudicator, always one for the rules: someone who has read every rater's scores in a
+    # study can never become its rater, even after the right is taken back.
+    was_adjudicator = models.BooleanField(default=False)
     # The seed of this rater's case order, kept so the order can be reproduced and reported.
     queue_seed = models.BigIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -256,6 +261,7 @@ class AuditEvent(models.Model):
         OPEN = "open", "Study opened"
         LOCK = "lock", "Study locked"
         MODEL_PROMOTION = "model_promotion", "Model promotion"
+        ADMIN_CHANGE = "admin_change", "Changed in the admin"
 
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="audit_events")
     # Null for the system: a command-line import, an automatic promotion.

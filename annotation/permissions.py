@@ -14,6 +14,10 @@ The roles (StudyMembership.Role) and what each may do:
 | MODEL_OUTPUT   | yes   | -                 | -     | -        |
 | RATE           | -     | -                 | yes   | -        |
 
+Above the studies, one site role: a coordinator (the `accounts.coordinate` permission; superusers)
+creates studies and invites people who have no account yet (`may_create_studies`,
+`may_invite_accounts`). Everyone else only joins studies they are added to.
+
 READ_CASES is reading filenames, metadata and each rater's scores. A rater sees model output only in
 an aided read of their own (reading/selectors.py); an adjudicator is never a rater of the same
 study, since adjudicators read everyone's scores.
@@ -25,6 +29,7 @@ from dataclasses import dataclass
 from django.db.models import Q
 from django.http import Http404
 
+from accounts.selectors import user_is_coordinator
 from annotation.models import Study, StudyMembership
 from core.types import Visitor
 
@@ -116,3 +121,25 @@ def may_become_adjudicator(membership: StudyMembership) -> bool:
 def may_stop_rating(membership: StudyMembership, *, has_cases: bool) -> bool:
     # A rater with cases assigned stays a rater: their reads are part of the study's design.
     return membership.role != Role.RATER or not has_cases
+
+
+def may_create_studies(user: Visitor) -> bool:
+    return user_is_coordinator(user=user)
+
+
+def may_invite_accounts(user: Visitor | None) -> bool:
+    """Making an account for a name nobody has yet: a coordinator's act (or the command line's,
+    user None), so that no study member can squat a future colleague's username."""
+    return user is None or user_is_coordinator(user=user)
+
+
+def rater_refusal(membership: StudyMembership, *, study: Study, has_adjudicated: bool) -> str | None:
+    """Why this member may not become a rater of the study, or None. A rater reads blind: nobody who
+    has read other raters' scores (an adjudicator, now or before) may rate, nor an owner once raters
+    have started."""
+    name = membership.user.get_username()
+    if membership.was_adjudicator or membership.can_adjudicate or has_adjudicated:
+        return f"{name} has been an adjudicator of this study (and read every rater's scores): not a rater"
+    if membership.role == Role.OWNER and study.status != Study.Status.DRAFT:
+        return f"{name} owns this study, which is open: an owner cannot become its rater"
+    return None

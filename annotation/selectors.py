@@ -9,6 +9,7 @@ from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, When
 from django.db.models.functions import Coalesce
 from django.http import Http404
 
+from accounts.selectors import account_is_invited
 from annotation.models import Assignment, Case, ImportJob, Study, StudyMembership
 from annotation.permissions import Ability, may, may_become_adjudicator, memberships_that_may, study_access_get
 from core.types import Visitor
@@ -111,9 +112,16 @@ def study_members(*, study: Study) -> QuerySet[StudyMembership]:
     return study.memberships.select_related("user").order_by("role", "user__username")
 
 
-def study_members_with_adjudication(*, study: Study) -> list[tuple[StudyMembership, bool]]:
-    """The members, each with whether the adjudicator right may be given to them (the owner's page)."""
-    return [(m, may_become_adjudicator(m)) for m in study_members(study=study)]
+@dataclass(frozen=True)
+class MemberRow:
+    membership: StudyMembership
+    may_adjudicate: bool  # the adjudicator right may be given to them
+    invited: bool  # invited, and no password set yet
+
+
+def study_member_rows(*, study: Study) -> list[MemberRow]:
+    """The members as the owner's page lists them."""
+    return [MemberRow(m, may_become_adjudicator(m), account_is_invited(m.user)) for m in study_members(study=study)]
 
 
 def study_cases_for_owner(*, study: Study) -> QuerySet[Case]:

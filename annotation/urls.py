@@ -18,7 +18,12 @@ urlpatterns = [
     path("studies/<slug:slug>/export/audit.csv", audit.export_audit, name="export_audit"),
     path("studies/<slug:slug>/cases/<str:public_id>/image.png", studies.owner_case_image, name="owner_case_image"),
     path(
-        "studies/<slug:slug>/members/<int:membership_id>/adjudicator/",
+        "studies/<slug:slug>/members/<str:member_id>/invitation/",
+        studies.member_invitation,
+        name="member_invitation",
+    ),
+    path(
+        "studies/<slug:slug>/members/<str:member_id>/adjudicator/",
         studies.member_adjudicator,
         name="member_adjudicator",
     ),

@@ -26,7 +26,12 @@ urlpatterns = [
     path("studies/<slug:slug>/open/", studies.StudyOpenApi.as_view(), name="study-open"),
     path("studies/<slug:slug>/lock/", studies.StudyLockApi.as_view(), name="study-lock"),
     path("studies/<slug:slug>/members/", studies.MembersApi.as_view(), name="members"),
-    path("studies/<slug:slug>/members/<int:member_id>/", studies.MemberApi.as_view(), name="member"),
+    path("studies/<slug:slug>/members/<slug:member_id>/", studies.MemberApi.as_view(), name="member"),
+    path(
+        "studies/<slug:slug>/members/<slug:member_id>/invitation/",
+        studies.MemberInvitationApi.as_view(),
+        name="member-invitation",
+    ),
     # cases, imports, flags, exports: owners only
     path("studies/<slug:slug>/cases/", cases.CasesApi.as_view(), name="cases"),
     path("studies/<slug:slug>/cases/<slug:case_id>/", cases.CaseApi.as_view(), name="case"),

@@ -4,11 +4,21 @@ Defaults are the embedded set-up for a laptop (`make run`): SQLite and a file-sy
 under var/. DATABASE_URL and CELERY_BROKER_URL switch to PostgreSQL and Redis.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
 
-from config.env import ImproperlyConfiguredEnv, env_bool, env_choice, env_int, env_list, env_str
+from config.env import (
+    ImproperlyConfiguredEnv,
+    env_bool,
+    env_choice,
+    env_email_url,
+    env_int,
+    env_list,
+    env_networks,
+    env_str,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
@@ -49,6 +59,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI and Redoc as static files: the docs page needs no CDN
+    "axes",  # one failed-login limit for the login page, the API login and the admin
     # The project's apps, lowest layer first (docs/development.md; contracts in .importlinter):
     "core",
     "accounts",
@@ -68,6 +79,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a locked-out login into the lockout answer
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -106,10 +118,34 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "login"
-# The login page refuses a username+address after this many failed tries within the window (seconds),
-# counted in the default cache (accounts.services.login_failure_record).
+# Failed logins, counted by django-axes in the database for every entry point (the login page, the
+# API's auth/login/, the admin): a username, or a client address, with this many failures locks
+# further tries out for the window (seconds); the window does not restart while locked out.
 LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 10, minimum=1)
 LOGIN_FAILURE_WINDOW_S = env_int("LOGIN_FAILURE_WINDOW_S", 15 * 60, minimum=1)
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(seconds=LOGIN_FAILURE_WINDOW_S)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # either one reaching the limit locks
+AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_CLIENT_IP_CALLABLE = "accounts.network.client_address"
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.locked_out"
+AXES_VERBOSE = False
+# Proxies whose X-Forwarded-For is believed (addresses or networks, e.g. 10.0.0.0/8): the client's
+# address for the login limit and the API throttles is then the one they forwarded.
+TRUSTED_PROXIES = env_networks("TRUSTED_PROXIES", [])
+# Invitations and password resets: a link valid this long (Django's token generator, single use).
+PASSWORD_RESET_TIMEOUT = env_int("PASSWORD_RESET_TIMEOUT", 3 * 24 * 60 * 60, minimum=60)
+# Links in e-mails (invitations, resets from the command line) start with this.
+SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+# E-mail: EMAIL_URL=smtp://user:password@host:587?tls=1 (or smtps://, console://, locmem://).
+# The console backend by default, so `make run` prints invitation and reset e-mails.
+_email = env_email_url("EMAIL_URL", "console://")
+EMAIL_BACKEND = _email.backend
+EMAIL_HOST, EMAIL_PORT, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD = _email.host, _email.port, _email.user, _email.password
+EMAIL_USE_TLS, EMAIL_USE_SSL = _email.use_tls, _email.use_ssl
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "CXR severity <noreply@localhost>")
 # A session ends after a working day, and when the browser closes: reading rooms are shared machines.
 SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 8 * 60 * 60, minimum=60)
 SESSION_EXPIRE_AT_BROWSER_CLOSE = env_bool("SESSION_EXPIRE_AT_BROWSER_CLOSE", True)
@@ -278,6 +314,8 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "core.api.exception_handler",
     # Password login and token changes; counted in the default cache (per process unless CACHES is shared).
     "DEFAULT_THROTTLE_RATES": {"login": "10/minute", "token": "30/minute"},
+    # Counted per client address (accounts.network), never per X-Forwarded-For a client made up.
+    "NUM_PROXIES": 0,
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 SPECTACULAR_SETTINGS = {
@@ -305,5 +343,5 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     # pydicom's warnings can quote tag values, patient names included: keep them out of the logs.
-    "loggers": {"pydicom": {"level": "ERROR"}},
+    "loggers": {"pydicom": {"level": "ERROR"}, "axes": {"level": "WARNING"}},
 }

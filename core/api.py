@@ -2,7 +2,7 @@
 
 Errors always look like {"error": {"code": ..., "message": ..., "fields": {...}}}, whether DRF raised
 them (validation, authentication, throttling) or a service did (core.errors: InvalidInput and
-InvalidFile are 400, StateConflict is 409, each with its own code).
+InvalidFile are 400, NotAllowed is 403, StateConflict is 409, each with its own code).
 """
 
 import sys
@@ -13,7 +13,7 @@ from rest_framework import exceptions, serializers
 from rest_framework import views as drf_views
 from rest_framework.renderers import JSONRenderer
 
-from core.errors import InvalidFile, InvalidInput, StateConflict
+from core.errors import InvalidFile, InvalidInput, NotAllowed, StateConflict
 
 
 class Conflict(exceptions.APIException):
@@ -43,6 +43,8 @@ def _as_api_exception(exc: Exception) -> Exception:
         return InvalidValues(str(exc), code=exc.code)
     if isinstance(exc, StateConflict):
         return Conflict(str(exc), code=exc.code)
+    if isinstance(exc, NotAllowed):
+        return exceptions.PermissionDenied(str(exc))
     return exc
 
 
@@ -90,6 +92,7 @@ def errors(*codes: int, authenticated: bool = True) -> dict[int, OpenApiResponse
     described = {
         400: "Invalid input",
         401: "Not authenticated",
+        403: "Not allowed to you, though you may know of it (e.g. creating a study without the coordinator right)",
         404: "Not found, or not yours (never 403: nothing says that it exists)",
         409: "Not allowed in the current state (the study's, its report's or its model's)",
         429: "Too many requests",

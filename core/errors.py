@@ -29,3 +29,10 @@ class StateConflict(Exception):
     """An action the current state does not allow (a locked study, a retrain already running): 409."""
 
     code = "study_state"
+
+
+class NotAllowed(PermissionError):
+    """An action this person may not take, though they may see what it is about (a member of the
+    study, say): 403 `permission_denied`. Anything they may not even see is a 404 instead."""
+
+    code = "permission_denied"

@@ -12,7 +12,11 @@ def _pyplot():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    plt.rcParams.update({"font.size": 9, "svg.fonttype": "none", "axes.spines.top": False, "axes.spines.right": False})
+    plt.rcParams.update(
+        # text.parse_math off: a rater named "$$" is a label, not a formula that fails to parse.
+        {"font.size": 9, "svg.fonttype": "none", "axes.spines.top": False, "axes.spines.right": False,
+         "text.parse_math": False}
+    )  # fmt: skip
     return plt
 
 

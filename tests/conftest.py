@@ -62,9 +62,15 @@ def make_user(db):
 
 @pytest.fixture
 def personas(make_user):
-    """alice owns the study; rater1-3 rate; olivia observes; oscar is an outsider."""
-    names = ["alice", "rater1", "rater2", "rater3", "olivia", "oscar"]
-    return {name: make_user(name) for name in names}
+    """alice (a coordinator) owns the study; rater1-3 rate; olivia observes; oscar is an outsider;
+    cora is a coordinator too, and an outsider to alice's study."""
+    from accounts.services import coordinator_set
+
+    names = ["alice", "rater1", "rater2", "rater3", "olivia", "oscar", "cora"]
+    people = {name: make_user(name) for name in names}
+    for name in ("alice", "cora"):
+        coordinator_set(user=people[name], allowed=True)
+    return people
 
 
 @pytest.fixture

@@ -42,6 +42,7 @@ class RichStudy:
     case_ids: list[str]
     assignment_ids: dict[str, list[str]]  # rater username -> public ids
     ints: dict[str, list[int]] = field(default_factory=dict)  # kind -> ids (jobs, versions, memberships, ...)
+    member_ids: list[str] = field(default_factory=list)  # memberships' public ids
 
 
 def rich_study_create(personas, *, slug: str = "rich") -> RichStudy:
@@ -114,6 +115,7 @@ def rich_study_create(personas, *, slug: str = "rich") -> RichStudy:
             "version": [version.number],
             "membership": list(study.memberships.values_list("pk", flat=True)),
         },
+        member_ids=list(study.memberships.values_list("public_id", flat=True)),
     )
 
 

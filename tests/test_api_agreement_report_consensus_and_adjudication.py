@@ -73,7 +73,7 @@ def test_consensus_lists_cases_and_filters_the_adjudication_queue(study, persona
 def test_an_adjudicator_records_a_final_score_that_leaves_the_queue(study, personas):
     owner = api_client(personas["alice"])
     olivia = study.memberships.get(user=personas["olivia"])
-    owner.patch(f"{API}/studies/s1/members/{olivia.pk}/", {"can_adjudicate": True}, format="json")
+    owner.patch(f"{API}/studies/s1/members/{olivia.public_id}/", {"can_adjudicate": True}, format="json")
     case = Case.objects.get(study=study, original_filename="b.png")
     client = api_client(personas["olivia"])
     detail = client.get(f"{API}/studies/s1/adjudications/{case.public_id}/").json()

@@ -56,11 +56,12 @@ def test_owner_creates_configures_fills_opens_and_locks_a_study(alice, personas,
     added = alice.post(
         f"{API}/studies/chest-1/members/", {"username": "reader-a", "role": "rater"}, format="json"
     ).json()
-    assert added["role"] == "rater" and len(added["password"]) >= 12  # a new account: its password, once
     existing = alice.post(
         f"{API}/studies/chest-1/members/", {"username": "rater1", "role": "rater"}, format="json"
     ).json()
-    assert existing["password"] is None
+    # A new account (invited) and an existing one: the same answer, and never a password.
+    assert added["role"] == existing["role"] == "rater" and set(added) == set(existing)
+    assert "password" not in added
 
     archive = zip_bytes(
         {
@@ -138,16 +139,18 @@ def test_a_bad_filter_value_is_a_field_error(alice, make_study):
 def test_member_roles_and_adjudicator_rights_follow_the_pages_rules(alice, make_study, personas):
     study = make_study()
     rater = study.memberships.get(user=personas["rater1"])
-    response = alice.patch(f"{API}/studies/s1/members/{rater.pk}/", {"can_adjudicate": True}, format="json")
+    response = alice.patch(f"{API}/studies/s1/members/{rater.public_id}/", {"can_adjudicate": True}, format="json")
     assert response.status_code == 409 and "is a rater" in error_of(response)["message"]
-    response = alice.patch(f"{API}/studies/s1/members/{rater.pk}/", {"role": "observer"}, format="json")
+    response = alice.patch(f"{API}/studies/s1/members/{rater.public_id}/", {"role": "observer"}, format="json")
     assert response.status_code == 409 and "stays a rater" in error_of(response)["message"]
     observer = study.memberships.get(user=personas["olivia"])
-    assert alice.patch(f"{API}/studies/s1/members/{observer.pk}/", {"can_adjudicate": True}, format="json").json()[
-        "can_adjudicate"
-    ]
+    assert alice.patch(
+        f"{API}/studies/s1/members/{observer.public_id}/", {"can_adjudicate": True}, format="json"
+    ).json()["can_adjudicate"]
     other = make_study(slug="other", n_cases=0, open_it=False).memberships.get(user=personas["olivia"])
-    assert alice.patch(f"{API}/studies/s1/members/{other.pk}/", {"role": "rater"}, format="json").status_code == 404
+    assert (
+        alice.patch(f"{API}/studies/s1/members/{other.public_id}/", {"role": "rater"}, format="json").status_code == 404
+    )
 
 
 PAST = (

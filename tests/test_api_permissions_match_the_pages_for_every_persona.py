@@ -1,4 +1,5 @@
-"""Every API endpoint, asked by the owner, a rater, the observer, an outsider and anonymously.
+"""Every API endpoint, asked by the owner, a rater, the observer, an outsider, a coordinator who is an
+outsider to the study, and anonymously.
 
 The same answers as the pages: 404 for anything not yours (never 403), 401 without credentials. And a
 rater's answers never contain another rater's scores or existence, a filename, metadata or case id.
@@ -16,7 +17,8 @@ from tests.api_support import API, api_client, error_of
 from tests.conftest import COHEN_VALUES, png_bytes, zip_bytes
 
 SECRET_NOTE = "Patient-identifying clinical note 4711"
-PERSONAS = ("alice", "rater1", "olivia", "oscar", None)  # owner, rater, observer, outsider, anonymous
+# owner (a coordinator), rater, observer, outsider, another coordinator, anonymous
+PERSONAS = ("alice", "rater1", "olivia", "oscar", "cora", None)
 
 
 @pytest.fixture
@@ -50,7 +52,7 @@ def ctx(make_study, personas):
         "slug": study.slug,
         "case": study.cases.order_by("pk").first().public_id,
         "assignment": own.public_id,
-        "member": study.memberships.get(user=personas["olivia"]).pk,
+        "member": study.memberships.get(user=personas["olivia"]).public_id,
         "job": job.pk,
         "version": version.number,
         "model_job": model_job.pk,
@@ -69,54 +71,57 @@ def _bad_csv():
 
 # method, path, body (or a callable for multipart), expected status for (owner, rater, observer, outsider, anonymous)
 ENDPOINTS = [
-    ("get", "/auth/me/", None, (200, 200, 200, 200, 401)),
-    ("post", "/auth/token/", None, (201, 201, 201, 201, 401)),
-    ("delete", "/auth/token/", None, (204, 204, 204, 204, 401)),
-    ("get", "/rubrics/", None, (200, 200, 200, 200, 401)),
-    ("get", "/studies/", None, (200, 200, 200, 200, 401)),
-    ("post", "/studies/", "new-study", (201, 201, 201, 201, 401)),
-    ("get", "/studies/{slug}/", None, (200, 404, 200, 404, 401)),
-    ("patch", "/studies/{slug}/", {"title": "Renamed"}, (200, 404, 404, 404, 401)),
-    ("post", "/studies/{slug}/open/", None, (200, 404, 404, 404, 401)),
-    ("post", "/studies/{slug}/lock/", None, (200, 404, 404, 404, 401)),
-    ("get", "/studies/{slug}/members/", None, (200, 404, 404, 404, 401)),
-    ("post", "/studies/{slug}/members/", {"username": "newbie", "role": "rater"}, (201, 404, 404, 404, 401)),
-    ("patch", "/studies/{slug}/members/{member}/", {"can_adjudicate": True}, (200, 404, 404, 404, 401)),
-    ("get", "/studies/{slug}/cases/", None, (200, 404, 404, 404, 401)),
-    ("get", "/studies/{slug}/cases/{case}/", None, (200, 404, 404, 404, 401)),
-    ("get", "/studies/{slug}/cases/{case}/image.png", None, (200, 404, 404, 404, 401)),
-    ("get", "/studies/{slug}/imports/", None, (200, 404, 404, 404, 401)),
-    ("post", "/studies/{slug}/imports/", _upload, (202, 404, 404, 404, 401)),
-    ("get", "/studies/{slug}/imports/{job}/", None, (200, 404, 404, 404, 401)),
-    ("post", "/studies/{slug}/ratings/import/", _bad_csv, (400, 404, 404, 404, 401)),
-    ("get", "/studies/{slug}/flags/", None, (200, 404, 404, 404, 401)),
-    ("get", "/studies/{slug}/exports/ratings/", None, (200, 404, 404, 404, 401)),
-    ("get", "/studies/{slug}/exports/ratings.csv", None, (200, 404, 404, 404, 401)),
-    ("get", "/studies/{slug}/exports/scores.csv", None, (200, 404, 404, 404, 401)),
-    ("get", "/studies/{slug}/report/", None, (409, 404, 409, 404, 401)),  # not asked for yet
-    ("post", "/studies/{slug}/report/", None, (202, 404, 202, 404, 401)),
-    ("get", "/studies/{slug}/report.csv", None, (409, 404, 409, 404, 401)),
-    ("get", "/studies/{slug}/consensus/", None, (200, 404, 404, 404, 401)),
-    ("get", "/studies/{slug}/exports/consensus.csv", None, (200, 404, 404, 404, 401)),
-    ("get", "/studies/{slug}/adjudications/{case}/", None, (200, 404, 404, 404, 401)),
+    ("get", "/auth/me/", None, (200, 200, 200, 200, 200, 401)),
+    ("post", "/auth/token/", None, (201, 201, 201, 201, 201, 401)),
+    ("delete", "/auth/token/", None, (204, 204, 204, 204, 204, 401)),
+    ("get", "/rubrics/", None, (200, 200, 200, 200, 200, 401)),
+    ("get", "/studies/", None, (200, 200, 200, 200, 200, 401)),
+    # Only coordinators create studies: 403 before the input is read (no slug oracle).
+    ("post", "/studies/", "new-study", (201, 403, 403, 403, 201, 401)),
+    ("get", "/studies/{slug}/", None, (200, 404, 200, 404, 404, 401)),
+    ("patch", "/studies/{slug}/", {"title": "Renamed"}, (200, 404, 404, 404, 404, 401)),
+    ("post", "/studies/{slug}/open/", None, (200, 404, 404, 404, 404, 401)),
+    ("post", "/studies/{slug}/lock/", None, (200, 404, 404, 404, 404, 401)),
+    ("get", "/studies/{slug}/members/", None, (200, 404, 404, 404, 404, 401)),
+    ("post", "/studies/{slug}/members/", {"username": "newbie", "role": "rater"}, (201, 404, 404, 404, 404, 401)),
+    ("patch", "/studies/{slug}/members/{member}/", {"can_adjudicate": True}, (200, 404, 404, 404, 404, 401)),
+    # olivia has a password already: no invitation to renew.
+    ("post", "/studies/{slug}/members/{member}/invitation/", None, (409, 404, 404, 404, 404, 401)),
+    ("get", "/studies/{slug}/cases/", None, (200, 404, 404, 404, 404, 401)),
+    ("get", "/studies/{slug}/cases/{case}/", None, (200, 404, 404, 404, 404, 401)),
+    ("get", "/studies/{slug}/cases/{case}/image.png", None, (200, 404, 404, 404, 404, 401)),
+    ("get", "/studies/{slug}/imports/", None, (200, 404, 404, 404, 404, 401)),
+    ("post", "/studies/{slug}/imports/", _upload, (202, 404, 404, 404, 404, 401)),
+    ("get", "/studies/{slug}/imports/{job}/", None, (200, 404, 404, 404, 404, 401)),
+    ("post", "/studies/{slug}/ratings/import/", _bad_csv, (400, 404, 404, 404, 404, 401)),
+    ("get", "/studies/{slug}/flags/", None, (200, 404, 404, 404, 404, 401)),
+    ("get", "/studies/{slug}/exports/ratings/", None, (200, 404, 404, 404, 404, 401)),
+    ("get", "/studies/{slug}/exports/ratings.csv", None, (200, 404, 404, 404, 404, 401)),
+    ("get", "/studies/{slug}/exports/scores.csv", None, (200, 404, 404, 404, 404, 401)),
+    ("get", "/studies/{slug}/report/", None, (409, 404, 409, 404, 404, 401)),  # not asked for yet
+    ("post", "/studies/{slug}/report/", None, (202, 404, 202, 404, 404, 401)),
+    ("get", "/studies/{slug}/report.csv", None, (409, 404, 409, 404, 404, 401)),
+    ("get", "/studies/{slug}/consensus/", None, (200, 404, 404, 404, 404, 401)),
+    ("get", "/studies/{slug}/exports/consensus.csv", None, (200, 404, 404, 404, 404, 401)),
+    ("get", "/studies/{slug}/adjudications/{case}/", None, (200, 404, 404, 404, 404, 401)),
     # Recording a final score needs the adjudicator right, which nobody here has yet.
-    ("post", "/studies/{slug}/adjudications/{case}/", {"values": COHEN_VALUES}, (404, 404, 404, 404, 401)),
-    ("get", "/studies/{slug}/model-versions/", None, (200, 404, 404, 404, 401)),
-    ("get", "/studies/{slug}/model-versions/{version}/", None, (200, 404, 404, 404, 401)),
-    ("post", "/studies/{slug}/model-versions/{version}/activate/", None, (200, 404, 404, 404, 401)),
-    ("get", "/studies/{slug}/jobs/", None, (200, 404, 404, 404, 401)),
+    ("post", "/studies/{slug}/adjudications/{case}/", {"values": COHEN_VALUES}, (404, 404, 404, 404, 404, 401)),
+    ("get", "/studies/{slug}/model-versions/", None, (200, 404, 404, 404, 404, 401)),
+    ("get", "/studies/{slug}/model-versions/{version}/", None, (200, 404, 404, 404, 404, 401)),
+    ("post", "/studies/{slug}/model-versions/{version}/activate/", None, (200, 404, 404, 404, 404, 401)),
+    ("get", "/studies/{slug}/jobs/", None, (200, 404, 404, 404, 404, 401)),
     # Queued only: the test transaction is never committed, so no worker is told (and none needs weights).
-    ("post", "/studies/{slug}/jobs/", {"kind": "retrain", "feature_set": "none"}, (202, 404, 404, 404, 401)),
-    ("get", "/studies/{slug}/jobs/{model_job}/", None, (200, 404, 404, 404, 401)),
-    ("get", "/studies/{slug}/predictions/", None, (200, 404, 404, 404, 401)),
-    ("get", "/studies/{slug}/exports/predictions.csv", None, (200, 404, 404, 404, 401)),
-    ("get", "/studies/{slug}/queue/next/", None, (404, 200, 404, 404, 401)),
-    ("get", "/studies/{slug}/queue/mine/", None, (404, 200, 404, 404, 401)),
-    ("get", "/assignments/{assignment}/", None, (404, 200, 404, 404, 401)),
-    ("get", "/assignments/{assignment}/image.png", None, (404, 200, 404, 404, 401)),
-    ("get", "/assignments/{assignment}/ratings/", None, (404, 200, 404, 404, 401)),
-    ("post", "/assignments/{assignment}/ratings/", {"values": COHEN_VALUES}, (404, 201, 404, 404, 401)),
-    ("post", "/assignments/{assignment}/flag/", {"reason": "wrong_view"}, (404, 200, 404, 404, 401)),
+    ("post", "/studies/{slug}/jobs/", {"kind": "retrain", "feature_set": "none"}, (202, 404, 404, 404, 404, 401)),
+    ("get", "/studies/{slug}/jobs/{model_job}/", None, (200, 404, 404, 404, 404, 401)),
+    ("get", "/studies/{slug}/predictions/", None, (200, 404, 404, 404, 404, 401)),
+    ("get", "/studies/{slug}/exports/predictions.csv", None, (200, 404, 404, 404, 404, 401)),
+    ("get", "/studies/{slug}/queue/next/", None, (404, 200, 404, 404, 404, 401)),
+    ("get", "/studies/{slug}/queue/mine/", None, (404, 200, 404, 404, 404, 401)),
+    ("get", "/assignments/{assignment}/", None, (404, 200, 404, 404, 404, 401)),
+    ("get", "/assignments/{assignment}/image.png", None, (404, 200, 404, 404, 404, 401)),
+    ("get", "/assignments/{assignment}/ratings/", None, (404, 200, 404, 404, 404, 401)),
+    ("post", "/assignments/{assignment}/ratings/", {"values": COHEN_VALUES}, (404, 201, 404, 404, 404, 401)),
+    ("post", "/assignments/{assignment}/flag/", {"reason": "wrong_view"}, (404, 200, 404, 404, 404, 401)),
 ]
 
 
@@ -129,7 +134,9 @@ def _call(client, method: str, path: str, body, persona):
 
 
 @pytest.mark.parametrize(("method", "path", "body", "expected"), ENDPOINTS, ids=[f"{m} {p}" for m, p, *_ in ENDPOINTS])
-@pytest.mark.parametrize("persona", PERSONAS, ids=["owner", "rater", "observer", "outsider", "anonymous"])
+@pytest.mark.parametrize(
+    "persona", PERSONAS, ids=["owner", "rater", "observer", "outsider", "coordinator", "anonymous"]
+)
 def test_each_persona_gets_the_pages_answer(ctx, personas, method, path, body, expected, persona):
     client = api_client(personas[persona] if persona else None)
     response = _call(client, method, path.format(**ctx), body, persona)
@@ -144,7 +151,7 @@ def test_every_api_route_has_a_row_above():
     placeholders = {
         "{slug}": "<slug:slug>",
         "{case}": "<slug:case_id>",
-        "{member}": "<int:member_id>",
+        "{member}": "<slug:member_id>",
         "{job}": "<int:job_id>",
         "{assignment}": "<slug:assignment_id>",
         "{version}": "<int:number>",

@@ -72,7 +72,7 @@ def fuzz_target(db, make_study, personas, settings, tmp_path):
             "path": {
                 "slug": study.slug,
                 "case_id": study.cases.order_by("pk").first().public_id,
-                "member_id": study.memberships.get(user=personas["olivia"]).pk,
+                "member_id": study.memberships.get(user=personas["olivia"]).public_id,
                 "job_id": job.pk,
                 "number": version.number,
                 "model_job_id": model_job.pk,

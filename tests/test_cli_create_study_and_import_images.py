@@ -56,10 +56,10 @@ def test_create_study_creates_study_with_owner_and_raters(personas):
     roles = dict(study.memberships.values_list("user__username", "role"))
     assert roles == {"alice": Role.OWNER, "rater1": Role.RATER, "rater2": Role.RATER, "rater3": Role.RATER}
     assert "created study chest-2024 (ralo), owner alice, 3 rater(s)" in output
-    assert "created user" not in output  # every rater already existed
+    assert "invited" not in output  # every rater already existed
 
 
-def test_create_study_creates_missing_raters_with_unusable_password(personas):
+def test_create_study_invites_missing_raters_who_set_their_own_password(personas):
     output = run(
         "create_study", "s2", "--rubric", "cohen2020", "--raters", "rater1, newreader ,other-reader", "--owner", "alice"
     )
@@ -71,18 +71,25 @@ def test_create_study_creates_missing_raters_with_unusable_password(personas):
         "other-reader",
     }
     for name in ("newreader", "other-reader"):
-        assert User.objects.get(username=name).has_usable_password() is False
-        assert f"created user {name}" in output
+        user = User.objects.get(username=name)
+        assert user.has_usable_password() is False and user.is_active is False
+        assert f"invited {name}: they set their password at http://127.0.0.1:8000/accounts/invitation/" in output
     # An existing user keeps the password they have.
     assert User.objects.get(username="rater1").check_password(PASSWORD)
 
 
-def test_create_study_creates_a_missing_owner_with_unusable_password(db):
-    run("create_study", "s3", "--rubric", "brixia", "--owner", "newowner")
+def test_create_study_refuses_an_owner_who_is_not_a_coordinator(personas):
+    with pytest.raises(CommandError, match="no user 'newowner'"):
+        run("create_study", "s3", "--rubric", "brixia", "--owner", "newowner")
+    with pytest.raises(CommandError, match="oscar is not a coordinator: `manage.py coordinator oscar` first"):
+        run("create_study", "s3", "--rubric", "brixia", "--owner", "oscar")
+    assert not Study.objects.exists() and not User.objects.filter(username="newowner").exists()
 
-    owner = User.objects.get(username="newowner")
-    assert owner.has_usable_password() is False
-    assert StudyMembership.objects.get(study__slug="s3", user=owner).role == Role.OWNER
+
+def test_create_study_refuses_a_rater_name_no_account_may_have(personas):
+    with pytest.raises(CommandError, match="'\\$\\$'"):
+        run("create_study", "s3", "--rubric", "brixia", "--owner", "alice", "--raters", "rater1,$$")
+    assert not Study.objects.exists()
 
 
 def test_create_study_defaults_the_owner_to_the_first_superuser(db):

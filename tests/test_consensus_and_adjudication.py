@@ -82,7 +82,7 @@ def test_only_adjudicators_record_final_scores(study, personas, client_for):
 
 def test_owner_makes_an_observer_adjudicator_who_then_adjudicates_in_the_browser(study, personas, client_for):
     membership = study.memberships.get(user=personas["olivia"])
-    client_for("alice").post(f"/studies/{study.slug}/members/{membership.pk}/adjudicator/", {"allowed": "1"})
+    client_for("alice").post(f"/studies/{study.slug}/members/{membership.public_id}/adjudicator/", {"allowed": "1"})
     case = study.cases.get(original_filename="b.png")
     client = client_for("olivia")
     page = client.get(f"/studies/{study.slug}/adjudicate/{case.public_id}/").content.decode()

@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from annotation.ingest import Source
 from annotation.models import Assignment, ImportJob, Study
-from annotation.services import images_import, membership_add, study_create, study_open, study_update
+from annotation.services import images_import, member_add, membership_add, study_create, study_open, study_update
 from scoring.models import AgreementReport, ModelJob, ModelVersion, Prediction, SaliencyMap
 from scoring.services import model_version_ensure_initial
 from tests.conftest import png_bytes
@@ -47,6 +47,10 @@ def world(personas):
     for name in ("public_id", "assignment_id"):
         fillers[name] = fillers[name] + aided_reads
     fillers["slug"] = [*fillers["slug"], aided.slug, "fresh"]
+    # A link that works: opening it shows the set-password form and writes nothing.
+    invited = member_add(study=aided, name="newcomer", role="observer", actor=personas["alice"], base_url="http://x")
+    uidb64, token = invited.invitation_link.rstrip("/").split("/")[-2:]
+    fillers["uidb64"], fillers["token"] = [uidb64, *fillers["uidb64"]], [token, *fillers["token"]]
     return fillers
 
 
@@ -96,7 +100,7 @@ def sent(monkeypatch):
 def _clients(personas) -> dict[str, Client]:
     root = get_user_model().objects.create_superuser("root", password="x")
     clients = {"anonymous": Client()}
-    for name, user in [*((n, personas[n]) for n in ("alice", "rater1", "olivia", "oscar")), ("root", root)]:
+    for name, user in [*((n, personas[n]) for n in ("alice", "rater1", "olivia", "oscar", "cora")), ("root", root)]:
         clients[name] = Client()
         clients[name].force_login(user)
     return clients

@@ -3,33 +3,32 @@ from django.contrib.auth import get_user_model
 from annotation.models import Study, StudyMembership
 
 
-def test_any_user_can_create_a_study_and_becomes_its_owner(personas, client_for):
-    client = client_for("oscar")
+def test_a_coordinator_creates_a_study_and_becomes_its_owner(personas, client_for):
+    client = client_for("cora")
     response = client.post(
         "/studies/new/", {"title": "Pilot", "slug": "pilot", "rubric": "brixia", "raters_per_case": 2}
     )
     assert response["Location"] == "/studies/pilot/"
     study = Study.objects.get(slug="pilot")
     assert study.rubric == "brixia" and study.status == "draft"
-    assert study.memberships.get(user=personas["oscar"]).role == "owner"
+    assert study.memberships.get(user=personas["cora"]).role == "owner"
 
 
 def test_study_form_rejects_a_taken_slug(make_study, client_for):
     make_study(n_cases=0, open_it=False)
-    response = client_for("oscar").post(
+    response = client_for("cora").post(
         "/studies/new/", {"title": "x", "slug": "s1", "rubric": "cohen2020", "raters_per_case": 3}
     )
     assert response.status_code == 200 and "already exists" in response.content.decode()
 
 
-def test_adding_an_unknown_username_creates_an_account_and_shows_its_password_once(make_study, client_for):
+def test_adding_an_unknown_username_invites_it_and_shows_the_link_once(make_study, client_for):
     study = make_study(n_cases=0, open_it=False)
-    response = client_for("alice").post(
-        f"/studies/{study.slug}/members/", {"username": "newrater", "role": "rater"}, follow=True
-    )
-    assert "Created account newrater with password" in response.content.decode()
+    response = client_for("alice").post(f"/studies/{study.slug}/members/", {"username": "newrater", "role": "rater"})
+    assert response.status_code == 200 and "/accounts/invitation/" in response.content.decode()
+    assert "messages" not in response.cookies  # the link is in this page only, never in a cookie
     user = get_user_model().objects.get(username="newrater")
-    assert user.has_usable_password()
+    assert not user.has_usable_password() and not user.is_active
     assert study.memberships.get(user=user).role == StudyMembership.Role.RATER
 
 

@@ -4,6 +4,7 @@ and without the adjudicator right, and the table in the module's docstring is th
 
 import pytest
 
+from accounts.services import coordinator_set
 from annotation.models import StudyMembership
 from annotation.permissions import Ability, may, memberships_that_may
 from annotation.services import study_create
@@ -25,6 +26,7 @@ EXPECTED = {
 @pytest.fixture
 def memberships(make_user):
     owner = make_user("owner")
+    coordinator_set(user=owner, allowed=True)
     study = study_create(owner=owner, slug="perm", title="Permissions")
     StudyMembership.objects.filter(study=study).delete()
     rows = {}

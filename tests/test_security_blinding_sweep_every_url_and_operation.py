@@ -1,5 +1,6 @@
-"""Every URL pattern of the site and every operation of the API schema, asked by a rater and by an
-outsider with every id of a rich study substituted, and every method: nothing leaks.
+"""Every URL pattern of the site and every operation of the API schema, asked by a rater, by an
+outsider and by a coordinator who is not a member, with every id of a rich study substituted, and
+every method: nothing leaks.
 
 A rater must never receive another rater's name, scores or assignment ids, a case id, an original
 filename, case metadata, a flag or adjudication note, or (in this unaided study) a model value.
@@ -41,8 +42,11 @@ def _fillers(rich) -> dict[str, list[str]]:
         "assignment_id": all_public,
         "job_id": all_ints,
         "model_job_id": all_ints,
-        "member_id": all_ints,
-        "membership_id": all_ints,
+        "member_id": rich.member_ids + all_ints,
+        "membership_id": rich.member_ids + all_ints,
+        # set-password links: a well-formed link that works for nobody
+        "uidb64": ["MQ"],
+        "token": ["set-password-token"],
         "number": all_ints,
         # the admin: a rater or outsider is not staff, one object of each kind is enough
         "object_id": admin_objects,
@@ -131,7 +135,7 @@ def test_rater_gets_nothing_of_others_from_any_url_and_method(rich, personas):
 
 
 def _outsider_status(rich):
-    ids = set(rich.slugs + rich.case_ids + [i for ids in rich.assignment_ids.values() for i in ids])
+    ids = set(rich.slugs + rich.case_ids + rich.member_ids + [i for ids in rich.assignment_ids.values() for i in ids])
 
     def check(url: str, response) -> str | None:
         admin = url.startswith("/admin/") and url not in ("/admin/login/", "/admin/logout/")  # open to anyone
@@ -143,10 +147,12 @@ def _outsider_status(rich):
     return check
 
 
-def test_outsider_is_denied_everything_about_the_study_on_every_url(rich, personas):
+# An outsider, and a coordinator who is not a member: creating studies gives no way into others'.
+@pytest.mark.parametrize("outsider", ["oscar", "cora"])
+def test_outsider_is_denied_everything_about_the_study_on_every_url(rich, personas, outsider):
     client = Client()
-    client.force_login(personas["oscar"])
-    problems = _sweep_pages(client, personas["oscar"], rich, secrets_for_outsider(rich), _outsider_status(rich))
+    client.force_login(personas[outsider])
+    problems = _sweep_pages(client, personas[outsider], rich, secrets_for_outsider(rich), _outsider_status(rich))
     assert not problems, "\n".join(problems)
 
 
@@ -199,9 +205,10 @@ def test_rater_gets_nothing_of_others_from_any_api_operation(rich, personas):
     assert not problems, "\n".join(problems)
 
 
-def test_outsider_is_denied_every_api_operation_about_the_study(rich, personas):
+@pytest.mark.parametrize("outsider", ["oscar", "cora"])
+def test_outsider_is_denied_every_api_operation_about_the_study(rich, personas, outsider):
     problems = _sweep_operations(
-        api_client(personas["oscar"]), rich, secrets_for_outsider(rich), _outsider_status(rich)
+        api_client(personas[outsider]), rich, secrets_for_outsider(rich), _outsider_status(rich)
     )
     assert not problems, "\n".join(problems)
 

@@ -1,19 +1,16 @@
-"""The login page is throttled per username and address, sessions end, weak passwords are refused,
-and every form (and the reading page's fetch) needs its CSRF token."""
+"""Sessions end, weak passwords are refused, and every form (and the reading page's fetch) needs its
+CSRF token. The login limit: tests/test_one_login_limit_for_every_entry_point.py."""
 
 import re
 
 import pytest
 from django.conf import settings as django_settings
-from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.test import Client
 
-from accounts.services import login_failure_record, login_is_throttled
-from annotation.services import member_add_by_username, study_create
 from tests.conftest import COHEN_VALUES, PASSWORD
 from tests.security_support import rich_study_create
 from tests.test_security_permission_matrix import MATRIX
@@ -28,51 +25,6 @@ def _fresh_cache():
 
 def _login(client, username: str, password: str, address: str = "10.0.0.1"):
     return client.post("/accounts/login/", {"username": username, "password": password}, REMOTE_ADDR=address)
-
-
-# --- throttling -------------------------------------------------------------------------------------
-
-
-def test_login_is_refused_after_the_limit_of_failures_even_with_the_right_password(settings, personas, client):
-    settings.LOGIN_FAILURE_LIMIT = 3
-    for _ in range(3):
-        assert _login(client, "alice", "wrong").status_code == 200
-    response = _login(client, "alice", PASSWORD)
-    assert response.status_code == 429
-    assert b"Too many failed logins" in response.content
-    assert "_auth_user_id" not in client.session
-
-
-def test_throttle_counts_per_username_and_address(settings, personas, client):
-    settings.LOGIN_FAILURE_LIMIT = 2
-    for _ in range(2):
-        _login(client, "alice", "wrong", "10.0.0.1")
-    assert _login(Client(), "alice", PASSWORD, "10.0.0.2").status_code == 302  # another address
-    assert _login(Client(), "rater1", PASSWORD, "10.0.0.1").status_code == 302  # another username
-    assert _login(Client(), "ALICE ", "wrong", "10.0.0.1").status_code == 429  # the same username, retyped
-
-
-def test_successful_logins_are_not_counted(settings, personas):
-    settings.LOGIN_FAILURE_LIMIT = 2
-    for _ in range(5):
-        assert _login(Client(), "alice", PASSWORD).status_code == 302
-    assert not login_is_throttled(username="alice", address="10.0.0.1")
-
-
-def test_the_window_ends(settings, db):
-    import time
-
-    settings.LOGIN_FAILURE_LIMIT, settings.LOGIN_FAILURE_WINDOW_S = 2, 1
-    for expected in (1, 2):
-        assert login_failure_record(username="bob", address="1.2.3.4") == expected
-    assert login_is_throttled(username="bob", address="1.2.3.4")
-    time.sleep(1.1)
-    assert not login_is_throttled(username="bob", address="1.2.3.4")
-
-
-def test_limits_are_read_from_the_environment_with_safe_defaults():
-    assert django_settings.LOGIN_FAILURE_LIMIT == 10
-    assert django_settings.LOGIN_FAILURE_WINDOW_S == 15 * 60
 
 
 # --- sessions ---------------------------------------------------------------------------------------
@@ -114,16 +66,6 @@ def test_a_strong_password_passes(personas):
     validate_password(PASSWORD, user=personas["rater1"])
 
 
-def test_accounts_made_for_new_members_get_a_password_the_validators_accept(personas):
-    from django.contrib.auth import authenticate
-
-    study = study_create(owner=personas["alice"], slug="pw", title="pw")
-    _, password = member_add_by_username(study=study, username="newreader", role="rater")
-    assert password  # shown once to the owner: it must pass the site's own rules
-    validate_password(password, user=get_user_model().objects.get(username="newreader"))
-    assert authenticate(username="newreader", password=password)
-
-
 def test_changepassword_command_refuses_a_weak_password(personas, monkeypatch):
     from django.core.management import CommandError, call_command
 
@@ -147,9 +89,11 @@ def ids(personas):
         "slug": rich.study.slug,
         "case": rich.case_ids[0],
         "mine": rich.assignment_ids["rater1"][1],
-        "member": rich.study.memberships.get(user=personas["olivia"]).pk,
+        "member": rich.study.memberships.get(user=personas["olivia"]).public_id,
         "job": rich.ints["job"][0],
         "version": rich.ints["version"][0],
+        "uidb64": "MQ",
+        "token": "not-a-token",
     }
 
 

@@ -16,7 +16,8 @@ from tests.conftest import COHEN_VALUES, png_bytes
 from tests.security_support import rich_study_create
 from tests.test_api_permissions_match_the_pages_for_every_persona import ENDPOINTS as API_ENDPOINTS
 
-PERSONAS = ("alice", "rater1", "olivia", "oscar", None)  # owner, rater, observer, outsider, anonymous
+# owner (a coordinator), rater, observer, outsider, a coordinator outside the study, anonymous
+PERSONAS = ("alice", "rater1", "olivia", "oscar", "cora", None)
 L = "login"  # a redirect to the login page
 SETTINGS = {
     "title": "T",
@@ -37,89 +38,122 @@ def _ratings_csv():
     return {"csv": SimpleUploadedFile("r.csv", b"image,rater\n", content_type="text/csv")}
 
 
-# method, URL, form data (or a callable for files), expected (owner, rater, observer, outsider, anonymous), API twin
+# method, URL, form data (or a callable for files), expected (owner, rater, observer, outsider,
+# coordinator, anonymous), API twin
 MATRIX = [
-    ("get", "/", None, (200, 200, 200, 200, L), ("get", "/studies/")),
-    ("get", "/studies/new/", None, (200, 200, 200, 200, L), None),
+    ("get", "/", None, (200, 200, 200, 200, 200, L), ("get", "/studies/")),
+    # Only coordinators create studies (403: they may know the page exists, not use it).
+    ("get", "/studies/new/", None, (200, 403, 403, 403, 200, L), None),
     (
         "post",
         "/studies/new/",
         {"title": "N", "slug": "made-here", "rubric": "cohen2020", "raters_per_case": 3},
-        (302, 302, 302, 302, L),
+        (302, 403, 403, 403, 302, L),
         ("post", "/studies/"),
     ),
-    ("get", "/studies/{slug}/", None, (200, 404, 200, 404, L), ("get", "/studies/{slug}/")),
-    ("post", "/studies/{slug}/settings/", SETTINGS, (302, 404, 404, 404, L), ("patch", "/studies/{slug}/")),
+    ("get", "/studies/{slug}/", None, (200, 404, 200, 404, 404, L), ("get", "/studies/{slug}/")),
+    ("post", "/studies/{slug}/settings/", SETTINGS, (302, 404, 404, 404, 404, L), ("patch", "/studies/{slug}/")),
     (
         "post",
         "/studies/{slug}/members/",
         {"username": "newbie", "role": "rater"},
-        (302, 404, 404, 404, L),
+        (200, 404, 404, 404, 404, L),  # the invitation page, with its link shown once
         ("post", "/studies/{slug}/members/"),
     ),
-    ("post", "/studies/{slug}/open/", None, (302, 404, 404, 404, L), ("post", "/studies/{slug}/open/")),
-    ("post", "/studies/{slug}/lock/", None, (302, 404, 404, 404, L), ("post", "/studies/{slug}/lock/")),
-    ("post", "/studies/{slug}/upload/", _upload, (302, 404, 404, 404, L), ("post", "/studies/{slug}/imports/")),
-    ("get", "/studies/{slug}/imports/{job}/", None, (200, 404, 404, 404, L), ("get", "/studies/{slug}/imports/{job}/")),
+    (
+        "post",
+        "/studies/{slug}/members/{member}/invitation/",
+        None,
+        (302, 404, 404, 404, 404, L),  # olivia has a password: a message, no link
+        ("post", "/studies/{slug}/members/{member}/invitation/"),
+    ),
+    ("post", "/studies/{slug}/open/", None, (302, 404, 404, 404, 404, L), ("post", "/studies/{slug}/open/")),
+    ("post", "/studies/{slug}/lock/", None, (302, 404, 404, 404, 404, L), ("post", "/studies/{slug}/lock/")),
+    ("post", "/studies/{slug}/upload/", _upload, (302, 404, 404, 404, 404, L), ("post", "/studies/{slug}/imports/")),
+    (
+        "get",
+        "/studies/{slug}/imports/{job}/",
+        None,
+        (200, 404, 404, 404, 404, L),
+        ("get", "/studies/{slug}/imports/{job}/"),
+    ),
     (
         "post",
         "/studies/{slug}/ratings/import/",
         _ratings_csv,
-        (302, 404, 404, 404, L),
+        (302, 404, 404, 404, 404, L),
         ("post", "/studies/{slug}/ratings/import/"),
     ),
     (
         "get",
         "/studies/{slug}/export/ratings.csv",
         None,
-        (200, 404, 404, 404, L),
+        (200, 404, 404, 404, 404, L),
         ("get", "/studies/{slug}/exports/ratings.csv"),
     ),
     (
         "get",
         "/studies/{slug}/export/scores.csv",
         None,
-        (200, 404, 404, 404, L),
+        (200, 404, 404, 404, 404, L),
         ("get", "/studies/{slug}/exports/scores.csv"),
     ),
     (
         "get",
         "/studies/{slug}/cases/{case}/image.png",
         None,
-        (200, 404, 404, 404, L),
+        (200, 404, 404, 404, 404, L),
         ("get", "/studies/{slug}/cases/{case}/image.png"),
     ),
-    ("get", "/studies/{slug}/read/", None, (404, 302, 404, 404, L), ("get", "/studies/{slug}/queue/next/")),
-    ("get", "/studies/{slug}/done/", None, (404, 200, 404, 404, L), ("get", "/studies/{slug}/queue/mine/")),
-    ("get", "/read/{mine}/", None, (404, 200, 404, 404, L), ("get", "/assignments/{assignment}/")),
-    ("post", "/read/{mine}/", COHEN_VALUES, (404, 302, 404, 404, L), ("post", "/assignments/{assignment}/ratings/")),
+    ("get", "/studies/{slug}/read/", None, (404, 302, 404, 404, 404, L), ("get", "/studies/{slug}/queue/next/")),
+    ("get", "/studies/{slug}/done/", None, (404, 200, 404, 404, 404, L), ("get", "/studies/{slug}/queue/mine/")),
+    ("get", "/read/{mine}/", None, (404, 200, 404, 404, 404, L), ("get", "/assignments/{assignment}/")),
+    (
+        "post",
+        "/read/{mine}/",
+        COHEN_VALUES,
+        (404, 302, 404, 404, 404, L),
+        ("post", "/assignments/{assignment}/ratings/"),
+    ),
     (
         "post",
         "/read/{mine}/flag/",
         {"reason": "wrong_view"},
-        (404, 302, 404, 404, L),
+        (404, 302, 404, 404, 404, L),
         ("post", "/assignments/{assignment}/flag/"),
     ),
-    ("get", "/read/{mine}/image.png", None, (404, 200, 404, 404, L), ("get", "/assignments/{assignment}/image.png")),
-    ("get", "/read/{mine}/saliency.png", None, (404, 404, 404, 404, L), None),  # an unaided read has no map
-    ("get", "/studies/{slug}/report/", None, (200, 404, 200, 404, L), ("get", "/studies/{slug}/report/")),
+    (
+        "get",
+        "/read/{mine}/image.png",
+        None,
+        (404, 200, 404, 404, 404, L),
+        ("get", "/assignments/{assignment}/image.png"),
+    ),
+    ("get", "/read/{mine}/saliency.png", None, (404, 404, 404, 404, 404, L), None),  # an unaided read has no map
+    ("get", "/studies/{slug}/report/", None, (200, 404, 200, 404, 404, L), ("get", "/studies/{slug}/report/")),
     # Asked for with a POST (its worker is told on commit, and these requests never commit); until
     # then the JSON and CSV say "not requested" (409): a GET starts nothing.
-    ("post", "/studies/{slug}/report/compute/", None, (302, 404, 302, 404, L), ("post", "/studies/{slug}/report/")),
-    ("get", "/studies/{slug}/report.json", None, (409, 404, 409, 404, L), ("get", "/studies/{slug}/report/")),
-    ("get", "/studies/{slug}/report.csv", None, (409, 404, 409, 404, L), ("get", "/studies/{slug}/report.csv")),
+    (
+        "post",
+        "/studies/{slug}/report/compute/",
+        None,
+        (302, 404, 302, 404, 404, L),
+        ("post", "/studies/{slug}/report/"),
+    ),
+    ("get", "/studies/{slug}/report.json", None, (409, 404, 409, 404, 404, L), ("get", "/studies/{slug}/report/")),
+    ("get", "/studies/{slug}/report.csv", None, (409, 404, 409, 404, 404, L), ("get", "/studies/{slug}/report.csv")),
     (
         "get",
         "/studies/{slug}/export/consensus.csv",
         None,
-        (200, 404, 404, 404, L),
+        (200, 404, 404, 404, 404, L),
         ("get", "/studies/{slug}/exports/consensus.csv"),
     ),
     (
         "get",
         "/studies/{slug}/adjudicate/{case}/",
         None,
-        (200, 404, 404, 404, L),
+        (200, 404, 404, 404, 404, L),
         ("get", "/studies/{slug}/adjudications/{case}/"),
     ),
     # Recording a final score needs the adjudicator right, which nobody here has.
@@ -127,48 +161,57 @@ MATRIX = [
         "post",
         "/studies/{slug}/adjudicate/{case}/",
         COHEN_VALUES,
-        (404, 404, 404, 404, L),
+        (404, 404, 404, 404, 404, L),
         ("post", "/studies/{slug}/adjudications/{case}/"),
     ),
     (
         "post",
         "/studies/{slug}/members/{member}/adjudicator/",
         {"allowed": "1"},
-        (302, 404, 404, 404, L),
+        (302, 404, 404, 404, 404, L),
         ("patch", "/studies/{slug}/members/{member}/"),
     ),
-    ("get", "/studies/{slug}/model/", None, (200, 404, 404, 404, L), ("get", "/studies/{slug}/model-versions/")),
-    ("post", "/studies/{slug}/model/prescore/", None, (302, 404, 404, 404, L), ("post", "/studies/{slug}/jobs/")),
+    ("get", "/studies/{slug}/model/", None, (200, 404, 404, 404, 404, L), ("get", "/studies/{slug}/model-versions/")),
+    ("post", "/studies/{slug}/model/prescore/", None, (302, 404, 404, 404, 404, L), ("post", "/studies/{slug}/jobs/")),
     (
         "post",
         "/studies/{slug}/model/retrain/",
         {"feature_set": "none"},
-        (302, 404, 404, 404, L),
+        (302, 404, 404, 404, 404, L),
         ("post", "/studies/{slug}/jobs/"),
     ),
     (
         "post",
         "/studies/{slug}/model/versions/{version}/activate/",
         None,
-        (302, 404, 404, 404, L),
+        (302, 404, 404, 404, 404, L),
         ("post", "/studies/{slug}/model-versions/{version}/activate/"),
     ),
     (
         "get",
         "/studies/{slug}/export/predictions.csv",
         None,
-        (200, 404, 404, 404, L),
+        (200, 404, 404, 404, 404, L),
         ("get", "/studies/{slug}/exports/predictions.csv"),
     ),
     # Maps are drawn by a pre-score job of a model-assisted study; this one has none: a 404.
-    ("get", "/studies/{slug}/cases/{case}/saliency.png", None, (404, 404, 404, 404, L), None),
-    ("get", "/accounts/profile/", None, (200, 200, 200, 200, L), ("get", "/auth/me/")),
-    ("post", "/accounts/profile/", {"action": "create"}, (200, 200, 200, 200, L), ("post", "/auth/token/")),
-    ("get", "/accounts/login/", None, (200, 200, 200, 200, 200), None),
-    ("post", "/accounts/logout/", None, (L, L, L, L, L), None),
+    ("get", "/studies/{slug}/cases/{case}/saliency.png", None, (404, 404, 404, 404, 404, L), None),
+    ("get", "/accounts/profile/", None, (200, 200, 200, 200, 200, L), ("get", "/auth/me/")),
+    ("post", "/accounts/profile/", {"action": "create"}, (200, 200, 200, 200, 200, L), ("post", "/auth/token/")),
+    ("get", "/accounts/login/", None, (200, 200, 200, 200, 200, 200), None),
+    ("get", "/accounts/password/change/", None, (200, 200, 200, 200, 200, L), None),
+    ("post", "/accounts/password/change/", {"old_password": "wrong"}, (200, 200, 200, 200, 200, L), None),
+    ("get", "/accounts/password/change/done/", None, (200, 200, 200, 200, 200, L), None),
+    ("get", "/accounts/password/reset/", None, (200, 200, 200, 200, 200, 200), None),
+    ("post", "/accounts/password/reset/", {"email": "nobody@example.org"}, (302, 302, 302, 302, 302, 302), None),
+    ("get", "/accounts/password/reset/sent/", None, (200, 200, 200, 200, 200, 200), None),
+    # A link that works for nobody: the same answer for everyone.
+    ("get", "/accounts/password/reset/{uidb64}/{token}/", None, (404, 404, 404, 404, 404, 404), None),
+    ("get", "/accounts/invitation/{uidb64}/{token}/", None, (404, 404, 404, 404, 404, 404), None),
+    ("post", "/accounts/logout/", None, (L, L, L, L, L, L), None),
     # the audit trail: owners only
-    ("get", "/studies/{slug}/audit/", None, (200, 404, 404, 404, L), None),
-    ("get", "/studies/{slug}/export/audit.csv", None, (200, 404, 404, 404, L), None),
+    ("get", "/studies/{slug}/audit/", None, (200, 404, 404, 404, 404, L), None),
+    ("get", "/studies/{slug}/export/audit.csv", None, (200, 404, 404, 404, 404, L), None),
 ]
 
 
@@ -181,9 +224,11 @@ def ids(personas):
         "slug": rich.study.slug,
         "case": rich.case_ids[0],
         "mine": rich.assignment_ids["rater1"][1],  # not yet scored
-        "member": rich.study.memberships.get(user=personas["olivia"]).pk,
+        "member": rich.study.memberships.get(user=personas["olivia"]).public_id,
         "job": rich.ints["job"][0],
         "version": rich.ints["version"][0],
+        "uidb64": "MQ",
+        "token": "not-a-token",
     }
 
 

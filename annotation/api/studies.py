@@ -5,17 +5,19 @@ owners change it; raters and outsiders get 404 for everything here except their 
 """
 
 import django_filters
-from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.db import IntegrityError, transaction
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.services import link_expiry
+from accounts.validators import MAX_LENGTH, validate_member_name
 from annotation import selectors, services
 from annotation.models import Study, StudyMembership
-from annotation.permissions import Ability, study_access_get
+from annotation.permissions import Ability, may_create_studies, study_access_get
 from annotation.rubrics import RUBRIC_CHOICES, RUBRICS
 from core.api import errors
 
@@ -125,10 +127,13 @@ class StudiesApi(generics.ListAPIView):
     @extend_schema(
         operation_id="studies_create",
         request=CreateInputSerializer,
-        responses={201: StudyDetailSerializer, **errors(400)},
-        summary="Create a study; you become its owner",
+        responses={201: StudyDetailSerializer, **errors(400, 403)},
+        summary="Create a study; you become its owner (coordinators)",
     )
     def post(self, request):
+        # 403 before the input is read: a non-coordinator learns nothing, not even which slugs are taken.
+        if not may_create_studies(request.user):
+            raise PermissionDenied("only coordinators create studies")
         data = self.CreateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         try:
@@ -216,7 +221,7 @@ class StudyLockApi(APIView):
 
 
 class MemberSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
+    id = serializers.CharField(source="public_id", help_text="The membership's opaque id.")
     username = serializers.CharField(source="user.username")
     role = serializers.ChoiceField(choices=Role.choices)
     can_adjudicate = serializers.BooleanField()
@@ -238,13 +243,12 @@ class MembersApi(generics.ListAPIView):
     serializer_class = MemberSerializer
 
     class AddInputSerializer(serializers.Serializer):
-        username = serializers.CharField(max_length=150, validators=[UnicodeUsernameValidator()])
-        role = serializers.ChoiceField(choices=Role.choices, default=Role.RATER)
-
-    class AddOutputSerializer(MemberSerializer):
-        password = serializers.CharField(
-            allow_null=True, help_text="Only when the username was new: its account's password, shown once."
+        username = serializers.CharField(
+            max_length=MAX_LENGTH,
+            validators=[validate_member_name],
+            help_text="A username, or an e-mail address: someone new gets an invitation by e-mail (coordinators).",
         )
+        role = serializers.ChoiceField(choices=Role.choices, default=Role.RATER)
 
     def get_queryset(self):
         study = study_access_get(user=self.request.user, slug=self.kwargs["slug"], ability=Ability.MANAGE_STUDY).study
@@ -261,15 +265,24 @@ class MembersApi(generics.ListAPIView):
     @extend_schema(
         operation_id="members_add",
         request=AddInputSerializer,
-        responses={201: AddOutputSerializer, **errors(400, 404, 409)},
-        summary="Add a member or change their role (owners); a new username gets an account",
+        responses={201: MemberSerializer, **errors(400, 403, 404, 409)},
+        summary="Add a member or change their role (owners); someone new is invited by e-mail (coordinators)",
+        description="The answer is the same whether the account existed or was made now: an existing account "
+        "is told by e-mail, a new one gets an invitation to set its own password (`members/<id>/invitation/` "
+        "issues a new link). No answer ever carries a password.",
     )
     def post(self, request, slug: str):
         study = study_access_get(user=request.user, slug=slug, ability=Ability.MANAGE_STUDY).study
         data = self.AddInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        membership, password = services.member_add_by_username(study=study, actor=request.user, **data.validated_data)
-        return Response({**MemberSerializer(membership).data, "password": password}, status=status.HTTP_201_CREATED)
+        added = services.member_add(
+            study=study,
+            name=data.validated_data["username"],
+            role=data.validated_data["role"],
+            actor=request.user,
+            base_url=request.build_absolute_uri("/"),
+        )
+        return Response(MemberSerializer(added.membership).data, status=status.HTTP_201_CREATED)
 
 
 class MemberApi(APIView):
@@ -283,9 +296,9 @@ class MemberApi(APIView):
         responses={200: MemberSerializer, **errors(400, 404, 409)},
         summary="Change a member's role or adjudicator right (owners)",
     )
-    def patch(self, request, slug: str, member_id: int):
+    def patch(self, request, slug: str, member_id: str):
         study = study_access_get(user=request.user, slug=slug, ability=Ability.MANAGE_STUDY).study
-        membership = get_object_or_404(study.memberships.select_related("user"), pk=member_id)
+        membership = get_object_or_404(study.memberships.select_related("user"), public_id=member_id)
         data = self.UpdateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         with transaction.atomic():  # both changes or neither
@@ -299,6 +312,28 @@ class MemberApi(APIView):
                     study=study, user=membership.user, allowed=allowed, actor=request.user
                 )
         return Response(MemberSerializer(membership).data)
+
+
+class MemberInvitationApi(APIView):
+    class OutputSerializer(serializers.Serializer):
+        url = serializers.CharField(help_text="Opens the set-password page; works once. Pass it on to them only.")
+        expires_at = serializers.DateTimeField()
+
+    @extend_schema(
+        operation_id="members_invitation",
+        request=None,
+        responses={201: OutputSerializer, **errors(403, 404, 409)},
+        summary="A new invitation link for a member who has not set a password yet (coordinators)",
+        description="Also e-mailed when the account has an address. 409 once the account has a password.",
+    )
+    def post(self, request, slug: str, member_id: str):
+        study = study_access_get(user=request.user, slug=slug, ability=Ability.MANAGE_STUDY).study
+        membership = get_object_or_404(study.memberships.select_related("user"), public_id=member_id)
+        url = services.member_invitation_renew(
+            membership=membership, actor=request.user, base_url=request.build_absolute_uri("/")
+        )
+        body = self.OutputSerializer({"url": url, "expires_at": link_expiry()}).data
+        return Response(body, status=status.HTTP_201_CREATED)
 
 
 # --- rubrics -------------------------------------------------------------------------------------

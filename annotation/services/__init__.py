@@ -14,7 +14,9 @@ from annotation.services.imports import (
     import_limits,
 )
 from annotation.services.members import (
-    member_add_by_username,
+    MemberAdded,
+    member_add,
+    member_invitation_renew,
     membership_add,
     membership_set_adjudicator,
     user_get_or_create,
@@ -45,7 +47,9 @@ __all__ = [
     "import_job_create",
     "import_job_execute",
     "import_limits",
-    "member_add_by_username",
+    "MemberAdded",
+    "member_add",
+    "member_invitation_renew",
     "membership_add",
     "membership_set_adjudicator",
     "rating_store",

@@ -6,10 +6,10 @@ from django.utils import timezone
 
 from annotation.audit import Action, audit_record
 from annotation.models import Study, StudyMembership
-from annotation.permissions import Ability, memberships_that_may
+from annotation.permissions import Ability, may_create_studies, memberships_that_may
 from annotation.rubrics import rubric_get
 from annotation.services.assignment import study_assign_cases
-from core.errors import StateConflict
+from core.errors import NotAllowed, StateConflict
 from core.types import User
 
 
@@ -18,6 +18,9 @@ class StudyStateError(StateConflict):
 
 
 def study_create(*, owner: User, slug: str, title: str, rubric: str = "cohen2020", raters_per_case: int = 3) -> Study:
+    """A new draft study owned by `owner`, who must be a coordinator: studies are run by them only."""
+    if not may_create_studies(owner):
+        raise NotAllowed(f"{owner.get_username()} is not a coordinator: only coordinators create studies")
     rubric_get(rubric)  # refuse an unknown rubric with its list of choices
     if raters_per_case < 1:
         raise ValueError("raters per case must be at least 1")

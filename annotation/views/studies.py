@@ -2,24 +2,35 @@
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from accounts.services import link_expiry
 from annotation import selectors, services
 from annotation.csv_io import RatingsCsvError, ratings_csv_export, ratings_csv_import
 from annotation.forms import MemberForm, RatingsUploadForm, StudyForm, StudySettingsForm, UploadForm
-from annotation.permissions import Ability, study_access_get
+from annotation.permissions import Ability, may_create_studies, may_invite_accounts, study_access_get
+from core.errors import InvalidInput, NotAllowed, StateConflict
 from core.http import csv_response, png_response
 
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "annotation/home.html", {"cards": selectors.study_cards_for_user(user=request.user)})
+    context = {
+        "cards": selectors.study_cards_for_user(user=request.user),
+        "may_create_studies": may_create_studies(request.user),
+    }
+    return render(request, "annotation/home.html", context)
 
 
 @login_required
 def study_create(request: HttpRequest) -> HttpResponse:
+    # 403 before the form is read: someone who may not create studies learns nothing, not even
+    # whether a short name is taken.
+    if not may_create_studies(request.user):
+        raise PermissionDenied("Only coordinators create studies: ask one to add you to theirs.")
     form = StudyForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         study = services.study_create(owner=request.user, **form.cleaned_data)
@@ -36,7 +47,7 @@ def study_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "study": study,
         "is_owner": is_owner,
         "progress": selectors.study_rater_progress(study=study),
-        "members": selectors.study_members_with_adjudication(study=study),
+        "members": selectors.study_member_rows(study=study),
         "n_cases": study.cases.count(),
     }
     if is_owner:  # filenames, metadata and flags are for owners only
@@ -57,6 +68,7 @@ def study_detail(request: HttpRequest, slug: str) -> HttpResponse:
                 }
             ),
             member_form=MemberForm(),
+            may_invite=may_invite_accounts(request.user),
             upload_form=UploadForm(),
             ratings_form=RatingsUploadForm(),
         )
@@ -87,18 +99,23 @@ def member_add(request: HttpRequest, slug: str) -> HttpResponse:
     study = study_access_get(user=request.user, slug=slug, ability=Ability.MANAGE_STUDY).study
     form = MemberForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Member not added: give a username and a role.")
+        problems = "; ".join(error for errors in form.errors.values() for error in errors)
+        messages.error(request, f"Member not added: {problems}.")
         return redirect("study", slug=slug)
-    username, role = form.cleaned_data["username"].strip(), form.cleaned_data["role"]
+    name, role = form.cleaned_data["username"], form.cleaned_data["role"]
     try:
-        _, password = services.member_add_by_username(study=study, username=username, role=role, actor=request.user)
-    except services.StudyStateError as exc:
+        added = services.member_add(
+            study=study, name=name, role=role, actor=request.user, base_url=request.build_absolute_uri("/")
+        )
+    except (services.StudyStateError, InvalidInput, NotAllowed) as exc:
         messages.error(request, f"Member not added: {exc}.")
         return redirect("study", slug=slug)
-    if password:
-        messages.success(request, f"Created account {username} with password {password} (shown once: pass it on).")
-    else:
-        messages.success(request, f"{username} is now {role} of this study.")
+    member = added.membership
+    if added.invitation_link:
+        # The link opens the new account: shown in this answer only, never in a message cookie.
+        context = {"study": study, "membership": member, "link": added.invitation_link, "expires": link_expiry()}
+        return render(request, "annotation/invitation.html", context)
+    messages.success(request, f"{member.user.username} is now {member.get_role_display().lower()} of this study.")
     return redirect("study", slug=slug)
 
 
@@ -191,9 +208,26 @@ def owner_case_image(request: HttpRequest, slug: str, public_id: str) -> HttpRes
 
 @login_required
 @require_POST
-def member_adjudicator(request: HttpRequest, slug: str, membership_id: int) -> HttpResponse:
+def member_invitation(request: HttpRequest, slug: str, member_id: str) -> HttpResponse:
+    """A new invitation link for a member who has not set a password yet, shown once."""
     study = study_access_get(user=request.user, slug=slug, ability=Ability.MANAGE_STUDY).study
-    membership = get_object_or_404(study.memberships.select_related("user"), pk=membership_id)
+    membership = get_object_or_404(study.memberships.select_related("user"), public_id=member_id)
+    try:
+        link = services.member_invitation_renew(
+            membership=membership, actor=request.user, base_url=request.build_absolute_uri("/")
+        )
+    except (NotAllowed, StateConflict) as exc:
+        messages.error(request, f"No new invitation: {exc}.")
+        return redirect("study", slug=slug)
+    context = {"study": study, "membership": membership, "link": link, "expires": link_expiry()}
+    return render(request, "annotation/invitation.html", context)
+
+
+@login_required
+@require_POST
+def member_adjudicator(request: HttpRequest, slug: str, member_id: str) -> HttpResponse:
+    study = study_access_get(user=request.user, slug=slug, ability=Ability.MANAGE_STUDY).study
+    membership = get_object_or_404(study.memberships.select_related("user"), public_id=member_id)
     allowed = request.POST.get("allowed") == "1"
     try:
         services.membership_set_adjudicator(study=study, user=membership.user, allowed=allowed, actor=request.user)

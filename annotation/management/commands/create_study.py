@@ -1,23 +1,30 @@
+from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils.text import slugify
 
+from accounts.validators import validate_member_name
 from annotation.models import Study, StudyMembership
+from annotation.permissions import may_create_studies
 from annotation.rubrics import RUBRICS
-from annotation.services import membership_add, study_create, user_get_or_create
+from annotation.services import member_add, study_create
 
 
 class Command(BaseCommand):
-    help = "Create a reader study. Rater users that do not exist are created with an unusable password."
+    help = (
+        "Create a reader study owned by a coordinator. Raters who have no account yet are invited: "
+        "their set-password links are printed (and e-mailed when the name is an address)."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("slug")
         parser.add_argument("--rubric", required=True, choices=sorted(RUBRICS))
         parser.add_argument("--title", default="")
-        parser.add_argument("--raters", default="", help="comma-separated usernames")
+        parser.add_argument("--raters", default="", help="comma-separated usernames or e-mail addresses")
         parser.add_argument("--raters-per-case", type=int, default=3)
-        parser.add_argument("--owner", default=None, help="username of the owner (default: first superuser)")
+        parser.add_argument("--owner", default=None, help="username of a coordinator (default: the first superuser)")
 
     @transaction.atomic
     def handle(self, *args, slug, rubric, title, raters, raters_per_case, owner, **options):
@@ -27,28 +34,33 @@ class Command(BaseCommand):
             raise CommandError(f"a study with slug {slug!r} already exists")
         if raters_per_case < 1:
             raise CommandError("--raters-per-case must be at least 1")
-        owner_user = self._owner(owner)
-        study = study_create(owner=owner_user, slug=slug, title=title, rubric=rubric, raters_per_case=raters_per_case)
         names = [name.strip() for name in raters.split(",") if name.strip()]
         for name in names:
-            user, created = user_get_or_create(username=name)
-            membership_add(study=study, user=user, role=StudyMembership.Role.RATER)
-            if created:
-                self.stdout.write(
-                    f"created user {name} (no password yet: set one with `manage.py changepassword {name}`)"
-                )
-        self.stdout.write(
-            self.style.SUCCESS(f"created study {slug} ({rubric}), owner {owner_user.username}, {len(names)} rater(s)")
-        )
+            try:
+                validate_member_name(name)
+            except ValidationError as exc:
+                raise CommandError(f"--raters: {name!r}: {'; '.join(exc.messages)}") from None
+        owner_user = self._owner(owner)
+        study = study_create(owner=owner_user, slug=slug, title=title, rubric=rubric, raters_per_case=raters_per_case)
+        for name in names:
+            added = member_add(
+                study=study, name=name, role=StudyMembership.Role.RATER, actor=None, base_url=settings.SITE_URL
+            )
+            if added.invitation_link:
+                self.stdout.write(f"invited {name}: they set their password at {added.invitation_link}")
+        count = f"{len(names)} rater(s)"
+        self.stdout.write(self.style.SUCCESS(f"created study {slug} ({rubric}), owner {owner_user.username}, {count}"))
 
     def _owner(self, username: str | None):
         User = get_user_model()
-        if username:
-            user, created = user_get_or_create(username=username)
-            if created:
-                self.stdout.write(f"created user {username} (no password yet)")
+        if username is None:
+            user = User.objects.filter(is_superuser=True, is_active=True).order_by("pk").first()
+            if user is None:
+                raise CommandError("give --owner USER (there is no superuser to default to)")
             return user
-        user = User.objects.filter(is_superuser=True).order_by("pk").first()
+        user = User.objects.filter(username=username).first()
         if user is None:
-            raise CommandError("give --owner USER (there is no superuser to default to)")
+            raise CommandError(f"no user {username!r}: the owner must have an account")
+        if not may_create_studies(user):
+            raise CommandError(f"{username} is not a coordinator: `manage.py coordinator {username}` first")
         return user

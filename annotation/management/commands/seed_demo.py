@@ -6,6 +6,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from accounts.services import coordinator_set
 from annotation.ingest import metadata_parse, sources_from_paths
 from annotation.models import Study, StudyMembership
 from annotation.services import images_import, import_limits, membership_add, study_create, study_open
@@ -15,7 +16,10 @@ DEMO_USERS = ["owner", "rater1", "rater2", "rater3"]
 
 
 class Command(BaseCommand):
-    help = "On an empty database: create a demo study (owner + 3 raters) with six real X-rays, and print the logins."
+    help = (
+        "On an empty database: create a demo study (owner, a coordinator, + 3 raters) with six real X-rays, "
+        "and print the logins."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--force", action="store_true", help="seed even if studies exist")
@@ -43,6 +47,7 @@ class Command(BaseCommand):
             User.objects.create_user(username=username, password=password)
             logins.append((username, password))
         owner = User.objects.get(username="owner")
+        coordinator_set(user=owner, allowed=True)  # the demo's owner may create more studies
         study = study_create(owner=owner, slug="demo", title="Demo: COVID-19 severity (Cohen 2020)", rubric="cohen2020")
         for username in DEMO_USERS[1:]:
             membership_add(study=study, user=User.objects.get(username=username), role=StudyMembership.Role.RATER)
