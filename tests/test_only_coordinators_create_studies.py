@@ -23,7 +23,8 @@ def test_the_rater_who_downloads_their_images_cannot_start_a_study_to_prescore_t
     assert image.status_code == 200  # what they were served, and could keep
 
     assert "New study" not in rater.get("/").content.decode()
-    assert rater.get("/studies/new/").status_code == 403
+    refused = rater.get("/studies/new/")
+    assert refused.status_code == 403 and "Only coordinators create studies" in refused.content.decode()
     form = {"title": "Mine", "slug": "mine", "rubric": "cohen2020", "raters_per_case": 1}
     assert rater.post("/studies/new/", form).status_code == 403
     answer = api_client(personas["rater1"]).post(f"{API}/studies/", form, format="json")
