@@ -1,10 +1,10 @@
 """The audit trail: one AuditEvent per change, written inside the service's own transaction."""
 
-import csv
 import io
 import json
 
 from annotation.models import AuditEvent, Study
+from core.spreadsheet import safe_writer
 
 Action = AuditEvent.Action
 AUDIT_CSV_COLUMNS = ["created_at", "actor", "action", "target", "details"]
@@ -25,7 +25,7 @@ def audit_record(
 def audit_csv_export(*, study: Study) -> str:
     """The study's trail as CSV, oldest first (for owners: it names raters)."""
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = safe_writer(out)
     writer.writerow(AUDIT_CSV_COLUMNS)
     events = study.audit_events.select_related("actor").order_by("created_at", "pk")
     for event in events.iterator(chunk_size=2000):

@@ -16,6 +16,7 @@ from annotation.selectors import study_completed_assignments, study_main_reads_a
 from annotation.services.assignment import assignment_order_key
 from annotation.services.ratings import READING_TIME_MAX_S, rating_submit, reading_time_valid
 from core.errors import InvalidFile
+from core.spreadsheet import safe_writer, unquote_cell
 
 # Columns our own export adds; an import ignores them so that an export can be read back.
 EXPORT_ONLY_COLUMNS = {"case_id", "status", "revision", "flag_reason", "flag_note", "model_version_shown"}
@@ -66,7 +67,8 @@ def _parse_rows(study: Study, rubric, text: str, allow_missing_images: bool) -> 
     for line, row in enumerate(reader, start=2):
         if (row.get("status") or "").strip() == "flagged":
             continue  # a flag from our own export: there are no scores to import
-        image, rater = (row.get("image") or "").strip(), (row.get("rater") or "").strip()
+        # unquote_cell: our own exports quote a name that a spreadsheet would run as a formula.
+        image, rater = (unquote_cell((row.get(key) or "").strip()) for key in ("image", "rater"))
         row_errors = []
         if None in row:  # csv.DictReader puts cells beyond the header under None: never drop them silently
             row_errors.append(f"more cells than columns ({len(row[None])} extra); quote values that contain commas")
@@ -189,7 +191,7 @@ def ratings_csv_export(*, study: Study) -> str:
     """Every assignment's current rating or flag; columns read back by `ratings_csv_import`."""
     rubric = rubric_get(study.rubric)
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = safe_writer(out, lineterminator="\n")
     writer.writerow(
         [
             "image",

@@ -38,6 +38,12 @@ class StudySettingsForm(forms.Form):
     auto_promote = forms.BooleanField(
         required=False, label="Promote a retrained model automatically when its MAE beats the active one's"
     )
+    burned_in_annotation = forms.ChoiceField(
+        choices=Study.BurnedIn.choices, label="DICOM images with text burned into the pixels", required=False
+    )
+
+    def clean_burned_in_annotation(self) -> str | None:
+        return self.cleaned_data["burned_in_annotation"] or None  # left out: unchanged
 
 
 class MemberForm(forms.Form):

@@ -9,13 +9,15 @@ display hints only, and display_png writes a PNG with no metadata at all.
 from __future__ import annotations
 
 import io
+import struct
 import warnings
+import zlib
 from dataclasses import dataclass
 
 import numpy as np
 import pydicom
 import pydicom.pixels
-from PIL import Image, ImageFile, UnidentifiedImageError
+from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 from pydicom.multival import MultiValue
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -45,6 +47,8 @@ class DecodedImage:
     source_format: str  # "png" | "jpeg" | "dicom"
     window: tuple[float, float] | None  # (center, width) or None -> min..max
     bit_depth: int  # bits per sample of the source
+    # DICOM BurnedInAnnotation YES: text (possibly identifying) is part of the pixels.
+    burned_in_annotation: bool = False
 
 
 def sniff_format(data: bytes) -> str | None:
@@ -58,7 +62,15 @@ def sniff_format(data: bytes) -> str | None:
     return None
 
 
-def decode_image(data: bytes, *, max_pixels: int = 40_000_000) -> DecodedImage:
+# A deflated DICOM dataset (transfer syntax 1.2.840.10008.1.2.1.99) is inflated up to this many bytes
+# and refused beyond: a few MB of zeros can inflate to hundreds of GB.
+DEFAULT_MAX_INFLATED_BYTES = 200 * 1024 * 1024
+DEFLATED = "1.2.840.10008.1.2.1.99"
+
+
+def decode_image(
+    data: bytes, *, max_pixels: int = 40_000_000, max_inflated_bytes: int = DEFAULT_MAX_INFLATED_BYTES
+) -> DecodedImage:
     """Decode an upload into a DecodedImage, or raise ImageRejected saying why not."""
     if not data:
         raise ImageRejected("empty file")
@@ -72,7 +84,7 @@ def decode_image(data: bytes, *, max_pixels: int = 40_000_000) -> DecodedImage:
         raise RuntimeError("PIL.ImageFile.LOAD_TRUNCATED_IMAGES must be False for upload decoding")
     try:
         if source_format == "dicom":
-            image = _decode_dicom(data, max_pixels=max_pixels)
+            image = _decode_dicom(data, max_pixels=max_pixels, max_inflated_bytes=max_inflated_bytes)
         else:
             image = _decode_raster(data, source_format=source_format, max_pixels=max_pixels)
     except ImageRejected:
@@ -170,7 +182,9 @@ def _decode_raster(data: bytes, *, source_format: str, max_pixels: int) -> Decod
             with Image.open(io.BytesIO(data), formats=formats) as img:
                 _check_dimensions(*img.size, max_pixels=max_pixels)
                 img.load()  # full decode now, so truncation raises here
-                pixels, bit_depth = _pillow_to_grey(img)
+                # A camera or phone's EXIF orientation: the image as it is meant to be seen.
+                upright = ImageOps.exif_transpose(img)
+                pixels, bit_depth = _pillow_to_grey(upright)
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
             # Pillow's own limit tripped in Image.open, before we saw the size.
             raise ImageRejected(f"image too large: exceeds the limit of {max_pixels:,} pixels") from None
@@ -195,7 +209,7 @@ def _pillow_to_grey(img: Image.Image) -> tuple[np.ndarray, int]:
     return np.asarray(img.convert("L")).astype(np.float32), 8
 
 
-def _decode_dicom(data: bytes, *, max_pixels: int) -> DecodedImage:
+def _decode_dicom(data: bytes, *, max_pixels: int, max_inflated_bytes: int) -> DecodedImage:
     # pydicom warns about malformed elements quoting their values, which could
     # put patient data into warning output; nothing in them matters to the caller.
     # Pillow's bomb warning stays an error: compressed frames are decoded by
@@ -203,23 +217,20 @@ def _decode_dicom(data: bytes, *, max_pixels: int) -> DecodedImage:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         warnings.simplefilter("error", Image.DecompressionBombWarning)
-        return _decode_dicom_quietly(data, max_pixels=max_pixels)
+        return _decode_dicom_quietly(data, max_pixels=max_pixels, max_inflated_bytes=max_inflated_bytes)
 
 
-def _decode_dicom_quietly(data: bytes, *, max_pixels: int) -> DecodedImage:
+def _decode_dicom_quietly(data: bytes, *, max_pixels: int, max_inflated_bytes: int) -> DecodedImage:
     try:
-        # No force=True: sniff_format already required the DICM preamble, and
-        # pydicom should still refuse anything that is not really Part 10.
-        ds = pydicom.dcmread(io.BytesIO(data))
+        ds = _read_dicom(data, max_inflated_bytes=max_inflated_bytes)
+    except ImageRejected:
+        raise
     except Exception as exc:  # noqa: BLE001 - pydicom raises many types on bad input
         raise ImageRejected(f"corrupt or unreadable image: {_detail(exc, 'dicom')}") from None
     if not any(keyword in ds for keyword in ("PixelData", "FloatPixelData", "DoubleFloatPixelData")):
         raise ImageRejected("DICOM without pixel data")
-    _check_dimensions(
-        int(ds.get("Columns", 0) or 0),
-        int(ds.get("Rows", 0) or 0),
-        max_pixels=max_pixels,
-    )
+    _check_header(ds, max_pixels=max_pixels)
+    burned_in = str(ds.get("BurnedInAnnotation", "")).strip().upper() == "YES"
 
     arr = _dicom_first_frame(ds)
     photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).strip().upper()
@@ -235,6 +246,7 @@ def _decode_dicom_quietly(data: bytes, *, max_pixels: int) -> DecodedImage:
             source_format="dicom",
             window=None,
             bit_depth=bit_depth,
+            burned_in_annotation=burned_in,
         )
 
     pixels = np.asarray(pydicom.pixels.apply_modality_lut(arr, ds), dtype=np.float32)
@@ -250,7 +262,58 @@ def _decode_dicom_quietly(data: bytes, *, max_pixels: int) -> DecodedImage:
         pixels = pivot - pixels
         if window is not None:
             window = (pivot - window[0], window[1])
-    return DecodedImage(pixels=pixels, source_format="dicom", window=window, bit_depth=bit_depth)
+    return DecodedImage(
+        pixels=pixels, source_format="dicom", window=window, bit_depth=bit_depth, burned_in_annotation=burned_in
+    )
+
+
+def _read_dicom(data: bytes, *, max_inflated_bytes: int) -> pydicom.Dataset:
+    """The dataset, its pixel data not decoded. A deflated dataset is inflated by us, up to the cap:
+    pydicom would inflate it whole before anything could be checked."""
+    meta_end = _file_meta_end(data)
+    # No force=True: sniff_format already required the DICM preamble, and pydicom should still
+    # refuse anything that is not really Part 10.
+    head = pydicom.dcmread(io.BytesIO(data[:meta_end]))
+    if str(head.file_meta.get("TransferSyntaxUID", "")) != DEFLATED:
+        return pydicom.dcmread(io.BytesIO(data))
+    inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+    inflated = inflater.decompress(data[meta_end:], max_inflated_bytes + 1)
+    if len(inflated) > max_inflated_bytes or inflater.unconsumed_tail:
+        raise ImageRejected(
+            f"deflated DICOM inflates beyond the limit of {max_inflated_bytes:,} bytes: not decoded"
+        )
+    ds = pydicom.filereader.read_dataset(io.BytesIO(inflated), is_implicit_VR=False, is_little_endian=True)
+    ds.file_meta = head.file_meta
+    ds.file_meta.TransferSyntaxUID = pydicom.uid.ExplicitVRLittleEndian  # what the bytes now are
+    return ds
+
+
+def _file_meta_end(data: bytes) -> int:
+    """Where the file meta group (0002,xxxx; always explicit VR little endian, never deflated) ends."""
+    position = DICOM_MAGIC_OFFSET + len(DICOM_MAGIC)
+    while position + 8 <= len(data):
+        group, _element = struct.unpack_from("<HH", data, position)
+        if group != 0x0002:
+            break
+        vr = data[position + 4 : position + 6]
+        if vr in (b"OB", b"OW", b"OF", b"SQ", b"UT", b"UN"):
+            length = struct.unpack_from("<I", data, position + 8)[0]
+            position += 12 + length
+        else:
+            length = struct.unpack_from("<H", data, position + 6)[0]
+            position += 8 + length
+    return min(position, len(data))
+
+
+def _check_header(ds: pydicom.Dataset, *, max_pixels: int) -> None:
+    """Refuse from the header alone, before any pixel buffer is decoded."""
+    _check_dimensions(int(ds.get("Columns", 0) or 0), int(ds.get("Rows", 0) or 0), max_pixels=max_pixels)
+    samples = int(ds.get("SamplesPerPixel", 1) or 1)
+    bits = int(ds.get("BitsAllocated", 16) or 16)
+    if samples not in (1, 3, 4):
+        raise ImageRejected(f"DICOM with {samples} samples per pixel: not an image we can show")
+    if bits not in (1, 8, 16, 32, 64):
+        raise ImageRejected(f"DICOM with {bits} bits allocated per sample: not decodable")
 
 
 def _dicom_first_frame(ds: pydicom.Dataset) -> np.ndarray:

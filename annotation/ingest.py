@@ -80,7 +80,11 @@ def _sources_from_file(name: str, where: str, fileobj, size: int, *, limits: Lim
 def _sources_from_zip(name: str, fileobj, *, limits: Limits) -> Iterator[Source]:
     try:
         archive = zipfile.ZipFile(fileobj)
-    except (zipfile.BadZipFile, OSError) as exc:
+    except UnicodeDecodeError:
+        # A member flagged as UTF-8 whose name is not: Python cannot list the archive at all.
+        yield _rejected(name, name, "a file name in the zip archive is flagged as UTF-8 but is not: re-create the zip")
+        return
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as exc:
         yield _rejected(name, name, f"corrupt zip archive: {exc}")
         return
     with archive:
@@ -150,7 +154,15 @@ def metadata_parse(data: bytes) -> dict[str, dict[str, str]]:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise MetadataError(f"metadata CSV is not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
-    reader = csv.DictReader(io.StringIO(text, newline=""))
+    if "\x00" in text:  # PostgreSQL refuses NUL in text, and no CSV editor writes one
+        raise MetadataError("metadata CSV contains NUL bytes: it is not a text CSV")
+    try:
+        return _metadata_rows(csv.DictReader(io.StringIO(text, newline="")))
+    except csv.Error as exc:  # a field beyond the csv module's size limit, a stray quote
+        raise MetadataError(f"metadata CSV is not readable: {exc}") from None
+
+
+def _metadata_rows(reader: csv.DictReader) -> dict[str, dict[str, str]]:
     if not reader.fieldnames or "filename" not in reader.fieldnames:
         raise MetadataError("metadata CSV needs a 'filename' column")
     rows: dict[str, dict[str, str]] = {}

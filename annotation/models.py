@@ -48,6 +48,13 @@ class Study(models.Model):
     crossover_gap = models.PositiveSmallIntegerField(default=5)
     # Promote a newly trained model by itself when its cross-validated MAE beats the active one's.
     auto_promote = models.BooleanField(default=False)
+
+    class BurnedIn(models.TextChoices):
+        REJECT = "reject", "Refuse them (text in the pixels may name the patient)"
+        FLAG = "flag", "Import them and mark them for the owner"
+
+    # DICOM images that say BurnedInAnnotation YES: what an import does with them.
+    burned_in_annotation = models.CharField(max_length=8, choices=BurnedIn.choices, default=BurnedIn.REJECT)
     created_at = models.DateTimeField(auto_now_add=True)
     opened_at = models.DateTimeField(null=True, blank=True)
     locked_at = models.DateTimeField(null=True, blank=True)
@@ -110,6 +117,10 @@ class Image(models.Model):
     height = models.PositiveIntegerField()
     display_width = models.PositiveIntegerField()
     display_height = models.PositiveIntegerField()
+    # The original's size, for the studies' storage quota.
+    original_bytes = models.PositiveBigIntegerField(default=0)
+    # The DICOM said BurnedInAnnotation YES: text, perhaps identifying, is part of the pixels.
+    burned_in_annotation = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:
@@ -218,6 +229,9 @@ class ImportJob(Job):
     """A web upload, imported by a Celery worker; the per-file report is kept for the owner."""
 
     task_name = "annotation.tasks.import_job_run"
+    # A worker that dies mid-import leaves the report of the files it handled: claimed again, the
+    # job goes on after them (annotation/services/imports.py).
+    resumable = True
 
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="import_jobs")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True)

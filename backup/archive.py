@@ -36,11 +36,14 @@ STUDY_FIELDS = [
     "model_assistance",
     "crossover_gap",
     "auto_promote",
+    "burned_in_annotation",
     "created_at",
     "opened_at",
     "locked_at",
 ]
 IMAGE_FIELDS = ["source_format", "bit_depth", "width", "height", "display_width", "display_height", "created_at"]
+# Added after format version 1 was first written: an older archive lacks them, and gets these.
+IMAGE_FIELDS_LATER = {"original_bytes": 0, "burned_in_annotation": False}
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 EXTENSION = re.compile(r"^[a-z0-9]{1,8}$")
 
@@ -148,7 +151,7 @@ def _images_manifest(cases: list[Case]) -> list[dict]:
         if image is None or image.sha256 in seen:
             continue
         seen.add(image.sha256)
-        row = {name: getattr(image, name) for name in IMAGE_FIELDS}
+        row = {name: getattr(image, name) for name in [*IMAGE_FIELDS, *IMAGE_FIELDS_LATER]}
         row.update(
             sha256=image.sha256,
             created_at=_when(image.created_at),
@@ -453,6 +456,7 @@ def _image(row: dict, files: dict[str, bytes], written: list[str]) -> Image:
         original=written[-2],
         display=written[-1],
         **{k: row[k] for k in IMAGE_FIELDS if k != "created_at"},
+        **{k: row.get(k, default) for k, default in IMAGE_FIELDS_LATER.items()},
     )
     return _with_times(image, row)
 

@@ -1,13 +1,13 @@
 """Exports of what is computed from the ratings and the model: consensus, the per-case means in the
 published covid-severity format, predictions. Every column says which value it is."""
 
-import csv
 import io
 
 from annotation.models import Study
 from annotation.rubrics import rubric_get
 from annotation.selectors import study_completed_assignments, study_main_reads_aided
 from core.errors import StateConflict
+from core.spreadsheet import safe_writer
 from scoring.consensus import consensus_mean, round_published
 from scoring.selectors import study_consensus, study_predictions
 
@@ -15,7 +15,7 @@ from scoring.selectors import study_consensus, study_predictions
 def consensus_csv(*, study: Study) -> str:
     totals = study.rubric_definition.total_keys
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = safe_writer(out, lineterminator="\n")
     header = ["image", "case_id", "n_raters"]
     for key in totals:
         header += [f"{key}_consensus_{study.consensus_method}", f"{key}_range", f"{key}_adjudicated", f"{key}_final"]
@@ -39,7 +39,7 @@ def predictions_csv(*, study: Study) -> str:
     """filename,model_version,<target>,...: every stored prediction of the study."""
     targets = study.rubric_definition.total_keys
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = safe_writer(out, lineterminator="\n")
     writer.writerow(["filename", "model_version", *targets])
     for filename, number, values in study_predictions(study=study):
         writer.writerow([filename, number, *(values.get(t, "") for t in targets)])
@@ -70,7 +70,7 @@ def scores_covid_severity_export(*, study: Study) -> str:
         for key in totals:
             totals[key].append(assignment.current_rating.totals[key])
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = safe_writer(out, lineterminator="\n")
     writer.writerow(["filename", "geographic_mean", "opacity_mean"])
     for filename in sorted(per_case):
         totals = per_case[filename]

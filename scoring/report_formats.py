@@ -1,7 +1,8 @@
 """The agreement report as CSV rows: one statistic a line, with its CI and reason when undefined."""
 
-import csv
 import io
+
+from core.spreadsheet import safe_writer
 
 COLUMNS = ["score", "statistic", "variant", "value", "ci95_low", "ci95_high", "n_cases", "note"]
 
@@ -53,7 +54,7 @@ def _rows_for_score(key: str, score: dict):
 
 def report_csv(data: dict) -> str:
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = safe_writer(out, lineterminator="\n")
     writer.writerow(COLUMNS)
     for key, score in data["scores"].items():
         for row in _rows_for_score(key, score):

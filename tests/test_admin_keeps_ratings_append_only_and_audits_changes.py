@@ -53,6 +53,7 @@ def test_a_membership_changed_in_the_admin_is_on_the_studys_trail(admin_client, 
         "status": study.status, "consensus_method": study.consensus_method,
         "adjudication_range": study.adjudication_range, "ratings_version": study.ratings_version,
         "model_assistance": study.model_assistance, "crossover_gap": study.crossover_gap,
+        "burned_in_annotation": study.burned_in_annotation,
         "memberships-TOTAL_FORMS": len(memberships), "memberships-INITIAL_FORMS": len(memberships),
         "memberships-MIN_NUM_FORMS": 0, "memberships-MAX_NUM_FORMS": 1000,
     }  # fmt: skip

@@ -45,6 +45,7 @@ def test_owner_creates_configures_fills_opens_and_locks_a_study(alice, personas,
         "model_assistance": "none",
         "crossover_gap": 5,
         "auto_promote": False,
+        "burned_in_annotation": "reject",
     }
     assert (
         alice.patch(f"{API}/studies/chest-1/", {"rubric": "ralo", "adjudication_range": 2}, format="json").json()[

@@ -418,7 +418,7 @@ def test_malformed_dicom_is_rejected_quietly_without_quoting_it():
 
 def test_decoded_dicom_carries_no_patient_data():
     image = decode_image(_dicom(np.zeros((4, 4), dtype=np.uint16)))
-    assert set(vars(image)) == {"pixels", "source_format", "window", "bit_depth"}
+    assert set(vars(image)) == {"pixels", "source_format", "window", "bit_depth", "burned_in_annotation"}
 
 
 # --- display_png ----------------------------------------------------------------

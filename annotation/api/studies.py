@@ -58,6 +58,11 @@ class StudyDetailSerializer(serializers.Serializer):
     auto_promote = serializers.BooleanField(
         source="study.auto_promote", help_text="A retrained version whose MAE beats the active one's becomes active."
     )
+    burned_in_annotation = serializers.ChoiceField(
+        source="study.burned_in_annotation",
+        choices=Study.BurnedIn.choices,
+        help_text="DICOM images with BurnedInAnnotation YES: refused, or imported and marked for the owner.",
+    )
 
 
 def study_detail_data(study: Study, membership: StudyMembership) -> dict:
@@ -158,6 +163,7 @@ class StudyApi(APIView):
             min_value=0, max_value=1000, required=False, help_text="Only while a draft."
         )
         auto_promote = serializers.BooleanField(required=False)
+        burned_in_annotation = serializers.ChoiceField(choices=Study.BurnedIn.choices, required=False)
 
     @extend_schema(
         operation_id="studies_retrieve",

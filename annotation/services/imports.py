@@ -3,13 +3,13 @@
 import hashlib
 import logging
 import secrets
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 
 from annotation import imaging
 from annotation.ingest import Limits, MetadataError, Source, metadata_parse, metadata_patient_id, sources_from_upload
@@ -55,34 +55,53 @@ def images_import(
     study: Study,
     sources: Iterable[Source],
     metadata: dict[str, dict[str, str]] | None = None,
-    progress: Callable[[int], None] | None = None,
+    already: Collection[str] = (),
+    on_row: Callable[[ImportRow], None] | None = None,
 ) -> ImportReport:
     """Import a batch: each file stands alone, so one bad file never stops the rest.
 
     A metadata.csv found among the sources is used when no metadata was given. Cases already in the
-    study get their metadata updated from it too.
+    study get their metadata updated from it too. `already` names sources (by `where`) that an
+    interrupted run of the same batch handled: they are not imported or reported again; `on_row` is
+    told of each row as it is decided, so that a job can keep its report as it goes.
     """
     if study.is_locked:
         raise StudyStateError("the study is locked: no images can be added")
     report = ImportReport()
+
+    def add(row: ImportRow) -> None:
+        report.rows.append(row)
+        if on_row:
+            on_row(row)
+
     pending_metadata = metadata
     for source in sources:
         if source.is_metadata and source.data is not None:
-            if pending_metadata is None:
+            if pending_metadata is None:  # read again on a resumed run: it is applied at the end
                 try:
                     pending_metadata = metadata_parse(source.data)
-                    report.rows.append(ImportRow(source.name, source.where, "metadata", "metadata table read"))
+                    row = ImportRow(source.name, source.where, "metadata", "metadata table read")
                 except MetadataError as exc:
-                    report.rows.append(ImportRow(source.name, source.where, "rejected", str(exc)))
+                    row = ImportRow(source.name, source.where, "rejected", str(exc))
+                if source.where not in already:
+                    add(row)
             continue
-        report.rows.append(case_import(study=study, source=source))
-        if progress:
-            progress(len(report.rows))
+        if source.where not in already:
+            add(case_import(study=study, source=source))
     if pending_metadata:
-        report.rows.extend(cases_apply_metadata(study=study, metadata=pending_metadata))
+        for row in _metadata_apply(study=study, metadata=pending_metadata):
+            add(row)
     if study.status == Study.Status.OPEN:
         study_assign_cases(study=study)
     return report
+
+
+def _metadata_apply(*, study: Study, metadata: dict[str, dict[str, str]]) -> list[ImportRow]:
+    try:
+        return cases_apply_metadata(study=study, metadata=metadata)
+    except Exception as exc:  # noqa: BLE001 - the images stay imported; the report says what failed
+        logger.exception("applying metadata to study %s failed", study.pk)
+        return [ImportRow("metadata.csv", "metadata", "rejected", f"metadata not applied ({type(exc).__name__})")]
 
 
 def cases_apply_metadata(*, study: Study, metadata: dict[str, dict[str, str]]) -> list[ImportRow]:
@@ -101,9 +120,22 @@ def cases_apply_metadata(*, study: Study, metadata: dict[str, dict[str, str]]) -
 
 
 def case_import(*, study: Study, source: Source) -> ImportRow:
-    """Decode, store and add one image to the study, or say why not. Never leaves a partial case."""
+    """Decode, store and add one image to the study, or say why not. Never leaves a partial case,
+    and never raises for a bad file: whatever goes wrong with one file is that file's rejection."""
     if source.rejection:
         return ImportRow(source.name, source.where, "rejected", source.rejection)
+    if any(ord(char) < 32 for char in source.name):
+        return ImportRow(source.name, source.where, "rejected", "file name with control characters")
+    try:
+        return _case_import(study=study, source=source)
+    except (DatabaseError, OSError):
+        raise  # the database or the storage failed, not this file: the job ends FAILED, saying so
+    except Exception as exc:  # noqa: BLE001 - one file's failure must not end the batch or the job
+        logger.exception("importing %s failed", source.where)
+        return ImportRow(source.name, source.where, "rejected", f"could not be imported ({type(exc).__name__})")
+
+
+def _case_import(*, study: Study, source: Source) -> ImportRow:
     data = source.data or b""
     sha256 = hashlib.sha256(data).hexdigest()
     existing = study.cases.filter(image__sha256=sha256).only("original_filename").first()
@@ -119,12 +151,18 @@ def case_import(*, study: Study, source: Source) -> ImportRow:
     try:
         with transaction.atomic():
             image = image_store(data=data, sha256=sha256, written=written)
+            if image.burned_in_annotation and study.burned_in_annotation == Study.BurnedIn.REJECT:
+                raise imaging.ImageRejected(
+                    "the DICOM says text is burned into the pixels (BurnedInAnnotation YES), which may name "
+                    "the patient: this study refuses such images (its settings can import and mark them)"
+                )
             if clash:  # a case imported with ratings but without its image gets its image now
                 clash.image = image
                 clash.save(update_fields=["image"])
             else:
                 Case.objects.create(study=study, image=image, original_filename=source.name[:255])
     except imaging.ImageRejected as exc:
+        files_delete(written)  # stored before the study's own rule refused it (image_store cleans up its own)
         return ImportRow(source.name, source.where, "rejected", str(exc))
     except IntegrityError:
         files_delete(written)
@@ -163,24 +201,38 @@ def _safe_upload_name(name: str) -> str:
 
 
 def import_job_execute(*, job_id: int) -> ImportJob | None:
-    """Run a queued import job. Claiming it with a conditional update makes a redelivery a no-op."""
+    """Run an import job to its end, DONE or FAILED with a reason. Claimed with a conditional update,
+    so a redelivery is a no-op; a job whose worker died (RUNNING) is claimed again and resumes after
+    the files its report already names (every file is handled once, and content hashes make a second
+    import of the same image a duplicate anyway). The uploaded files are removed when it ends."""
     job = job_claim(model=ImportJob, pk=job_id, select_related=("study",))
     if job is None:
         return None
+    rows = list(job.report)  # what an interrupted attempt decided already
+    already = {row["where"] for row in rows}
 
-    def progress(done: int) -> None:
-        job_progress(job=job, done=done, total=max(job.total, done))
+    def keep(row: ImportRow) -> None:
+        rows.append(row.as_dict())
+        files = _file_rows(rows)
+        job_progress(job=job, done=files, total=max(job.total, files), report=rows)
 
     try:
-        report = images_import(study=job.study, sources=_job_sources(job), progress=progress)
+        images_import(study=job.study, sources=_job_sources(job), already=already, on_row=keep)
     except StudyStateError as exc:
         job_finish(job=job, error=str(exc))
+    except Exception as exc:  # noqa: BLE001 - a job ends FAILED with its reason, never stays RUNNING
+        logger.exception("import job %s failed", job_id)
+        job_finish(job=job, error=f"the import stopped: {type(exc).__name__}: {exc}"[:2000])
     else:
-        job.report = [row.as_dict() for row in report.rows]
-        job.total = job.done = report.count("imported") + report.count("duplicate") + report.count("rejected")
+        job.report = rows
+        job.total = job.done = _file_rows(rows)
         job_finish(job=job, fields=("report", "total", "done"))
     _remove_upload_folder(job.upload_dir)
     return job
+
+
+def _file_rows(rows: list[dict]) -> int:
+    return sum(1 for row in rows if row["status"] in ("imported", "duplicate", "rejected"))
 
 
 def _job_sources(job: ImportJob) -> Iterator[Source]:
@@ -193,10 +245,13 @@ def _job_sources(job: ImportJob) -> Iterator[Source]:
 
 
 def _remove_upload_folder(folder: str) -> None:
+    """The uploaded files, and their folders where the storage has folders."""
     try:
         subfolders, _ = default_storage.listdir(folder)
         for sub in subfolders:
             for filename in default_storage.listdir(f"{folder}/{sub}")[1]:
                 default_storage.delete(f"{folder}/{sub}/{filename}")
+            default_storage.delete(f"{folder}/{sub}")
+        default_storage.delete(folder)
     except OSError:
         logger.exception("could not clean up %s", folder)

@@ -44,6 +44,8 @@ def image_store(*, data: bytes, sha256: str, written: list[str] | None = None) -
                 height=height,
                 display_width=display_width,
                 display_height=display_height,
+                original_bytes=len(data),
+                burned_in_annotation=decoded.burned_in_annotation,
             )
     except IntegrityError:
         files_delete(written)

@@ -41,6 +41,7 @@ def study_update(
     model_assistance: str | None = None,
     crossover_gap: int | None = None,
     auto_promote: bool | None = None,
+    burned_in_annotation: str | None = None,
 ) -> Study:
     """Change a study's settings. The design (rubric, raters per case, model assistance and the
     crossover gap) is fixed once raters start; the analysis settings may change at any time.
@@ -64,6 +65,10 @@ def study_update(
         setattr(study, name, value)
     if auto_promote is not None:
         study.auto_promote = auto_promote
+    if burned_in_annotation is not None:
+        if burned_in_annotation not in Study.BurnedIn.values:
+            raise StudyStateError(f"unknown burned-in annotation rule {burned_in_annotation!r}")
+        study.burned_in_annotation = burned_in_annotation
     study.save()
     if analysis_changed:
         study_ratings_changed(study_id=study.pk)  # the cached report shows consensus and the queue

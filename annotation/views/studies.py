@@ -65,6 +65,7 @@ def study_detail(request: HttpRequest, slug: str) -> HttpResponse:
                     "model_assistance": study.model_assistance,
                     "crossover_gap": study.crossover_gap,
                     "auto_promote": study.auto_promote,
+                    "burned_in_annotation": study.burned_in_annotation,
                 }
             ),
             member_form=MemberForm(),

@@ -20,8 +20,9 @@ class Command(BaseCommand):
         parser.add_argument(
             "--include-running",
             action="store_true",
-            help="also pre-score and retrain jobs RUNNING for that long, whose worker died: they "
-            "resume from what was stored. Use an --older-than above your longest job.",
+            help="also import, pre-score and retrain jobs RUNNING for that long, whose worker died (or whose "
+            "broker restarted): they resume from what was stored, each file once. Use an --older-than above "
+            "your longest job.",
         )
 
     def handle(self, *args, older_than, include_running, **options):
