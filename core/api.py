@@ -2,7 +2,8 @@
 
 Errors always look like {"error": {"code": ..., "message": ..., "fields": {...}}}, whether DRF raised
 them (validation, authentication, throttling) or a service did (core.errors: InvalidInput and
-InvalidFile are 400, NotAllowed is 403, StateConflict is 409, each with its own code).
+InvalidFile are 400, NotAllowed is 403, StateConflict is 409, IdempotencyConflict is 422, each with
+its own code).
 """
 
 import sys
@@ -13,13 +14,19 @@ from rest_framework import exceptions, serializers
 from rest_framework import views as drf_views
 from rest_framework.renderers import JSONRenderer
 
-from core.errors import InvalidFile, InvalidInput, NotAllowed, StateConflict
+from core.errors import IdempotencyConflict, InvalidFile, InvalidInput, NotAllowed, StateConflict
 
 
 class Conflict(exceptions.APIException):
     status_code = 409
     default_detail = "The study's state does not allow this."
     default_code = "study_state"
+
+
+class Unprocessable(exceptions.APIException):
+    status_code = 422
+    default_detail = "The request contradicts an earlier one sent with the same idempotency key."
+    default_code = "idempotency_conflict"
 
 
 class InvalidValues(exceptions.APIException):
@@ -43,6 +50,8 @@ def _as_api_exception(exc: Exception) -> Exception:
         return InvalidValues(str(exc), code=exc.code)
     if isinstance(exc, StateConflict):
         return Conflict(str(exc), code=exc.code)
+    if isinstance(exc, IdempotencyConflict):
+        return Unprocessable(str(exc), code=exc.code)
     if isinstance(exc, NotAllowed):
         return exceptions.PermissionDenied(str(exc))
     return exc
@@ -95,6 +104,7 @@ def errors(*codes: int, authenticated: bool = True) -> dict[int, OpenApiResponse
         403: "Not allowed to you, though you may know of it (e.g. creating a study without the coordinator right)",
         404: "Not found, or not yours (never 403: nothing says that it exists)",
         409: "Not allowed in the current state (the study's, its report's or its model's)",
+        422: "The idempotency key was used before for a different request (idempotency_conflict)",
         429: "Too many requests",
     }
     codes = ((401,) if authenticated else ()) + codes

@@ -31,6 +31,13 @@ class StateConflict(Exception):
     code = "study_state"
 
 
+class IdempotencyConflict(Exception):
+    """A request sent again under an idempotency key that an earlier, different request used (other
+    scores, say): 422 `idempotency_conflict`. The earlier request's result stands; nothing is stored."""
+
+    code = "idempotency_conflict"
+
+
 class NotAllowed(PermissionError):
     """An action this person may not take, though they may see what it is about (a member of the
     study, say): 403 `permission_denied`. Anything they may not even see is a 404 instead."""

@@ -53,10 +53,34 @@ class RaterCaseSerializer(serializers.Serializer):
     display_width = serializers.IntegerField()
     display_height = serializers.IntegerField()
     image_url = serializers.SerializerMethodField()
+    # An aided read only, as on the reading page; absent from an unaided read (blinding).
+    aided = serializers.BooleanField(required=False, help_text="Present, and true, for an aided read only.")
+    model_hint = serializers.DictField(
+        child=serializers.FloatField(allow_null=True),
+        required=False,
+        allow_null=True,
+        help_text='Aided read: the active model\'s pre-score, e.g. {"geographic_extent": 4.4, "opacity": 2.75}; '
+        "null while none can be served (the case cannot be scored until it is).",
+    )
+    model_version = serializers.IntegerField(
+        source="model_version_number",
+        required=False,
+        allow_null=True,
+        help_text="Aided read: the number of the model version whose pre-score this is; send it back as "
+        "`model_version_shown` with the scores.",
+    )
+    MODEL_FIELDS = ("aided", "model_hint", "model_version")
 
     def get_image_url(self, case: selectors.RaterCase) -> str:
         url = reverse("api:assignment-image", kwargs={"assignment_id": case.public_id})
         return self.context["request"].build_absolute_uri(url)
+
+    def to_representation(self, case: selectors.RaterCase) -> dict:
+        data = super().to_representation(case)
+        if not case.aided:
+            for name in self.MODEL_FIELDS:
+                del data[name]
+        return data
 
 
 def rater_case_data(request, public_id: str) -> dict:
@@ -160,8 +184,13 @@ class AssignmentRatingsApi(generics.ListAPIView):
             CLIENT_KEY,
             required=False,
             allow_blank=True,
-            help_text="Idempotency key (or send an Idempotency-Key header): a retry with the same key stores nothing "
-            "new and returns the first revision.",
+            help_text="Idempotency key (or send an Idempotency-Key header): a retry with the same key and body stores "
+            "nothing new and returns the first revision; the same key with another body is a 422.",
+        )
+        model_version_shown = serializers.IntegerField(
+            required=False,
+            allow_null=True,
+            help_text="Aided read (required): the `model_version` whose pre-score you were served. Unaided: leave out.",
         )
 
         def validate_reading_time_s(self, value: float | None) -> float | None:
@@ -195,7 +224,7 @@ class AssignmentRatingsApi(generics.ListAPIView):
         responses={
             201: RatingSerializer,
             200: OpenApiResponse(RatingSerializer, description="A retry: stored before."),
-            **errors(400, 404, 409),
+            **errors(400, 404, 409, 422),
         },
         summary="Store a new revision of your scores; earlier ones are kept (raters)",
     )
@@ -204,6 +233,9 @@ class AssignmentRatingsApi(generics.ListAPIView):
         data = self.SubmitInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         client_key = _client_key(request, data.validated_data.get("client_key", ""))
+        shown = selectors.model_version_shown_check(
+            assignment=assignment, number=data.validated_data.get("model_version_shown")
+        )
         # Whether this was a retry is decided under the assignment's row lock, in the service.
         rating, created = services.rating_store(
             assignment=assignment,
@@ -211,6 +243,7 @@ class AssignmentRatingsApi(generics.ListAPIView):
             reading_time_s=data.validated_data.get("reading_time_s"),
             source=Rating.Source.API,
             client_key=client_key,
+            model_version_shown=shown,
         )
         return Response(
             RatingSerializer(rating).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK

@@ -17,6 +17,7 @@ from annotation.permissions import Ability, may, membership_get
 from annotation.rubrics import Rubric, RubricValueError, rubric_get
 from annotation.selectors import count_subquery
 from annotation.services.ratings import UNAIDED_SHOWS_NO_MODEL
+from core.errors import StateConflict
 from core.types import Visitor
 from scoring.models import ModelVersion, Prediction
 from scoring.selectors import saliency_map_name
@@ -58,6 +59,16 @@ class RaterCase:
     @property
     def read_only(self) -> bool:
         return self.study_status != Study.Status.OPEN
+
+    @property
+    def awaits_hint(self) -> bool:
+        """An aided read whose pre-score cannot be served yet (no active model version, or no
+        prediction for the case): it cannot be scored until it is shown."""
+        return self.aided and self.model_version_number is None
+
+    @property
+    def may_score(self) -> bool:
+        return not self.read_only and not self.awaits_hint
 
     @property
     def percent_done(self) -> int:
@@ -147,16 +158,21 @@ def _model_hint(assignment: Assignment) -> dict:
     of a `none` study) never loads a prediction, so no page or response can carry one."""
     if not assignment.aided:
         return {}
-    prediction = (
+    prediction = _served_prediction(assignment)
+    if prediction is None:
+        return {"aided": True}
+    return {"aided": True, "model_hint": prediction.values, "model_version_number": prediction.model_version.number}
+
+
+def _served_prediction(assignment: Assignment) -> Prediction | None:
+    # What an aided read is served: the study's active model version's prediction for the case.
+    return (
         Prediction.objects.filter(
             case_id=assignment.case_id, model_version__study_id=assignment.study_id, model_version__is_active=True
         )
         .select_related("model_version")
         .first()
     )
-    if prediction is None:
-        return {"aided": True}
-    return {"aided": True, "model_hint": prediction.values, "model_version_number": prediction.model_version.number}
 
 
 def assignment_next_for_rater(*, user: Visitor, study: Study) -> str | None:
@@ -249,16 +265,40 @@ def rater_ratings_rows(*, user: Visitor, public_id: str) -> QuerySet:
     )
 
 
-def model_version_shown_get(*, assignment: Assignment, number: int | None) -> ModelVersion | None:
-    """The model version whose pre-score the page showed, by the number the page sent back."""
-    if number is None:
-        return None
+HINT_NOT_SERVED = "the model hint has not been served for this aided read; reload the case"
+HINT_NOT_NAMED = "name the model version whose pre-score was shown (model_version_shown)"
+
+
+class HintNotServed(StateConflict):
+    """An aided read while no pre-score can be served for it (no active model version, or no
+    prediction for the case yet): it cannot be scored as aided until the hint is shown."""
+
+    code = "model_hint_not_served"
+
+
+def model_version_shown_check(*, assignment: Assignment, number: int | None) -> ModelVersion | None:
+    """The model version whose pre-score a submission says was shown, checked against what this
+    read is served now (`_model_hint`): the page and the API send its number back with the scores.
+
+    Unaided: no version may be named. Aided: the hint must be servable (else HintNotServed, a 409)
+    and the number must be the served version's (else RubricValueError, a 400), so that a rating is
+    never stored as aided with nothing shown, nor with a version the rater was not shown.
+    """
     if not assignment.aided:
-        raise RubricValueError(UNAIDED_SHOWS_NO_MODEL)
-    version = ModelVersion.objects.filter(study_id=assignment.study_id, number=number).first()
-    if version is None:
-        raise RubricValueError(f"the study has no model version {number}")
-    return version
+        if number is not None:
+            raise RubricValueError(UNAIDED_SHOWS_NO_MODEL)
+        return None
+    served = _served_prediction(assignment)
+    if served is None:
+        raise HintNotServed(HINT_NOT_SERVED)
+    if number is None:
+        raise RubricValueError(HINT_NOT_NAMED)
+    if number != served.model_version.number:
+        raise RubricValueError(
+            f"model version {number} is not the one served for this read "
+            f"(version {served.model_version.number}); reload the case"
+        )
+    return served.model_version
 
 
 def rater_saliency_map_path(*, user: Visitor, public_id: str, target: str) -> str:

@@ -19,6 +19,7 @@ from annotation.models import Assignment
 from annotation.permissions import Ability, study_access_get
 from annotation.rubrics import Level, Rubric, RubricValueError, rubric_get, rubric_totals_spec
 from annotation.services.ratings import client_key_valid, reading_time_valid
+from core.errors import IdempotencyConflict
 from core.http import png_response
 from reading import selectors
 
@@ -53,11 +54,11 @@ def read_case(request: HttpRequest, public_id: str) -> HttpResponse:
                 values=posted,
                 reading_time_s=_reading_time(request),
                 client_key=_client_key(request),
-                model_version_shown=selectors.model_version_shown_get(
+                model_version_shown=selectors.model_version_shown_check(
                     assignment=assignment, number=_shown_version(request)
                 ),
             )
-        except (RubricValueError, services.StudyStateError) as exc:
+        except (RubricValueError, services.StudyStateError, selectors.HintNotServed, IdempotencyConflict) as exc:
             error = str(exc)
         else:
             # Save and next: the first case neither scored nor flagged, in the rater's own order.

@@ -12,6 +12,7 @@ from annotation.audit import Action, audit_record
 from annotation.models import Assignment, Rating, Study
 from annotation.rubrics import RubricValueError, rubric_clean_values, rubric_get, rubric_totals
 from annotation.services.studies import StudyStateError, study_ratings_changed
+from core.errors import IdempotencyConflict
 
 # A reading time at or above a day is a clock or client error, not a read.
 READING_TIME_MAX_S = 24 * 3600
@@ -60,25 +61,31 @@ def rating_store(
     Returns the rating and whether it was stored now (False: a retry, see `client_key`).
 
     For an aided read, `model_version_shown` is the model version whose pre-score the reading room
-    showed (checked there); it is stored with the rating and refused for an unaided read.
+    showed (checked there against what it serves); it is stored with the rating and refused for an
+    unaided read.
 
     A `client_key` makes the call idempotent: when the assignment already has a revision stored with
-    that key, it is returned and nothing is written (a client retrying after a lost response).
+    that key for the same request (values, model version shown, and the reading time unless from the
+    reading page), it is returned and nothing is written (a client retrying after a lost response).
+    One key, one revision: the key sent with anything else raises IdempotencyConflict.
 
     Raises RubricValueError for an incomplete or out-of-range set of values, StudyStateError when the
     study does not accept ratings.
     """
     locked = Assignment.objects.select_for_update().select_related("study", "case").get(pk=assignment.pk)
-    # Checked under the row lock, so two concurrent retries cannot both write; the unique
-    # constraint on (assignment, client_key) is the backstop.
-    replayed = locked.ratings.filter(client_key=client_key).first() if client_key else None
-    if replayed:
-        return replayed, False
-    _ensure_writable(locked.study, source=source)
     rubric = rubric_get(locked.study.rubric)
     cleaned = rubric_clean_values(rubric, values)
     if reading_time_s is not None and not reading_time_valid(reading_time_s):
         raise RubricValueError(READING_TIME_ERROR)
+    # Checked under the row lock, so that of concurrent retries one writes and the others find its
+    # revision; the unique constraint on (assignment, client_key) is the backstop.
+    replayed = locked.ratings.filter(client_key=client_key).first() if client_key else None
+    if replayed:
+        _same_submission(
+            replayed, values=cleaned, reading_time_s=reading_time_s, shown=model_version_shown, source=source
+        )
+        return replayed, False
+    _ensure_writable(locked.study, source=source)
     if model_version_shown is not None and not locked.aided:
         raise RubricValueError(UNAIDED_SHOWS_NO_MODEL)
     if model_version_shown is not None and model_version_shown.study_id != locked.study_id:
@@ -111,6 +118,31 @@ def rating_store(
     )
     assignment.refresh_from_db()
     return rating, True
+
+
+def _same_submission(
+    stored: Rating,
+    *,
+    values: dict[str, int | None],
+    reading_time_s: float | None,
+    shown: models.Model | None,
+    source: str,
+) -> None:
+    """A retry must be the request it repeats: anything else sent under its key would be lost silently.
+
+    The reading time counts except from the reading page: the page measures it again at each send,
+    so a form sent again after a lost answer carries a later time for the same read. An API client
+    sends its body again as it was.
+    """
+    sent = (values, shown.pk if shown is not None else None)
+    kept = (stored.values, stored.model_version_shown_id)
+    if source != Rating.Source.WEB:
+        sent, kept = (*sent, reading_time_s), (*kept, stored.reading_time_s)
+    if sent != kept:
+        raise IdempotencyConflict(
+            "the idempotency key was already used with other values: the earlier submission is kept and "
+            "nothing was stored; a new submission needs a new key"
+        )
 
 
 @transaction.atomic
