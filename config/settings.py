@@ -73,6 +73,8 @@ MIDDLEWARE = [
     "config.health.health_middleware",  # first: /healthz answers plain http from any host
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "csp.middleware.CSPMiddleware",  # after whitenoise, as is the next: not on static files
+    "core.headers.security_headers_middleware",  # Permissions-Policy; Cache-Control: no-store
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -344,4 +346,23 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     # pydicom's warnings can quote tag values, patient names included: keep them out of the logs.
     "loggers": {"pydicom": {"level": "ERROR"}, "axes": {"level": "WARNING"}},
+}
+
+# Headers on every page, image and API answer (docs/deploying.md, "Headers"). Content Security
+# Policy (django-csp): scripts, styles, fonts and fetches from this site's own files only, never
+# inline (tests/test_security_headers_on_every_response.py scans the templates for inline script
+# and handlers), no plugins, no <base>, no framing, forms sent here only. Images may also be data:
+# URLs: the report's figures are SVG images inlined that way, and so are Swagger UI's icons.
+# core/headers.py adds Permissions-Policy (every browser feature off) and Cache-Control: no-store.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+    }
 }

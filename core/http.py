@@ -4,17 +4,18 @@ from django.core.files.storage import default_storage
 from django.http import Http404, HttpResponse
 
 
-def png_response(name: str, *, max_age_s: int = 3600) -> HttpResponse:
+def png_response(name: str) -> HttpResponse:
     """A stored PNG, with nothing in the URL or headers that says which case it is."""
     try:
         with default_storage.open(name, "rb") as handle:
             data = handle.read()
     except OSError:
         raise Http404("image not available") from None
-    # No filename, no Content-Disposition (FileResponse would add the stored name), not cached by
-    # shared caches.
+    # No filename, no Content-Disposition (FileResponse would add the stored name). Not stored by any
+    # cache, the browser's included: reading rooms are shared machines, and a case image must not
+    # outlive the rater's session there.
     response = HttpResponse(data, content_type="image/png")
-    response["Cache-Control"] = f"private, max-age={max_age_s}"
+    response["Cache-Control"] = "no-store"
     return response
 
 

@@ -133,7 +133,7 @@ def read_saliency(request: HttpRequest, public_id: str) -> HttpResponse:
     name = selectors.rater_saliency_map_path(
         user=request.user, public_id=public_id, target=request.GET.get("target", "")
     )
-    return png_response(name, max_age_s=600)
+    return png_response(name)
 
 
 @login_required

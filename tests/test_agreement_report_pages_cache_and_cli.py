@@ -87,7 +87,7 @@ def test_cli_csv_and_html(past_study, capsys):
     assert any(line.startswith("geographic_extent,krippendorff_alpha,interval,") for line in lines)
     call_command("agreement_report", past_study.slug, "--format", "html", "--bootstrap", "20")
     html = capsys.readouterr().out
-    assert "<svg" in html and "Krippendorff" in html and "Bland-Altman" in html
+    assert "data:image/svg+xml;base64," in html and "Krippendorff" in html and "Bland-Altman" in html
 
 
 def test_unknown_study_is_a_clear_error(db):
@@ -150,7 +150,7 @@ def test_report_page_shows_progress_while_queued_and_figures_when_done(
 
     agreement_report_execute(report_id=report.pk)
     page = client.get(f"/studies/{past_study.slug}/report/").content.decode()
-    assert "How to read this" in page and "<svg" in page and "Adjudication queue" in page
+    assert "How to read this" in page and "data:image/svg+xml;base64," in page and "Adjudication queue" in page
 
 
 def test_observer_reads_the_report_rater_and_outsider_get_404(past_study, client_for):

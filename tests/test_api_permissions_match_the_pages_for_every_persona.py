@@ -211,7 +211,7 @@ def test_rater_submission_and_flag_answers_carry_nothing_of_others(ctx, personas
 def test_rater_image_has_no_filename_and_is_not_shared_cache(ctx, personas):
     response = api_client(personas["rater1"]).get(f"{API}/assignments/{ctx['assignment']}/image.png")
     assert response.status_code == 200 and response["Content-Type"] == "image/png"
-    assert "Content-Disposition" not in response and response["Cache-Control"].startswith("private")
+    assert "Content-Disposition" not in response and response["Cache-Control"] == "no-store"
     assert b"img-0" not in response.content and b"PID-XYZ" not in response.content
 
 

@@ -30,7 +30,7 @@ from annotation.services import (
     study_create,
     study_open,
 )
-from tests.conftest import DEMO_DIR, PASSWORD
+from tests.conftest import COHEN_VALUES, DEMO_DIR, PASSWORD
 
 # Playwright's sync API runs an event loop in this thread; the ORM calls in the test are still
 # synchronous and safe here.
@@ -408,3 +408,51 @@ def test_without_javascript_the_plain_form_still_scores_and_moves_on(browser, li
         "opacity_left": 0,
     }
     context.close()
+
+
+def test_pages_viewer_report_and_api_docs_work_under_the_content_security_policy(browser, live_server, demo_study):
+    """No inline script or style anywhere: every page, the viewer, the report's figures and Swagger
+    UI run with the site's policy, and Chromium reports no violation of it."""
+    base = live_server.url
+    for rater, extent_right in (("rater1", 1), ("rater2", 2), ("rater3", 4)):
+        for assignment in _queue(demo_study, rater):
+            if assignment.current_rating_id is None and not assignment.flag_reason:
+                values = {**COHEN_VALUES, "extent_right": extent_right}
+                rating_submit(assignment=assignment, values=values, reading_time_s=9.0)
+    violations: list[str] = []
+
+    def watch(page) -> None:
+        page.on("console", lambda m: "Content Security Policy" in m.text and violations.append(m.text))
+        page.on("pageerror", lambda exc: violations.append(str(exc)))
+
+    owner = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = owner.new_page()
+    watch(page)
+    _log_in(page, base, "alice")
+    page.goto(f"{base}/studies/covid/")
+    assert page.evaluate("getComputedStyle(document.querySelector('progress.progress')).height") == "10px"
+    questions: list[str] = []
+    page.once("dialog", lambda dialog: (questions.append(dialog.message), dialog.dismiss()))
+    page.get_by_role("button", name="Lock").click()  # asked first (static/js/confirm.js); dismissed
+    assert questions == ["Lock the study? Ratings can no longer change."] and page.url == f"{base}/studies/covid/"
+    demo_study.refresh_from_db()
+    assert demo_study.status == "open"
+    page.goto(f"{base}/studies/covid/report/")
+    page.get_by_role("button", name="Compute the report").click()
+    page.wait_for_selector(".plots img")
+    sizes = page.evaluate("[...document.querySelectorAll('.plots img')].map((img) => img.naturalWidth)")
+    assert sizes and all(width > 100 for width in sizes)  # the SVG figures decode as images
+    page.goto(f"{base}/studies/covid/model/")
+    page.goto(f"{base}/api/docs/")
+    page.wait_for_selector(".swagger-ui .opblock")
+    assert "CXR severity API" in page.inner_text(".swagger-ui .info")
+    owner.close()
+
+    rater = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = rater.new_page()
+    watch(page)
+    _log_in(page, base, "rater1")
+    page.goto(f"{base}/read/{_queue(demo_study, 'rater1')[0].public_id}/")
+    _wait_for_case(page, base, _queue(demo_study, "rater1")[0])
+    rater.close()
+    assert violations == []

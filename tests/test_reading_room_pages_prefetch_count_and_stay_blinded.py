@@ -88,7 +88,7 @@ def test_scores_are_large_labelled_radio_groups_with_definitions_and_live_totals
         'aria-describedby="def-extent_right-4"' in body and 'id="def-extent_right-4">More than 75% involvement' in body
     )
     assert re.search(r'class="totals"[^>]*aria-live="polite"', body)
-    assert 'role="progressbar"' in body and 'aria-keyshortcuts="Enter"' in body
+    assert '<progress class="progress"' in body and 'aria-keyshortcuts="Enter"' in body
     assert re.search(r'name="extent_right" value="0"\s+required', body)  # required without JavaScript too
 
 

@@ -212,6 +212,8 @@ MATRIX = [
     # the audit trail: owners only
     ("get", "/studies/{slug}/audit/", None, (200, 404, 404, 404, 404, L), None),
     ("get", "/studies/{slug}/export/audit.csv", None, (200, 404, 404, 404, 404, L), None),
+    # the site's icon, for everyone (a redirect to the static file)
+    ("get", "/favicon.ico", None, (302, 302, 302, 302, 302, 302), None),
 ]
 
 

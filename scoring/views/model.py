@@ -90,4 +90,4 @@ def case_saliency(request: HttpRequest, slug: str, public_id: str) -> HttpRespon
     name = selectors.saliency_map_name(case=case, target=request.GET.get("target", "geographic_extent"))
     if name is None:
         raise Http404("no saliency map: maps are drawn when a model-assisted study is pre-scored")
-    return png_response(name, max_age_s=600)
+    return png_response(name)
