@@ -236,6 +236,8 @@ class ImportJob(Job):
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="import_jobs")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True)
     upload_dir = models.CharField(max_length=255)
+    # What the upload holds until the job ends: counted against the study's storage quota meanwhile.
+    upload_bytes = models.PositiveBigIntegerField(default=0)
     report = models.JSONField(default=list, blank=True)
 
     def counts(self) -> dict[str, int]:
@@ -276,6 +278,7 @@ class AuditEvent(models.Model):
         LOCK = "lock", "Study locked"
         MODEL_PROMOTION = "model_promotion", "Model promotion"
         ADMIN_CHANGE = "admin_change", "Changed in the admin"
+        CASE_REMOVE = "case_remove", "Case removed"
 
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="audit_events")
     # Null for the system: a command-line import, an automatic promotion.

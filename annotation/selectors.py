@@ -5,7 +5,7 @@ lives in reading/selectors.py."""
 from dataclasses import dataclass
 
 from django.db.models import Case as CaseWhen
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, When
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Sum, When
 from django.db.models.functions import Coalesce
 from django.http import Http404
 
@@ -141,6 +141,18 @@ def case_get_for_owner(*, user: Visitor, slug: str, public_id: str) -> Case:
     if case is None:
         raise Http404("no such case")
     return case
+
+
+def study_storage_used(*, study: Study, pending_uploads: bool = True) -> int:
+    """Bytes of original images the study holds (an image shared with another study counts in
+    both), plus, with pending_uploads, the uploads its import jobs have not finished with."""
+    # A study holds an image at most once (case_unique_image): no double counting within it.
+    images = study.cases.aggregate(total=Sum("image__original_bytes"))["total"]
+    pending = 0
+    if pending_uploads:
+        unfinished = study.import_jobs.filter(status__in=[ImportJob.Status.QUEUED, ImportJob.Status.RUNNING])
+        pending = unfinished.aggregate(total=Sum("upload_bytes"))["total"] or 0
+    return (images or 0) + pending
 
 
 def import_jobs_for_study(*, study: Study) -> QuerySet[ImportJob]:

@@ -17,6 +17,7 @@ urlpatterns = [
     path("studies/<slug:slug>/audit/", audit.study_audit, name="study_audit"),
     path("studies/<slug:slug>/export/audit.csv", audit.export_audit, name="export_audit"),
     path("studies/<slug:slug>/cases/<str:public_id>/image.png", studies.owner_case_image, name="owner_case_image"),
+    path("studies/<slug:slug>/cases/<str:public_id>/remove/", studies.case_remove, name="case_remove"),
     path(
         "studies/<slug:slug>/members/<str:member_id>/invitation/",
         studies.member_invitation,

@@ -77,6 +77,7 @@ MIDDLEWARE = [
     "core.headers.security_headers_middleware",  # Permissions-Policy; Cache-Control: no-store
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "core.uploads.RequestBoundsMiddleware",  # before the first reader of a form body (CSRF)
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -216,8 +217,22 @@ elif CACHE_URL:
     raise ImproperlyConfiguredEnv(f"CACHE_URL={CACHE_URL!r} is not a redis:// URL")
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-DATA_UPLOAD_MAX_NUMBER_FILES = env_int("DATA_UPLOAD_MAX_NUMBER_FILES", 1000, minimum=1)
+# Request bounds (core/uploads.py): refused with 413 while the body is read, before anything is
+# stored. Many images travel best as one .zip; `manage.py import_images` has no request limits.
+UPLOAD_MAX_REQUEST_BYTES = env_int("UPLOAD_MAX_REQUEST_BYTES", 2 * 1024 * 1024 * 1024, minimum=1)
+DATA_UPLOAD_MAX_NUMBER_FILES = env_int("DATA_UPLOAD_MAX_NUMBER_FILES", 100, minimum=1)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+FILE_UPLOAD_HANDLERS = [
+    "core.uploads.BoundedUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
+# A JSON body to the API, at most (core.parsers.BoundedJSONParser); forms use DATA_UPLOAD_MAX_MEMORY_SIZE.
+API_MAX_JSON_BYTES = env_int("API_MAX_JSON_BYTES", 1024 * 1024, minimum=1024)
+API_MAX_JSON_DEPTH = 32
+# The original images a study may hold, in bytes (0: no quota). Checked when an upload arrives and
+# again for each image a worker imports (archives grow when unpacked).
+STUDY_STORAGE_QUOTA_BYTES = env_int("STUDY_STORAGE_QUOTA_BYTES", 50 * 1024**3, minimum=0)
 
 # Ingest limits: a file or archive above them is rejected with a reason, never decoded.
 IMPORT_MAX_IMAGE_PIXELS = env_int("IMPORT_MAX_IMAGE_PIXELS", 60_000_000, minimum=1)
@@ -225,6 +240,8 @@ IMPORT_MAX_FILE_BYTES = env_int("IMPORT_MAX_FILE_BYTES", 200 * 1024 * 1024, mini
 IMPORT_MAX_ARCHIVE_BYTES = env_int("IMPORT_MAX_ARCHIVE_BYTES", 4 * 1024 * 1024 * 1024, minimum=1)
 IMPORT_MAX_ARCHIVE_MEMBERS = env_int("IMPORT_MAX_ARCHIVE_MEMBERS", 20_000, minimum=1)
 DISPLAY_MAX_SIDE = env_int("DISPLAY_MAX_SIDE", 2048, minimum=64)
+# The memory one image may take to decode, above what the process holds (core/memory.py); 0: no ceiling.
+IMPORT_DECODE_MEMORY_BYTES = env_int("IMPORT_DECODE_MEMORY_MB", 1536, minimum=0) * 1024 * 1024
 
 # Celery. The default broker is kombu's file-system transport: no server needed on a laptop.
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
@@ -245,6 +262,9 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# A worker child that ends a task holding more than this (resident, in KiB) is replaced by a fresh
+# one: memory a decoder or torch kept does not pile up. Each image's decoding has its own ceiling too.
+CELERY_WORKER_MAX_MEMORY_PER_CHILD = env_int("WORKER_MAX_MEMORY_MB", 4096, minimum=64) * 1024
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
 # Time limits in seconds: the soft one raises SoftTimeLimitExceeded in the task, the hard one, 5
@@ -308,7 +328,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser", "rest_framework.parsers.MultiPartParser"],
+    "DEFAULT_PARSER_CLASSES": ["core.parsers.BoundedJSONParser", "rest_framework.parsers.MultiPartParser"],
     "DEFAULT_PAGINATION_CLASS": "core.pagination.Pagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],

@@ -2,19 +2,23 @@
 
 Errors always look like {"error": {"code": ..., "message": ..., "fields": {...}}}, whether DRF raised
 them (validation, authentication, throttling) or a service did (core.errors: InvalidInput and
-InvalidFile are 400, NotAllowed is 403, StateConflict is 409, IdempotencyConflict is 422, each with
-its own code).
+InvalidFile are 400, NotAllowed is 403, StateConflict is 409, TooLarge is 413, IdempotencyConflict
+is 422, each with its own code). Bodies refused before a view runs (core.uploads, core.parsers) have
+the same shape.
 """
 
 import sys
 
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from drf_spectacular import openapi
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions, serializers
 from rest_framework import views as drf_views
 from rest_framework.renderers import JSONRenderer
 
+from core import errors as service_errors
 from core.errors import IdempotencyConflict, InvalidFile, InvalidInput, NotAllowed, StateConflict
+from core.parsers import TooLarge
 
 
 class Conflict(exceptions.APIException):
@@ -44,6 +48,8 @@ class FileRefused(exceptions.ValidationError):
 
 
 def _as_api_exception(exc: Exception) -> Exception:
+    if isinstance(exc, (RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent)):
+        return TooLarge(str(exc) or TooLarge.default_detail)
     if isinstance(exc, InvalidFile):
         return FileRefused(exc)
     if isinstance(exc, InvalidInput):
@@ -52,6 +58,8 @@ def _as_api_exception(exc: Exception) -> Exception:
         return Conflict(str(exc), code=exc.code)
     if isinstance(exc, IdempotencyConflict):
         return Unprocessable(str(exc), code=exc.code)
+    if isinstance(exc, service_errors.TooLarge):
+        return TooLarge(str(exc), code=exc.code)
     if isinstance(exc, NotAllowed):
         return exceptions.PermissionDenied(str(exc))
     return exc
@@ -105,6 +113,7 @@ def errors(*codes: int, authenticated: bool = True) -> dict[int, OpenApiResponse
         404: "Not found, or not yours (never 403: nothing says that it exists)",
         409: "Not allowed in the current state (the study's, its report's or its model's)",
         422: "The idempotency key was used before for a different request (idempotency_conflict)",
+        413: "Too large: the request, a file in it, or the study's storage quota",
         429: "Too many requests",
     }
     codes = ((401,) if authenticated else ()) + codes

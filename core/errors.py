@@ -43,3 +43,9 @@ class NotAllowed(PermissionError):
     study, say): 403 `permission_denied`. Anything they may not even see is a 404 instead."""
 
     code = "permission_denied"
+
+
+class TooLarge(Exception):
+    """More than a limit allows (a study's storage quota): 413 `too_large`."""
+
+    code = "too_large"

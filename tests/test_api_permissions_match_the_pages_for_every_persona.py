@@ -89,6 +89,8 @@ ENDPOINTS = [
     ("post", "/studies/{slug}/members/{member}/invitation/", None, (409, 404, 404, 404, 404, 401)),
     ("get", "/studies/{slug}/cases/", None, (200, 404, 404, 404, 404, 401)),
     ("get", "/studies/{slug}/cases/{case}/", None, (200, 404, 404, 404, 404, 401)),
+    # the case has ratings: it stays (409), and only its owner learns that
+    ("delete", "/studies/{slug}/cases/{case}/", None, (409, 404, 404, 404, 404, 401)),
     ("get", "/studies/{slug}/cases/{case}/image.png", None, (200, 404, 404, 404, 404, 401)),
     ("get", "/studies/{slug}/imports/", None, (200, 404, 404, 404, 404, 401)),
     ("post", "/studies/{slug}/imports/", _upload, (202, 404, 404, 404, 404, 401)),

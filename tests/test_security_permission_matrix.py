@@ -105,6 +105,13 @@ MATRIX = [
         (200, 404, 404, 404, 404, L),
         ("get", "/studies/{slug}/cases/{case}/image.png"),
     ),
+    (
+        "post",
+        "/studies/{slug}/cases/{case}/remove/",
+        None,
+        (302, 404, 404, 404, 404, L),  # a rated case: a message that it stays
+        ("delete", "/studies/{slug}/cases/{case}/"),
+    ),
     ("get", "/studies/{slug}/read/", None, (404, 302, 404, 404, 404, L), ("get", "/studies/{slug}/queue/next/")),
     ("get", "/studies/{slug}/done/", None, (404, 200, 404, 404, 404, L), ("get", "/studies/{slug}/queue/mine/")),
     ("get", "/read/{mine}/", None, (404, 200, 404, 404, 404, L), ("get", "/assignments/{assignment}/")),

@@ -95,6 +95,18 @@ class CaseApi(APIView):
         case = get_object_or_404(_owner_cases(request, slug), public_id=case_id)
         return Response(CaseSerializer(case, context={"request": request}).data)
 
+    @extend_schema(
+        operation_id="cases_destroy",
+        responses={204: None, **errors(404, 409)},
+        summary="Remove a case nobody has rated, and its image files unless another study holds them (owners)",
+        description="For an image imported by mistake or one with burned-in text. Refused (409) once a rater "
+        "scored or flagged the case, it was adjudicated, or the study is locked.",
+    )
+    def delete(self, request, slug: str, case_id: str):
+        case = get_object_or_404(_owner_cases(request, slug), public_id=case_id)
+        services.case_remove(case=case, actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
 
 class CaseImageApi(FileResponseMixin, APIView):
     @extend_schema(
@@ -174,10 +186,11 @@ class ImportsApi(generics.ListAPIView):
     @extend_schema(
         operation_id="imports_create",
         request={"multipart/form-data": CreateInputSerializer},
-        responses={202: ImportJobSerializer, **errors(400, 404, 409)},
+        responses={202: ImportJobSerializer, **errors(400, 404, 409, 413)},
         summary="Upload images or zip archives; a worker imports them (owners)",
         description="Poll the job's `url` until `status` is `done` or `failed`. Bad files are rejected one by one "
-        "with a reason; the rest of the batch imports.",
+        "with a reason; the rest of the batch imports. Refused whole (413, nothing stored) when the request, a file "
+        "in it or the number of files is above its limit, or the study's storage quota would be exceeded.",
     )
     def post(self, request, slug: str):
         study = study_access_get(user=request.user, slug=slug, ability=Ability.MANAGE_STUDY).study

@@ -3,9 +3,11 @@ through these functions, one module per concern; the names are gathered here for
 
 from annotation.services.adjudication import adjudication_record
 from annotation.services.assignment import assignment_order_key, study_assign_cases
+from annotation.services.cases import case_remove
 from annotation.services.imports import (
     ImportReport,
     ImportRow,
+    StorageQuotaExceeded,
     case_import,
     cases_apply_metadata,
     images_import,
@@ -45,6 +47,8 @@ __all__ = [
     "image_store",
     "images_import",
     "import_job_create",
+    "case_remove",
+    "StorageQuotaExceeded",
     "import_job_execute",
     "import_limits",
     "MemberAdded",

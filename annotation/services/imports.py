@@ -14,13 +14,21 @@ from django.db import DatabaseError, IntegrityError, transaction
 from annotation import imaging
 from annotation.ingest import Limits, MetadataError, Source, metadata_parse, metadata_patient_id, sources_from_upload
 from annotation.models import Case, ImportJob, Study
+from annotation.selectors import study_storage_used
 from annotation.services.assignment import study_assign_cases
 from annotation.services.storage import files_delete, image_store
 from annotation.services.studies import StudyStateError
+from core.errors import TooLarge
 from core.jobs import job_claim, job_dispatch, job_finish, job_progress
 from core.types import User
 
 logger = logging.getLogger(__name__)
+
+
+class StorageQuotaExceeded(TooLarge):
+    """An upload or image that would take a study over STUDY_STORAGE_QUOTA_BYTES."""
+
+    code = "storage_quota"
 
 
 @dataclass
@@ -139,6 +147,11 @@ def _case_import(*, study: Study, source: Source) -> ImportRow:
     data = source.data or b""
     sha256 = hashlib.sha256(data).hexdigest()
     existing = study.cases.filter(image__sha256=sha256).only("original_filename").first()
+    if existing is None:
+        try:  # the upload itself was counted while pending; what counts now is what is stored
+            quota_check(study=study, adding=len(data), pending_uploads=False)
+        except StorageQuotaExceeded as exc:
+            return ImportRow(source.name, source.where, "rejected", str(exc))
     if existing:
         return ImportRow(source.name, source.where, "duplicate", f"same image as {existing.original_filename}")
     clash = study.cases.filter(original_filename=source.name).first()
@@ -177,16 +190,46 @@ def _case_import(*, study: Study, source: Source) -> ImportRow:
 
 
 def import_job_create(*, study: Study, user: User, files: list[UploadedFile]) -> ImportJob:
-    """Keep the uploaded files and queue their import; the worker is told once the job is committed."""
+    """Keep the uploaded files and queue their import; the worker is told once the job is committed.
+    Refused whole, before anything is stored, when the upload would take the study over its quota."""
     if study.is_locked:
         raise StudyStateError("the study is locked: no images can be added")
+    size = sum(upload.size or 0 for upload in files)
+    quota_check(study=study, adding=size)
     folder = f"uploads/{secrets.token_hex(8)}"
-    with transaction.atomic():
-        for upload in files:
-            default_storage.save(f"{folder}/{secrets.token_hex(4)}/{_safe_upload_name(upload.name)}", upload)
-        job = ImportJob.objects.create(study=study, created_by=user, upload_dir=folder, total=len(files))
-        job_dispatch(job=job)  # a broker outage leaves it QUEUED: requeue_jobs
+    saved = []
+    try:
+        with transaction.atomic():
+            for index, upload in enumerate(files):  # numbered: the job reads them back in upload order
+                name = f"{folder}/{index:05d}/{_safe_upload_name(upload.name)}"
+                saved.append(default_storage.save(name, upload))
+            job = ImportJob.objects.create(
+                study=study, created_by=user, upload_dir=folder, total=len(files), upload_bytes=size
+            )
+            job_dispatch(job=job)  # a broker outage leaves it QUEUED: requeue_jobs
+    except BaseException:
+        files_delete(saved)  # no job, so no upload left behind either
+        _remove_upload_folder(folder)
+        raise
     return job
+
+
+def quota_check(*, study: Study, adding: int, pending_uploads: bool = True) -> None:
+    """Raise StorageQuotaExceeded when `adding` more bytes would take the study over its quota."""
+    quota = settings.STUDY_STORAGE_QUOTA_BYTES
+    if not quota:
+        return
+    used = study_storage_used(study=study, pending_uploads=pending_uploads)
+    if used + adding > quota:
+        raise StorageQuotaExceeded(
+            f"the study's storage quota of {_gigabytes(quota)} would be exceeded: it holds {_gigabytes(used)} "
+            f"and this is {_gigabytes(adding)} more (remove unrated cases you do not need, or ask the "
+            "administrator to raise STUDY_STORAGE_QUOTA_BYTES)"
+        )
+
+
+def _gigabytes(size: int) -> str:
+    return f"{size / 1024**3:.2f} GB" if size >= 1024**3 else f"{size / 1024**2:.1f} MB"
 
 
 def _safe_upload_name(name: str) -> str:

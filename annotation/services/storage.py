@@ -9,6 +9,7 @@ from django.db import IntegrityError, transaction
 
 from annotation import imaging
 from annotation.models import Image
+from core.memory import memory_ceiling
 
 logger = logging.getLogger(__name__)
 
@@ -25,8 +26,7 @@ def image_store(*, data: bytes, sha256: str, written: list[str] | None = None) -
         return known
     if not data:
         raise imaging.ImageRejected("empty file")
-    decoded = imaging.decode_image(data, max_pixels=settings.IMPORT_MAX_IMAGE_PIXELS)
-    display, display_width, display_height = imaging.display_png(decoded, max_side=settings.DISPLAY_MAX_SIDE)
+    decoded, display, display_width, display_height = image_decode(data)
     original_name, display_name = image_file_names(sha256=sha256, extension=decoded.source_format)
     written = [] if written is None else written
     try:
@@ -55,6 +55,21 @@ def image_store(*, data: bytes, sha256: str, written: list[str] | None = None) -
         files_delete(written)
         written.clear()
         raise
+
+
+def image_decode(data: bytes) -> tuple[imaging.DecodedImage, bytes, int, int]:
+    """Decode within the limits: pixels and inflated size checked before decoding, and a memory
+    ceiling around it all for what the checks cannot foresee (a codec's own buffers)."""
+    try:
+        with memory_ceiling(settings.IMPORT_DECODE_MEMORY_BYTES):
+            decoded = imaging.decode_image(
+                data, max_pixels=settings.IMPORT_MAX_IMAGE_PIXELS, max_inflated_bytes=settings.IMPORT_MAX_FILE_BYTES
+            )
+            display, width, height = imaging.display_png(decoded, max_side=settings.DISPLAY_MAX_SIDE)
+    except MemoryError:
+        limit = settings.IMPORT_DECODE_MEMORY_BYTES / 1024 / 1024
+        raise imaging.ImageRejected(f"decoding needs more than the {limit:,.0f} MB allowed for one image") from None
+    return decoded, display, width, height
 
 
 def image_file_names(*, sha256: str, extension: str) -> tuple[str, str]:

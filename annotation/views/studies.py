@@ -151,7 +151,7 @@ def study_upload(request: HttpRequest, slug: str) -> HttpResponse:
         return redirect("study", slug=slug)
     try:
         job = services.import_job_create(study=study, user=request.user, files=form.cleaned_data["files"])
-    except services.StudyStateError as exc:
+    except (services.StudyStateError, services.StorageQuotaExceeded) as exc:
         messages.error(request, f"Nothing uploaded: {exc}.")
         return redirect("study", slug=slug)
     return redirect("import_job", slug=slug, job_id=job.pk)
@@ -199,6 +199,20 @@ def _form_problem(form, default: str) -> str:
 def export_ratings(request: HttpRequest, slug: str) -> HttpResponse:
     study = study_access_get(user=request.user, slug=slug, ability=Ability.MANAGE_STUDY).study
     return csv_response(ratings_csv_export(study=study), filename=f"{study.slug}-ratings.csv")
+
+
+@login_required
+@require_POST
+def case_remove(request: HttpRequest, slug: str, public_id: str) -> HttpResponse:
+    study = study_access_get(user=request.user, slug=slug, ability=Ability.MANAGE_STUDY).study
+    case = get_object_or_404(study.cases, public_id=public_id)
+    try:
+        services.case_remove(case=case, actor=request.user)
+    except services.StudyStateError as exc:
+        messages.error(request, f"{case.original_filename} stays: {exc}.")
+    else:
+        messages.success(request, f"Removed {case.original_filename}.")
+    return redirect("study", slug=slug)
 
 
 @login_required
