@@ -24,6 +24,7 @@ from scoring.exports import predictions_csv
 from scoring.model.heads import FEATURE_SETS
 from scoring.models import ModelJob, ModelVersion, Prediction
 from scoring.services import model_job_start, model_version_activate, model_version_ensure_initial
+from scoring.services.model_versions import ridge_alpha_valid
 
 SCHEMA_TAG = "model"
 
@@ -174,7 +175,7 @@ class ModelJobsApi(generics.ListAPIView):
         )
 
         def validate_ridge_alpha(self, value: float | None) -> float | None:
-            if value is not None and value <= 0:
+            if not ridge_alpha_valid(value):
                 raise serializers.ValidationError("must be a positive number, or null for least squares")
             return value
 

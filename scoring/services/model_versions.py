@@ -4,13 +4,15 @@ The work itself (backbone, predictions, saliency maps, retraining) runs on the m
 scoring/services/prescore.py and scoring/services/retrain.py, reached by task name only.
 """
 
+import math
+
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from annotation.audit import Action, audit_record
 from annotation.models import Study
 from annotation.services.studies import study_ratings_changed
-from core.errors import StateConflict
+from core.errors import InvalidInput, StateConflict
 from core.jobs import job_dispatch
 from core.types import User
 from scoring.model.heads import FEATURE_SETS, paper_head
@@ -72,6 +74,14 @@ def model_version_activate(*, version: ModelVersion, actor: User | None = None) 
     return version
 
 
+RIDGE_ALPHA_RULE = "the ridge penalty must be a positive number, or empty for least squares"
+
+
+def ridge_alpha_valid(value: float | None) -> bool:
+    # NaN and infinity pass `value > 0` checks written the obvious way, and JSON cannot store them.
+    return value is None or (math.isfinite(value) and value > 0)
+
+
 def model_job_start(
     *,
     study: Study,
@@ -86,6 +96,8 @@ def model_job_start(
 
     With dispatch=False the caller runs it inline (`--sync` on the command line, no broker needed).
     """
+    if kind == ModelJob.Kind.RETRAIN and not ridge_alpha_valid(ridge_alpha):
+        raise InvalidInput(f"{RIDGE_ALPHA_RULE} (not {ridge_alpha!r})")
     if kind == ModelJob.Kind.RETRAIN and feature_set not in FEATURE_SETS:
         raise ModelStateError(f"unknown feature set {feature_set!r}; choose one of {', '.join(FEATURE_SETS)}")
     if kind == ModelJob.Kind.PRESCORE and model_version is None:

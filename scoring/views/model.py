@@ -13,11 +13,13 @@ from django.views.decorators.http import require_POST
 
 from annotation.permissions import Ability, study_access_get
 from annotation.selectors import case_get_for_owner
+from core.errors import InvalidInput
 from core.http import csv_response, png_response
 from scoring import exports, selectors
 from scoring.model.heads import FEATURE_SETS
 from scoring.models import ModelJob
 from scoring.services import ModelStateError, model_job_start, model_version_activate
+from scoring.services.model_versions import RIDGE_ALPHA_RULE
 
 
 @login_required
@@ -47,10 +49,8 @@ def model_retrain(request: HttpRequest, slug: str) -> HttpResponse:
     ridge_raw = request.POST.get("ridge", "").strip()
     try:
         ridge = float(ridge_raw) if ridge_raw else None
-        if ridge is not None and ridge <= 0:
-            raise ValueError
     except ValueError:
-        messages.error(request, "The ridge penalty must be a positive number, or empty for least squares.")
+        messages.error(request, f"Not queued: {RIDGE_ALPHA_RULE}.")
         return redirect("model", slug=slug)
     try:
         model_job_start(
@@ -61,6 +61,8 @@ def model_retrain(request: HttpRequest, slug: str) -> HttpResponse:
             ridge_alpha=ridge,
         )
         messages.success(request, "Retraining queued for the model worker.")
+    except InvalidInput as exc:
+        messages.error(request, f"Not queued: {exc}.")
     except ModelStateError as exc:
         messages.error(request, str(exc))
     return redirect("model", slug=slug)
