@@ -49,6 +49,10 @@ class DecodedImage:
     bit_depth: int  # bits per sample of the source
     # DICOM BurnedInAnnotation YES: text (possibly identifying) is part of the pixels.
     burned_in_annotation: bool = False
+    # The values the source's bit depth can hold, (low, high), mapped to black..white when there is
+    # no window: 16-bit PNG (by its sBIT chunk if any) and DICOM stored values without a rescale,
+    # as torchxrayvision's read_xray_dcm scales by BitsStored. None: the image's own min..max.
+    value_range: tuple[float, float] | None = None
 
 
 def sniff_format(data: bytes) -> str | None:
@@ -129,7 +133,9 @@ def model_input(image: DecodedImage) -> np.ndarray:
 
 
 def _to_0_255(image: DecodedImage) -> np.ndarray:
-    """Map pixels to 0..255: the window if there is one, 8-bit data as-is, else min..max."""
+    """Map pixels to 0..255: the window if there is one, 8-bit data as-is, else the range the bit
+    depth can hold, else (values in physical units after a DICOM rescale) the image's min..max.
+    See docs/imaging.md."""
     pixels = image.pixels.astype(np.float32, copy=False)
     if image.window is not None:
         center, width = image.window
@@ -138,6 +144,9 @@ def _to_0_255(image: DecodedImage) -> np.ndarray:
         # Already on a 0..255 scale; stretching would change what the uploader saw.
         # (Not DICOM: its 8-bit values may be rescaled or use only a few bits.)
         return np.clip(pixels, 0, 255).astype(np.float32)
+    elif image.value_range is not None:
+        # Not min..max: one burned-in white (or black) pixel would darken (or wash out) the rest.
+        low, high = image.value_range
     else:
         low, high = float(pixels.min()), float(pixels.max())
     if high <= low:  # a flat image has no contrast to stretch
@@ -185,6 +194,10 @@ def _decode_raster(data: bytes, *, source_format: str, max_pixels: int) -> Decod
                 # A camera or phone's EXIF orientation: the image as it is meant to be seen.
                 upright = ImageOps.exif_transpose(img)
                 pixels, bit_depth = _pillow_to_grey(upright)
+                value_range = None
+                if bit_depth == 16:
+                    bits = _png_significant_bits(data) if source_format == "png" else None
+                    value_range = (0.0, float(2 ** (bits or 16) - 1))
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
             # Pillow's own limit tripped in Image.open, before we saw the size.
             raise ImageRejected(f"image too large: exceeds the limit of {max_pixels:,} pixels") from None
@@ -194,7 +207,24 @@ def _decode_raster(data: bytes, *, source_format: str, max_pixels: int) -> Decod
         except (OSError, SyntaxError, ValueError) as exc:
             # Pillow signals truncation and damaged streams with these.
             raise ImageRejected(f"corrupt or truncated image: {_short(exc)}") from None
-    return DecodedImage(pixels=pixels, source_format=source_format, window=None, bit_depth=bit_depth)
+    return DecodedImage(
+        pixels=pixels, source_format=source_format, window=None, bit_depth=bit_depth, value_range=value_range
+    )
+
+
+def _png_significant_bits(data: bytes) -> int | None:
+    """The sBIT chunk of a greyscale PNG (the bits the source really had: 12 in 16, say), if any."""
+    position = len(PNG_SIGNATURE)
+    while position + 8 <= len(data):
+        length = struct.unpack_from(">I", data, position)[0]
+        kind = data[position + 4 : position + 8]
+        if kind == b"sBIT" and length >= 1:
+            bits = data[position + 8]
+            return bits if 1 <= bits <= 16 else None
+        if kind in (b"IDAT", b"IEND"):
+            return None  # sBIT comes before the image data
+        position += 12 + length
+    return None
 
 
 def _pillow_to_grey(img: Image.Image) -> tuple[np.ndarray, int]:
@@ -251,20 +281,46 @@ def _decode_dicom_quietly(data: bytes, *, max_pixels: int, max_inflated_bytes: i
 
     pixels = np.asarray(pydicom.pixels.apply_modality_lut(arr, ds), dtype=np.float32)
     window = _dicom_window(ds)
+    value_range = None
     if window is None and "VOILUTSequence" in ds:
         # A non-linear VOI LUT cannot be expressed as (center, width): apply it.
         pixels = np.asarray(pydicom.pixels.apply_voi_lut(pixels, ds), dtype=np.float32)
+    elif window is None and _stored_values_unchanged(ds):
+        value_range = _stored_range(ds, bit_depth)
     if photometric == "MONOCHROME1":
-        # MONOCHROME1 means low values are white; flip so air is dark like
-        # everywhere else. Reflecting about the data's midpoint keeps values in
-        # the same range, and the window center is reflected with them.
-        pivot = float(pixels.min()) + float(pixels.max())
+        # MONOCHROME1 means low values are white; flip so air is dark like everywhere else:
+        # high - value within the stored range (as torchxrayvision's read_xray_dcm does), else
+        # within the data's own range; the window center is reflected with them.
+        pivot = sum(value_range) if value_range else float(pixels.min()) + float(pixels.max())
         pixels = pivot - pixels
         if window is not None:
             window = (pivot - window[0], window[1])
     return DecodedImage(
-        pixels=pixels, source_format="dicom", window=window, bit_depth=bit_depth, burned_in_annotation=burned_in
+        pixels=pixels,
+        source_format="dicom",
+        window=window,
+        bit_depth=bit_depth,
+        burned_in_annotation=burned_in,
+        value_range=value_range,
     )
+
+
+def _stored_values_unchanged(ds: pydicom.Dataset) -> bool:
+    """No modality rescale: the pixels are the stored integers, whose range the header gives."""
+    slope, intercept = ds.get("RescaleSlope", 1), ds.get("RescaleIntercept", 0)
+    try:
+        identity = float(slope or 1) == 1 and float(intercept or 0) == 0
+    except (TypeError, ValueError):
+        return False
+    return identity and "ModalityLUTSequence" not in ds
+
+
+def _stored_range(ds: pydicom.Dataset, bits: int) -> tuple[float, float] | None:
+    if not 1 <= bits <= 32:
+        return None
+    if int(ds.get("PixelRepresentation", 0) or 0) == 1:  # two's complement
+        return (-float(2 ** (bits - 1)), float(2 ** (bits - 1) - 1))
+    return (0.0, float(2**bits - 1))
 
 
 def _read_dicom(data: bytes, *, max_inflated_bytes: int) -> pydicom.Dataset:
@@ -279,9 +335,7 @@ def _read_dicom(data: bytes, *, max_inflated_bytes: int) -> pydicom.Dataset:
     inflater = zlib.decompressobj(-zlib.MAX_WBITS)
     inflated = inflater.decompress(data[meta_end:], max_inflated_bytes + 1)
     if len(inflated) > max_inflated_bytes or inflater.unconsumed_tail:
-        raise ImageRejected(
-            f"deflated DICOM inflates beyond the limit of {max_inflated_bytes:,} bytes: not decoded"
-        )
+        raise ImageRejected(f"deflated DICOM inflates beyond the limit of {max_inflated_bytes:,} bytes: not decoded")
     ds = pydicom.filereader.read_dataset(io.BytesIO(inflated), is_implicit_VR=False, is_little_endian=True)
     ds.file_meta = head.file_meta
     ds.file_meta.TransferSyntaxUID = pydicom.uid.ExplicitVRLittleEndian  # what the bytes now are

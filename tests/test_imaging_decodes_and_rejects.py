@@ -178,7 +178,28 @@ def test_16bit_png_keeps_its_16bit_range():
     np.testing.assert_array_equal(image.pixels, values.astype(np.float32))
     mapped = model_input(image)
     assert mapped.dtype == np.float32
-    assert mapped.min() == 0 and mapped.max() == 255
+    # Scaled by what 16 bits hold (docs/imaging.md), not stretched to the image's own min..max.
+    assert mapped.min() == 0 and mapped.max() == pytest.approx(255 * 60_000 / 65_535)
+
+
+def test_16bit_png_with_a_significant_bits_chunk_is_scaled_by_those_bits():
+    values = np.linspace(0, 4095, 64 * 32).astype(np.uint16).reshape(32, 64)
+    data = _encode(Image.fromarray(values), "PNG")
+    sbit = b"sBIT" + bytes([12])
+    chunk = len(bytes([12])).to_bytes(4, "big") + sbit + zlib.crc32(sbit).to_bytes(4, "big")
+    at = data.index(b"IDAT") - 4
+    image = decode_image(data[:at] + chunk + data[at:])
+    assert image.value_range == (0.0, 4095.0)
+    assert model_input(image).max() == 255
+
+
+def test_one_burned_in_white_pixel_does_not_darken_a_16bit_image():
+    values = np.full((32, 64), 30_000, dtype=np.uint16)
+    values[5:20, 5:20] = 10_000
+    plain = model_input(decode_image(_encode(Image.fromarray(values), "PNG")))
+    values[0, 0] = 65_535  # a marker burned into one corner
+    marked = model_input(decode_image(_encode(Image.fromarray(values), "PNG")))
+    np.testing.assert_array_equal(plain[1:], marked[1:])
 
 
 def test_rgb_jpeg_becomes_grey_luminance():
@@ -330,29 +351,38 @@ def test_dicom_applies_rescale_and_reports_first_window():
     assert mapped[1, 2] == 255
 
 
-def test_dicom_without_window_uses_min_max():
+def test_dicom_without_window_is_scaled_by_bits_stored_like_torchxrayvision():
     stored = np.array([[100, 200], [300, 1100]], dtype=np.uint16)
-    image = decode_image(_dicom(stored))
-    assert image.window is None
+    image = decode_image(_dicom(stored))  # 12 bits stored
+    assert image.window is None and image.value_range == (0.0, 4095.0)
+    mapped = model_input(image)
+    assert mapped[0, 1] == pytest.approx(255 * 200 / 4095)
+
+
+def test_dicom_rescaled_to_physical_units_without_window_uses_min_max():
+    stored = np.array([[100, 200], [300, 1100]], dtype=np.uint16)
+    image = decode_image(_dicom(stored, slope=2.0, intercept=-1000.0))
+    assert image.window is None and image.value_range is None
     mapped = model_input(image)
     assert mapped.min() == 0 and mapped.max() == 255
     assert mapped[0, 1] == pytest.approx(255 * 100 / 1000)
 
 
-def test_8bit_dicom_without_window_is_still_stretched_to_full_range():
-    stored = np.array([[0, 5], [10, 20]], dtype=np.uint8)
+def test_8bit_dicom_without_window_keeps_its_8bit_scale():
+    stored = np.array([[0, 5], [10, 255]], dtype=np.uint8)
     image = decode_image(_dicom(stored, bits_stored=8))
     assert image.bit_depth == 8
-    assert model_input(image).max() == 255
+    np.testing.assert_array_equal(model_input(image), stored.astype(np.float32))
 
 
 def test_dicom_monochrome1_is_inverted_so_air_is_dark():
     # In MONOCHROME1 the lowest stored value is displayed white.
-    stored = np.array([[0, 1000, 4000]], dtype=np.uint16)
+    stored = np.array([[0, 1000, 4095]], dtype=np.uint16)
     image = decode_image(_dicom(stored, photometric="MONOCHROME1"))
     assert image.pixels[0, 0] > image.pixels[0, 1] > image.pixels[0, 2]
-    mapped = model_input(image)
+    mapped = model_input(image)  # 4095 - value, as torchxrayvision's read_xray_dcm
     assert mapped[0, 0] == 255 and mapped[0, 2] == 0
+    assert mapped[0, 1] == pytest.approx(255 * 3095 / 4095)
 
 
 def test_dicom_monochrome1_window_still_shows_what_a_viewer_would():
@@ -418,7 +448,7 @@ def test_malformed_dicom_is_rejected_quietly_without_quoting_it():
 
 def test_decoded_dicom_carries_no_patient_data():
     image = decode_image(_dicom(np.zeros((4, 4), dtype=np.uint16)))
-    assert set(vars(image)) == {"pixels", "source_format", "window", "bit_depth", "burned_in_annotation"}
+    assert set(vars(image)) == {"pixels", "source_format", "window", "bit_depth", "burned_in_annotation", "value_range"}
 
 
 # --- display_png ----------------------------------------------------------------
@@ -451,7 +481,7 @@ def test_display_png_of_8bit_image_shows_original_values():
 
 
 def test_display_png_of_16bit_image_is_8bit_greyscale():
-    values = np.linspace(0, 60_000, 64 * 32).astype(np.uint16).reshape(32, 64)
+    values = np.linspace(0, 65_535, 64 * 32).astype(np.uint16).reshape(32, 64)
     data, _, _ = display_png(decode_image(_encode(Image.fromarray(values), "PNG")))
     img = _open_png(data)
     assert img.mode == "L"

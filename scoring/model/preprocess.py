@@ -11,11 +11,12 @@ import dataclasses
 import io
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 from annotation.imaging import DecodedImage, decode_image, model_input, sniff_format
 
 INPUT_SIZE = 224
+EXIF_ORIENTATION = 0x0112
 
 # Pillow modes that skimage.io.imread (the paper's loader) returns with a colour
 # channel first; the paper then kept img[:, :, 0], i.e. the red channel, not the luma.
@@ -54,6 +55,8 @@ def _eight_bit_first_channel(data: bytes, *, max_pixels: int | None) -> np.ndarr
         with Image.open(io.BytesIO(data), formats=[fmt.upper()]) as img:
             if max_pixels is not None and img.width * img.height > max_pixels:
                 return None
+            if img.getexif().get(EXIF_ORIENTATION, 1) != 1:
+                return None  # turned upright by decode_image, as raters see it
             if img.mode == "L":
                 channel = img
             elif img.mode in ("RGB", "LA"):
@@ -96,5 +99,6 @@ def _paper_channel(data: bytes, decoded: DecodedImage) -> DecodedImage:
     with Image.open(io.BytesIO(data), formats=[decoded.source_format.upper()]) as img:
         if img.mode not in _COLOUR_MODES:
             return decoded  # L, LA, 1: luminance already is the first channel
-        red = np.asarray(img.convert("RGB"))[..., 0]
+        # Upright, as decode_image made the luminance (the paper's images have no EXIF turn).
+        red = np.asarray(ImageOps.exif_transpose(img).convert("RGB"))[..., 0]
     return dataclasses.replace(decoded, pixels=red.astype(np.float32))
