@@ -2,6 +2,7 @@
 
 import io
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -153,7 +154,9 @@ def _private_broker(tmp_path_factory, worker_id) -> Path:
 def start_worker(settings, tmp_path, _private_broker):
     """Start real Celery worker processes on the test database and this process's own broker.
 
-    Returns start(queues, **extra_env) -> (process, log_path). Every worker is stopped at the end.
+    Returns start(queues, pool="solo", **extra_env) -> (process, log_path); start.env(**extra_env) is the
+    environment for other processes (a management command) on the same database. Every worker is
+    stopped at the end.
     """
     from django.db import connection
 
@@ -167,8 +170,9 @@ def start_worker(settings, tmp_path, _private_broker):
         auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
         return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
-    def start(queues: str = "default", **extra_env: str):
-        env = {
+    def worker_env(**extra_env: str) -> dict[str, str]:
+        """The environment of a process on the test database, media and broker (a worker, a command)."""
+        return {
             **os.environ,
             "DATABASE_URL": database_url(),
             "MEDIA_ROOT": str(settings.MEDIA_ROOT),
@@ -176,6 +180,8 @@ def start_worker(settings, tmp_path, _private_broker):
             "VAR_DIR": str(_private_broker),
             **extra_env,
         }
+
+    def start(queues: str = "default", *, pool: str = "solo", **extra_env: str):
         log_path = tmp_path / f"worker-{len(started)}.log"
         log = open(log_path, "wb")
         command = [
@@ -185,24 +191,36 @@ def start_worker(settings, tmp_path, _private_broker):
             "-A",
             "config",
             "worker",
-            "--pool=solo",
+            f"--pool={pool}",
+            "--concurrency=1",
             "-Q",
             queues,
             "--loglevel=INFO",
             "--hostname",
             f"test{len(started)}@%h",
         ]
-        process = subprocess.Popen(command, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
+        # A session of its own: the worker and its pool's children are killed together at the end.
+        process = subprocess.Popen(
+            command,
+            cwd=root,
+            env=worker_env(**extra_env),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         started.append((process, log))
         return process, log_path
 
+    start.env = worker_env
     yield start
     for process, log in started:
         # The test is over: no task of it may finish later, so the worker is killed, not asked to
         # shut down warmly (which waits for the broker's polling and takes seconds).
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        process.wait()
         log.close()
 
 

@@ -10,14 +10,23 @@ import html
 import io
 import stat
 import zipfile
+import zlib
 
 import numpy as np
+import pydicom
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image as PILImage
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.encaps import encapsulate
-from pydicom.uid import JPEG2000Lossless, JPEGLSLossless, SecondaryCaptureImageStorage, generate_uid
+from pydicom.uid import (
+    DeflatedExplicitVRLittleEndian,
+    ExplicitVRLittleEndian,
+    JPEG2000Lossless,
+    JPEGLSLossless,
+    SecondaryCaptureImageStorage,
+    generate_uid,
+)
 
 from annotation.models import Case, Image, ImportJob, Rating
 from tests.api_support import API, api_client
@@ -85,6 +94,57 @@ def zip_with_symlink_and_traversal() -> bytes:
     return out.getvalue()
 
 
+def dicom_deflated(*, inflated_pixel_bytes: int = 0, burned_in: bool = False, seed: int = 0) -> bytes:
+    """A DICOM in Deflated Explicit VR Little Endian, as pydicom writes it. With inflated_pixel_bytes,
+    its pixel data holds that many bytes of zeros: a few KB on disk, as large as asked inflated."""
+    ds = pydicom.dcmread(io.BytesIO(dicom_bytes(seed=seed)))
+    if burned_in:
+        ds.BurnedInAnnotation = "YES"
+    ds.file_meta.TransferSyntaxUID = DeflatedExplicitVRLittleEndian
+    out = io.BytesIO()
+    ds.save_as(out, enforce_file_format=True)
+    data = out.getvalue()
+    if not inflated_pixel_bytes:
+        return data
+    meta = data[: _dataset_start(data)]
+    plain = io.BytesIO()
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.save_as(plain, enforce_file_format=True)
+    dataset = plain.getvalue()[_dataset_start(plain.getvalue()) :]
+    pixels_at = dataset.index(b"\xe0\x7f\x10\x00")  # (7FE0,0010) Pixel Data, the last element
+    header = dataset[:pixels_at] + b"\xe0\x7f\x10\x00OW\x00\x00" + inflated_pixel_bytes.to_bytes(4, "little")
+    deflater = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    body = [deflater.compress(header)]
+    chunk = bytes(1024 * 1024)
+    for _ in range(inflated_pixel_bytes // len(chunk)):
+        body.append(deflater.compress(chunk))
+    body.append(deflater.compress(bytes(inflated_pixel_bytes % len(chunk))))
+    return meta + b"".join(body) + deflater.flush()
+
+
+def _dataset_start(data: bytes) -> int:
+    # Preamble and DICM (132 bytes), then (0002,0000) UL: the length of the rest of the file meta.
+    return 132 + 12 + int.from_bytes(data[140:144], "little")
+
+
+def zip_with_bad_utf8_name() -> bytes:
+    """A member flagged UTF-8 (general purpose bit 11) whose name is not valid UTF-8: Python's
+    zipfile cannot even list such an archive."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        archive.writestr("XXXX.png", png_bytes(331))
+    data = bytearray(out.getvalue().replace(b"XXXX.png", b"\xff\xfe\xfd\xfc.png"))
+    for signature, flag_offset in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):  # local and central headers
+        at = data.index(signature) + flag_offset
+        data[at + 1] |= 0x08  # bit 11 is bit 3 of the flag's second byte
+    return bytes(data)
+
+
+def zip_with_nul_metadata() -> bytes:
+    metadata = b"filename,patientid,view\nmeta.png,P1\x00,PA\n"
+    return zip_bytes({"meta.png": png_bytes(341), "metadata.csv": metadata})
+
+
 def bomb_png() -> bytes:
     # Small on disk, large when decoded: the limit is lowered for this case (see LIMITS).
     return _pil_bytes(PILImage.new("L", (400, 400)), "PNG")
@@ -137,6 +197,27 @@ CORPUS = {
         [("jls.dcm", dicom_compressed(JPEGLSLossless))],
         {},
         [("jls.dcm", "rejected", "DICOM transfer syntax 1.2.840.10008.1.2.4.80")],
+    ),
+    "deflated-dicom": ([("deflated.dcm", dicom_deflated(seed=5))], {}, [("deflated.dcm", "imported", "")]),
+    "deflated-dicom-bomb": (
+        [("bomb.dcm", dicom_deflated(inflated_pixel_bytes=64 * 1024 * 1024))],
+        {"IMPORT_MAX_FILE_BYTES": 8 * 1024 * 1024},
+        [("bomb.dcm", "rejected", "deflated DICOM inflates beyond the limit of 8,388,608 bytes")],
+    ),
+    "burned-in-annotation": (
+        [("burned.dcm", dicom_deflated(burned_in=True, seed=6))],
+        {},
+        [("burned.dcm", "rejected", "BurnedInAnnotation YES")],
+    ),
+    "zip-name-flagged-utf8-but-not": (
+        [("names.zip", zip_with_bad_utf8_name())],
+        {},
+        [("names.zip", "rejected", "flagged as UTF-8 but is not")],
+    ),
+    "nul-in-metadata": (
+        [("with-metadata.zip", zip_with_nul_metadata())],
+        {},
+        [("meta.png", "imported", ""), ("metadata.csv", "rejected", "NUL bytes")],
     ),
     "16-bit-png": ([("deep.png", png_16_bit())], {}, [("deep.png", "imported", "")]),
     "cmyk-jpeg": ([("cmyk.jpg", jpeg_cmyk())], {}, [("cmyk.jpg", "imported", "")]),
