@@ -46,8 +46,7 @@ class RichStudy:
 
 
 def rich_study_create(personas, *, slug: str = "rich") -> RichStudy:
-    from scoring.model.heads import paper_head
-    from scoring.models import ModelJob, ModelVersion, Prediction
+    from scoring.models import ModelJob
 
     study = study_create(owner=personas["alice"], slug=slug, title=TITLE, rubric="cohen2020", raters_per_case=3)
     for name in ("rater1", "rater2", "rater3"):
@@ -76,19 +75,7 @@ def rich_study_create(personas, *, slug: str = "rich") -> RichStudy:
     case = study.cases.order_by("pk").first()
     adjudication_record(case=case, adjudicator=personas["olivia"], values=COHEN_VALUES, note=ADJUDICATION_NOTE)
     # The model, made directly in the database: no worker, no weights.
-    version = ModelVersion.objects.create(
-        study=study,
-        number=1,
-        backbone=settings.SCORING_XRV_WEIGHTS,
-        feature_set="lung_opacity",
-        head=paper_head().to_dict(),
-        source="test",
-        is_active=True,
-    )
-    for c in study.cases.all():
-        Prediction.objects.create(
-            case=c, model_version=version, values={"geographic_extent": PREDICTION, "opacity": PREDICTION / 2}
-        )
+    version = active_model_with_predictions(study, values={"geographic_extent": PREDICTION, "opacity": PREDICTION / 2})
     model_job = ModelJob.objects.create(
         study=study,
         kind=ModelJob.Kind.PRESCORE,
@@ -156,3 +143,23 @@ def leaks(response, secrets: list[str], *, asked: str) -> list[str]:
     if '"extent_right":4' in compact or 'value="4"checked' in compact:
         found.append("another rater's scores")
     return found
+
+
+def active_model_with_predictions(study, *, values: dict[str, float]):
+    """The paper's head as the study's active version 1, with these pre-scores for every case: made
+    directly in the database (no worker, no weights)."""
+    from scoring.model.heads import paper_head
+    from scoring.models import ModelVersion, Prediction
+
+    version = ModelVersion.objects.create(
+        study=study,
+        number=1,
+        backbone=settings.SCORING_XRV_WEIGHTS,
+        feature_set="lung_opacity",
+        head=paper_head().to_dict(),
+        source="test",
+        is_active=True,
+    )
+    for case in study.cases.all():
+        Prediction.objects.create(case=case, model_version=version, values=values)
+    return version

