@@ -5,7 +5,8 @@ Three limits, each with a clear 413 (in the API's error shape under /api/, a pag
   reading a byte of it;
 - each file: an image above IMPORT_MAX_FILE_BYTES (a .zip above UPLOAD_MAX_REQUEST_BYTES) is cut
   off as it streams in, so that a 600 MB "image" never reaches a temporary file in full, let alone
-  the storage;
+  the storage; the rest of the body (within the request limit) is read and thrown away, so that the
+  browser or client, still sending, gets the 413 instead of a reset connection;
 - the number of files (DATA_UPLOAD_MAX_NUMBER_FILES) and form fields, and the size of a body
   without files (DATA_UPLOAD_MAX_MEMORY_SIZE), Django's own limits, answered the same way.
 
@@ -55,17 +56,17 @@ class BoundedUploadHandler(FileUploadHandler):
             kind = "an archive" if self.file_name.lower().endswith(".zip") else "one file"
             self._refuse(
                 f"{self.file_name!r} is larger than the limit of {_megabytes(self.limit)} for {kind}"
-                + ("" if kind == "an archive" else " (put many images in a .zip, or use the import_images command)")
+                + ("" if kind == "an archive" else " (put many images in a .zip, or use the import_images command)"),
+                read_the_rest=True,  # at most the request limit: read and dropped, never stored
             )
         return raw_data
 
     def file_complete(self, file_size):
         return None  # the next handler keeps the file
 
-    def _refuse(self, reason: str):
+    def _refuse(self, reason: str, *, read_the_rest: bool = False):
         setattr(self.request, REFUSAL, reason)
-        # connection_reset: do not read the rest of the body only to throw it away.
-        raise StopUpload(connection_reset=True)
+        raise StopUpload(connection_reset=not read_the_rest)
 
 
 class RequestBoundsMiddleware:
@@ -136,5 +137,4 @@ def refused_response(request: HttpRequest, status: int, reason: str) -> HttpResp
         response = JsonResponse({"error": {"code": code, "message": message, "fields": {}}}, status=status)
     else:
         response = render(request, "413.html", {"message": message}, status=status)
-    response["Connection"] = "close"  # the rest of the body was not read
     return response

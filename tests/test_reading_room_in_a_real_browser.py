@@ -422,7 +422,12 @@ def test_pages_viewer_report_and_api_docs_work_under_the_content_security_policy
     violations: list[str] = []
 
     def watch(page) -> None:
-        page.on("console", lambda m: "Content Security Policy" in m.text and violations.append(m.text))
+        page.on(
+            "console",
+            lambda m: (
+                ("Content Security Policy" in m.text or "Permissions-Policy" in m.text) and violations.append(m.text)
+            ),
+        )
         page.on("pageerror", lambda exc: violations.append(str(exc)))
 
     owner = browser.new_context(viewport={"width": 1280, "height": 900})

@@ -1,5 +1,6 @@
 """Pages. Thin: read through selectors (which enforce blinding), write through services."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -71,6 +72,11 @@ def study_detail(request: HttpRequest, slug: str) -> HttpResponse:
             member_form=MemberForm(),
             may_invite=may_invite_accounts(request.user),
             upload_form=UploadForm(),
+            upload_limits={
+                "max_files": settings.DATA_UPLOAD_MAX_NUMBER_FILES,
+                "max_file_bytes": settings.IMPORT_MAX_FILE_BYTES,
+                "max_request_bytes": settings.UPLOAD_MAX_REQUEST_BYTES,
+            },
             ratings_form=RatingsUploadForm(),
         )
     return render(request, "annotation/study_detail.html", context)
