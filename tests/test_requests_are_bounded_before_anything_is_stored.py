@@ -61,6 +61,16 @@ class CountingMultipart:
         return self.read(size)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_login_throttle():
+    """Several tests here post to auth/login/, which counts tries per client address."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
 @pytest.fixture
 def study(make_study):
     return make_study(n_cases=0, open_it=False)
