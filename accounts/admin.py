@@ -7,6 +7,7 @@ from django.contrib.auth.admin import UserAdmin
 
 from accounts.models import AccountEvent
 from accounts.services import account_event_record
+from core.admin import ReadOnlyAdmin
 
 User = get_user_model()
 # Names of the fields that changed, never their values: one of them may be a password hash.
@@ -32,16 +33,7 @@ class AuditedUserAdmin(UserAdmin):
 
 
 @admin.register(AccountEvent)
-class AccountEventAdmin(admin.ModelAdmin):
+class AccountEventAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "actor", "action", "target"]
     list_filter = ["action"]
     search_fields = ["target"]
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False

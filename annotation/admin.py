@@ -17,19 +17,7 @@ from annotation.models import (
     Study,
     StudyMembership,
 )
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Append-only records: read here, never added, changed or deleted."""
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
+from core.admin import ReadOnlyAdmin
 
 
 class MembershipInline(admin.TabularInline):

@@ -16,9 +16,8 @@ from rest_framework import exceptions, serializers
 from rest_framework import views as drf_views
 from rest_framework.renderers import JSONRenderer
 
-from core import errors as service_errors
-from core.errors import IdempotencyConflict, InvalidFile, InvalidInput, NotAllowed, StateConflict
-from core.parsers import TooLarge
+from core.errors import IdempotencyConflict, InvalidFile, InvalidInput, NotAllowed, StateConflict, TooLarge
+from core.parsers import PayloadTooLarge
 
 
 class Conflict(exceptions.APIException):
@@ -49,7 +48,7 @@ class FileRefused(exceptions.ValidationError):
 
 def _as_api_exception(exc: Exception) -> Exception:
     if isinstance(exc, (RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent)):
-        return TooLarge(str(exc) or TooLarge.default_detail)
+        return PayloadTooLarge(str(exc) or PayloadTooLarge.default_detail)
     if isinstance(exc, InvalidFile):
         return FileRefused(exc)
     if isinstance(exc, InvalidInput):
@@ -58,8 +57,8 @@ def _as_api_exception(exc: Exception) -> Exception:
         return Conflict(str(exc), code=exc.code)
     if isinstance(exc, IdempotencyConflict):
         return Unprocessable(str(exc), code=exc.code)
-    if isinstance(exc, service_errors.TooLarge):
-        return TooLarge(str(exc), code=exc.code)
+    if isinstance(exc, TooLarge):
+        return PayloadTooLarge(str(exc), code=exc.code)
     if isinstance(exc, NotAllowed):
         return exceptions.PermissionDenied(str(exc))
     return exc

@@ -7,7 +7,7 @@ from django.conf import settings
 from rest_framework import exceptions, parsers
 
 
-class TooLarge(exceptions.APIException):
+class PayloadTooLarge(exceptions.APIException):
     status_code = 413
     default_detail = "The request is too large."
     default_code = "too_large"
@@ -23,10 +23,10 @@ class BoundedJSONParser(parsers.JSONParser):
         request = (parser_context or {}).get("request")
         declared = _content_length(request)
         if declared > limit:
-            raise TooLarge(f"a JSON body of {declared:,} bytes is above the limit of {limit:,}")
+            raise PayloadTooLarge(f"a JSON body of {declared:,} bytes is above the limit of {limit:,}")
         raw = stream.read(limit + 1)
         if len(raw) > limit:
-            raise TooLarge(f"a JSON body above the limit of {limit:,} bytes")
+            raise PayloadTooLarge(f"a JSON body above the limit of {limit:,} bytes")
         encoding = (parser_context or {}).get("encoding", settings.DEFAULT_CHARSET)
         try:
             data = json.loads(raw.decode(encoding), parse_constant=_refuse_constant)

@@ -28,6 +28,14 @@ def _megabytes(size: int) -> str:
     return f"{size / 1024 / 1024:,.0f} MB" if size >= 1024 * 1024 else f"{size:,} bytes"
 
 
+def request_too_large(length: int) -> str | None:
+    """Why a body of `length` bytes is refused, or None."""
+    if length <= settings.UPLOAD_MAX_REQUEST_BYTES:
+        return None
+    limit = _megabytes(settings.UPLOAD_MAX_REQUEST_BYTES)
+    return f"the upload is {_megabytes(length)}, above the limit of {limit} for one request"
+
+
 def file_limit(name: str) -> int:
     """The most bytes one uploaded file may have: archives hold many images."""
     if name.lower().endswith(".zip"):
@@ -41,11 +49,9 @@ class BoundedUploadHandler(FileUploadHandler):
     chunk that crosses it; Django closes, and so deletes, the files begun."""
 
     def handle_raw_input(self, input_data, META, content_length, boundary, encoding=None):
-        if content_length > settings.UPLOAD_MAX_REQUEST_BYTES:  # also checked by the middleware
-            self._refuse(
-                f"the upload is {_megabytes(content_length)}, above the limit of "
-                f"{_megabytes(settings.UPLOAD_MAX_REQUEST_BYTES)} for one request"
-            )
+        reason = request_too_large(content_length)  # the middleware checks first; parsers outside it too
+        if reason:
+            self._refuse(reason)
 
     def new_file(self, field_name, file_name, *args, **kwargs):
         super().new_file(field_name, file_name, *args, **kwargs)
@@ -84,25 +90,17 @@ class RequestBoundsMiddleware:
 
     def _refusal(self, request: HttpRequest) -> tuple[int, str] | None:
         """(status, reason) when the request is refused."""
-        reason = self._too_large(request)
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        reason = request_too_large(length)
         if reason:
             return 413, reason
         try:
             return self._read_within_bounds(request)
         except MultiPartParserError as exc:
             return 400, f"the upload could not be read: {exc}"
-
-    def _too_large(self, request: HttpRequest) -> str | None:
-        try:
-            length = int(request.META.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            length = 0
-        if length > settings.UPLOAD_MAX_REQUEST_BYTES:
-            return (
-                f"the upload is {_megabytes(length)}, above the limit of "
-                f"{_megabytes(settings.UPLOAD_MAX_REQUEST_BYTES)} for one request"
-            )
-        return None
 
     def _read_within_bounds(self, request: HttpRequest) -> tuple[int, str] | None:
         if request.method not in ("POST", "PUT", "PATCH") or request.content_type not in (
@@ -134,7 +132,5 @@ def refused_response(request: HttpRequest, status: int, reason: str) -> HttpResp
     message = f"Nothing uploaded: {reason}."
     if request.path.startswith("/api/"):
         code = "too_large" if status == 413 else "invalid"
-        response = JsonResponse({"error": {"code": code, "message": message, "fields": {}}}, status=status)
-    else:
-        response = render(request, "413.html", {"message": message}, status=status)
-    return response
+        return JsonResponse({"error": {"code": code, "message": message, "fields": {}}}, status=status)
+    return render(request, "413.html", {"message": message}, status=status)

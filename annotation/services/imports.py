@@ -197,19 +197,16 @@ def import_job_create(*, study: Study, user: User, files: list[UploadedFile]) ->
     size = sum(upload.size or 0 for upload in files)
     quota_check(study=study, adding=size)
     folder = f"uploads/{secrets.token_hex(8)}"
-    saved = []
     try:
         with transaction.atomic():
             for index, upload in enumerate(files):  # numbered: the job reads them back in upload order
-                name = f"{folder}/{index:05d}/{_safe_upload_name(upload.name)}"
-                saved.append(default_storage.save(name, upload))
+                default_storage.save(f"{folder}/{index:05d}/{_safe_upload_name(upload.name)}", upload)
             job = ImportJob.objects.create(
                 study=study, created_by=user, upload_dir=folder, total=len(files), upload_bytes=size
             )
             job_dispatch(job=job)  # a broker outage leaves it QUEUED: requeue_jobs
     except BaseException:
-        files_delete(saved)  # no job, so no upload left behind either
-        _remove_upload_folder(folder)
+        _remove_upload_folder(folder)  # no job, so no upload left behind either
         raise
     return job
 
