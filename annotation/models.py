@@ -55,6 +55,9 @@ class Study(models.Model):
 
     # DICOM images that say BurnedInAnnotation YES: what an import does with them.
     burned_in_annotation = models.CharField(max_length=8, choices=BurnedIn.choices, default=BurnedIn.REJECT)
+    # Adjudicators see the raters' scores without their names and the case without its filename, so
+    # that who scored what (a senior reader, a known file) does not sway the final score.
+    adjudication_blind = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     opened_at = models.DateTimeField(null=True, blank=True)
     locked_at = models.DateTimeField(null=True, blank=True)
@@ -83,6 +86,8 @@ class StudyMembership(models.Model):
         OWNER = "owner", "Owner"
         RATER = "rater", "Rater"
         OBSERVER = "observer", "Observer"
+        # A rater taken off the study: no access, no new cases; their reads stay on record.
+        REMOVED = "removed", "Removed rater"
 
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="memberships")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
@@ -96,6 +101,9 @@ class StudyMembership(models.Model):
     was_adjudicator = models.BooleanField(default=False)
     # The seed of this rater's case order, kept so the order can be reproduced and reported.
     queue_seed = models.BigIntegerField(default=0)
+    # A removed rater: when, and whether the owner kept their reads in the analysis.
+    removed_at = models.DateTimeField(null=True, blank=True)
+    ratings_kept = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -137,6 +145,10 @@ class Case(models.Model):
     original_filename = models.CharField(max_length=255)
     patient_id = models.CharField(max_length=128, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
+    # Excluded by an owner (a wrong view, a duplicate): kept with its reads, left out of every
+    # analysis and marked in the exports; restoring it brings it back.
+    excluded_at = models.DateTimeField(null=True, blank=True)
+    exclusion_reason = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -279,6 +291,16 @@ class AuditEvent(models.Model):
         MODEL_PROMOTION = "model_promotion", "Model promotion"
         ADMIN_CHANGE = "admin_change", "Changed in the admin"
         CASE_REMOVE = "case_remove", "Case removed"
+        CASE_EXCLUDE = "case_exclude", "Case excluded"
+        CASE_RESTORE = "case_restore", "Case restored"
+        RATER_REMOVE = "rater_remove", "Rater removed"
+        RATER_REPLACE = "rater_replace", "Rater replaced"
+        ASSIGNMENTS_MOVE = "assignments_move", "Unread cases moved"
+        STUDY_CREATE = "study_create", "Study created"
+        SETTINGS_CHANGE = "settings_change", "Settings changed"
+        IMPORT = "import", "Images imported"
+        RATINGS_IMPORT = "ratings_import", "Ratings imported"
+        EXPORT = "export", "Export"
 
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="audit_events")
     # Null for the system: a command-line import, an automatic promotion.

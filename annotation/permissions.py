@@ -14,6 +14,9 @@ The roles (StudyMembership.Role) and what each may do:
 | MODEL_OUTPUT   | yes   | -                 | -     | -        |
 | RATE           | -     | -                 | yes   | -        |
 
+A removed rater (Role.REMOVED) may do nothing: the study is a 404 to them, as to an outsider. Their
+reads stay on record, in the analysis only if the owner kept them (annotation/services/repairs.py).
+
 Above the studies, one site role: a coordinator (the `accounts.coordinate` permission; superusers)
 creates studies and invites people who have no account yet (`may_create_studies`,
 `may_invite_accounts`). Everyone else only joins studies they are added to.
