@@ -215,6 +215,46 @@ def rater_queue_summary(*, user: Visitor, study: Study) -> RaterQueueSummary:
     return RaterQueueSummary(counts["total"], counts["done"], counts["flagged"], first_id)
 
 
+@dataclass(frozen=True)
+class RaterCaseRow:
+    """One line of the rater's own case list: their opaque id, place and progress, nothing else."""
+
+    public_id: str
+    position: int  # 1-based, in the rater's own order, as on the reading page
+    state: str  # "todo", "scored" or "flagged"
+    revision: int  # how many times the rater has saved scores for it
+
+    @property
+    def state_label(self) -> str:
+        return {"todo": "To do", "scored": "Scored", "flagged": "Flagged"}[self.state]
+
+
+def rater_case_list(*, user: Visitor, study: Study) -> list[RaterCaseRow]:
+    """The rater's own cases in their own order, numbered as the reading page numbers them.
+
+    Blinding: only the rater's own assignments, by their opaque ids; no filename, no other rater,
+    no model output. In a crossover study each read is its own assignment and so its own line.
+    Empty while the study is a draft, as the reading pages are. A fixed number of queries whatever
+    the length.
+    """
+    if study.status == Study.Status.DRAFT:
+        return []
+    rows = (
+        _rater_visible_queue(user=user, study_id=study.pk)
+        .order_by("order_key")
+        .values_list("public_id", "flag_reason", "current_rating__revision")
+    )
+    return [
+        RaterCaseRow(
+            public_id=public_id,
+            position=position,
+            state="flagged" if flag_reason else "scored" if revision else "todo",
+            revision=revision or 0,
+        )
+        for position, (public_id, flag_reason, revision) in enumerate(rows, start=1)
+    ]
+
+
 def rater_display_image_path(*, user: Visitor, public_id: str) -> str:
     return assignment_get_for_rater(user=user, public_id=public_id).case.image.display.name
 

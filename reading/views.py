@@ -43,6 +43,25 @@ def study_done(request: HttpRequest, slug: str) -> HttpResponse:
 
 @never_cache
 @login_required
+def study_my_cases(request: HttpRequest, slug: str) -> HttpResponse:
+    """The rater's own cases in their own order, each with its state and a link to it."""
+    study = study_access_get(user=request.user, slug=slug, ability=Ability.RATE).study
+    rows = selectors.rater_case_list(user=request.user, study=study)
+    # The case the rater came from (?at=), marked in the list; any other value marks nothing.
+    at = request.GET.get("at", "")
+    counts = {state: sum(row.state == state for row in rows) for state in ("todo", "scored", "flagged")}
+    context = {
+        "study": study,
+        "rows": rows,
+        "at": at if any(row.public_id == at for row in rows) else "",
+        "counts": {**counts, "done": len(rows) - counts["todo"]},
+        "next_id": next((row.public_id for row in rows if row.state == "todo"), None),
+    }
+    return render(request, "reading/my_cases.html", context)
+
+
+@never_cache
+@login_required
 def read_case(request: HttpRequest, public_id: str) -> HttpResponse:
     error, posted = None, None
     if request.method == "POST":

@@ -126,6 +126,11 @@ def _wait_for_case(page, base: str, assignment: Assignment) -> None:
     )
 
 
+def _focused_item(page) -> str | None:
+    """The rubric item that has the keyboard focus (the item itself until it has a value)."""
+    return page.evaluate("document.activeElement.closest('#rating-form .item')?.dataset.item ?? null")
+
+
 def _type(page, keys: str) -> None:
     for key in keys:
         page.keyboard.press(key)
@@ -158,7 +163,7 @@ def test_rater_reads_scores_revises_and_resumes_in_chromium(browser, live_server
     assert page.locator(".case-title").inner_text().startswith("Case 1")
 
     # Case 1, keyboard only: viewer keys, then digits (each advances to the next item) and Enter.
-    assert page.evaluate("document.activeElement.name") == "extent_right"  # focus starts on the first item
+    assert _focused_item(page) == "extent_right"  # focus starts on the first item (on no level of it)
     _type(page, "++")
     assert float(_viewer(page)["zoom"]) > 1.5
     page.keyboard.press("l")
@@ -177,14 +182,15 @@ def test_rater_reads_scores_revises_and_resumes_in_chromium(browser, live_server
     _wait_for_case(page, base, queue[1])
 
     # Case 2, keyboard only: arrows move between items and levels; half-filled is refused here.
-    page.keyboard.press("ArrowRight")  # extent right: 0 -> 1
+    page.keyboard.press("ArrowRight")  # extent right: nothing chosen -> 0
+    page.keyboard.press("ArrowRight")  # 0 -> 1
     page.keyboard.press("ArrowRight")  # 1 -> 2
     page.keyboard.press("ArrowDown")  # to opacity right
     page.keyboard.press("1")
     page.keyboard.press("Enter")
     assert page.locator("#form-error").is_visible()
     assert "Geographic extent, left lung" in page.inner_text("#form-error")
-    assert page.evaluate("document.activeElement.name") == "extent_left"
+    assert _focused_item(page) == "extent_left"
     assert page.url == f"{base}/read/{queue[1].public_id}/"
     _type(page, "00")
     page.keyboard.press("Enter")
@@ -193,7 +199,7 @@ def test_rater_reads_scores_revises_and_resumes_in_chromium(browser, live_server
     # Case 3, keyboard only; a digit outside an item's scale is refused.
     _type(page, "4")
     page.keyboard.press("4")  # opacity is 0-3: stays unscored, focus stays
-    assert page.evaluate("document.activeElement.name") == "opacity_right"
+    assert _focused_item(page) == "opacity_right"
     _type(page, "343")
     page.keyboard.press("Enter")
     _wait_for_case(page, base, queue[3])
@@ -259,9 +265,12 @@ def test_rater_reads_scores_revises_and_resumes_in_chromium(browser, live_server
     _wait_for_case(page, base, queue[5])
     assert "Case flagged." in page.inner_text(".messages")
 
-    # Case 6: half-way through, reload: the same case, nothing stored; log out, log in, resume there.
+    # Case 6: half-way through, reload (the browser asks first; yes): the same case, nothing stored;
+    # log out (asked again), log in, resume there.
     _type(page, "31")
     assert page.evaluate("window.stillTheSamePage") is True  # five cases without a page load
+    asked: list[str] = []
+    page.on("dialog", lambda dialog: (asked.append(dialog.type), dialog.accept()))
     page.reload()
     _wait_for_case(page, base, queue[5])
     assert page.locator(".case-title").inner_text().startswith("Case 6")
@@ -270,6 +279,8 @@ def test_rater_reads_scores_revises_and_resumes_in_chromium(browser, live_server
     page.evaluate("document.activeElement.blur()")
     _save_screenshot(page, "reading.png")
     page.get_by_role("button", name="Log out").click()
+    page.wait_for_url(f"{base}/accounts/login/")
+    assert asked == ["beforeunload", "beforeunload"]
     _log_in(page, base, "rater1")
     page.get_by_role("link", name="Resume reading").click()
     _wait_for_case(page, base, queue[5])

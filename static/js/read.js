@@ -9,9 +9,12 @@ const announcer = document.getElementById("announcer");
 const help = document.getElementById("shortcuts");
 const viewer = new Viewer(viewerRoot);
 const images = new Map(); // url -> Promise<HTMLImageElement>: the current image and the next one
+const unsavedDialog = document.getElementById("unsaved");
 let panel = null;
 let timer = null;
 let busy = false;
+let saved = {}; // the case's stored values when it was shown: what "unsaved" is measured against
+let leaving = false; // the rater chose to leave (or a save went through): the page no longer asks
 
 // --- reading time: only while the page is visible (a hidden tab does not count) -----------------
 
@@ -80,7 +83,10 @@ function updateTotals() {
   for (const total of spec) {
     const out = panel.querySelector(`output[data-total="${total.key}"]`);
     const value = total.terms.reduce((sum, term) => sum + term.reduce((p, key) => p * (valueOf(key) ?? 0), 1), 0);
-    out.textContent = total.terms.flat().some((key) => open.has(key)) ? `${value}…` : String(value);
+    const keys = total.terms.flat();
+    // Nothing scored yet: a dash, not a 0 (a number before any choice would anchor it).
+    if (keys.every((key) => open.has(key))) out.textContent = "–";
+    else out.textContent = keys.some((key) => open.has(key)) ? `${value}…` : String(value);
   }
   for (const item of items()) if (!open.has(item.dataset.item)) item.classList.remove("missing");
   const remaining = panel.querySelector("#remaining");
@@ -119,8 +125,16 @@ function focusItem(item) {
     panel.querySelector("#submit")?.focus();
     return;
   }
-  const radio = item.querySelector("input:checked") ?? item.querySelector("input:not(:disabled)");
-  radio?.focus();
+  // An item without a value takes the focus itself, not its first level: a focused "0" would look
+  // chosen before any choice (an anchoring risk). Digits and arrows work on the focused item.
+  const radio = item.querySelector("input:checked");
+  if (radio) radio.focus();
+  else if (!isOff(item)) item.focus();
+}
+
+function chooseLevel(radio) {
+  radio.checked = true;
+  radio.dispatchEvent(new Event("change", { bubbles: true }));
 }
 
 function neighbour(item, step) {
@@ -138,8 +152,7 @@ function scoreWithDigit(item, digit) {
     item.classList.add("rejected");
     return;
   }
-  radio.checked = true;
-  radio.dispatchEvent(new Event("change", { bubbles: true }));
+  chooseLevel(radio);
   focusItem(neighbour(item, 1));
 }
 
@@ -166,6 +179,7 @@ function openFlag() {
   const details = panel.querySelector("#flag");
   if (!details) return;
   details.open = true;
+  details.scrollIntoView({ block: "nearest" });
   const reasons = details.querySelectorAll('input[name="reason"]');
   (details.querySelector('input[name="reason"]:checked') ?? reasons[0])?.focus();
 }
@@ -207,8 +221,12 @@ async function go(url, init = {}, { push = true } = {}) {
     const doc = new DOMParser().parseFromString(await response.text(), "text/html");
     const next = doc.getElementById("panel");
     if (!next) {
-      // The done page, the login page after a timeout, ...: load it as a page.
-      if (response.ok) return window.location.assign(response.url);
+      // The done page, the login page after a timeout, ...: load it as a page. A save went through
+      // or the rater chose to leave: nothing is left to ask about.
+      if (response.ok) {
+        leaving = true;
+        return window.location.assign(response.url);
+      }
       throw new Error(`the server answered ${response.status}`);
     }
     if (push && response.url !== window.location.href) history.pushState({ reading: true }, "", response.url);
@@ -233,6 +251,7 @@ function swap(doc, next) {
 
 function mount({ sameCase = false } = {}) {
   panel = document.getElementById("panel");
+  saved = JSON.parse(panel.querySelector("#saved-values")?.textContent || "null") ?? {};
   const form = ratingForm();
   form.noValidate = true; // checked here, with a message that names the missing items
   updateDependents();
@@ -245,7 +264,7 @@ function mount({ sameCase = false } = {}) {
     viewer.show(imageFor(image), `Chest X-ray, case ${position} of ${total}`);
     if (upcomingImage) imageFor(upcomingImage); // prefetch: "Save and next" leads there
     for (const url of images.keys()) if (url !== image && url !== upcomingImage) images.delete(url);
-    panel.scrollTop = 0;
+    panel.querySelector("#panel-body").scrollTop = 0;
     announce(`Case ${position} of ${total}; ${done} done.`);
   }
   if (!readOnly()) focusItem(missingItems()[0] ?? items()[0]);
@@ -261,6 +280,47 @@ function dismissMessages() {
     if (!list.children.length) list.remove();
   }, 5000);
 }
+
+// --- unsaved changes: asked before they are dropped ----------------------------------------------
+
+function unsaved() {
+  // Scores that differ from what is stored for the case (a half-filled form counts too).
+  if (!panel || readOnly()) return false;
+  return items().some((item) => valueOf(item.dataset.item) !== (saved[item.dataset.item] ?? null));
+}
+
+function confirmLeave() {
+  // Resolves to true when the page may move on: nothing unsaved, or the rater chose to leave it.
+  if (!unsaved()) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    unsavedDialog.returnValue = "";
+    unsavedDialog.addEventListener("close", () => resolve(unsavedDialog.returnValue === "leave"), { once: true });
+    unsavedDialog.showModal();
+  });
+}
+
+async function leaveTo(url) {
+  if (!(await confirmLeave())) return;
+  leaving = true;
+  window.location.assign(url);
+}
+
+// Leaving the page any other way (closing the tab, reloading, logging out, typing a URL): the
+// browser's own question.
+window.addEventListener("beforeunload", (event) => {
+  if (leaving || !unsaved()) return;
+  event.preventDefault();
+  event.returnValue = "";
+});
+
+// Any other link on the page (the case list, the top bar): the same question, in the page.
+document.addEventListener("click", (event) => {
+  const link = event.target.closest?.("a[href]");
+  if (!link || link.matches("[data-nav]") || link.target || event.defaultPrevented) return;
+  if (event.button !== 0 || event.ctrlKey || event.metaKey || event.shiftKey || event.altKey || !unsaved()) return;
+  event.preventDefault();
+  leaveTo(link.href);
+});
 
 // --- events (delegated: the panel is replaced for each case) -------------------------------------
 
@@ -309,14 +369,23 @@ reader.addEventListener("submit", (event) => {
   go(form.action, { method: "POST", body: new FormData(form) });
 });
 
-reader.addEventListener("click", (event) => {
+reader.addEventListener("click", async (event) => {
   const link = event.target.closest("a[data-nav]");
   if (!link || event.button !== 0 || event.ctrlKey || event.metaKey || event.shiftKey || event.altKey) return;
   event.preventDefault();
-  if (!busy) go(link.href);
+  if (!busy && (await confirmLeave())) go(link.href);
 });
 
-window.addEventListener("popstate", () => go(window.location.href, {}, { push: false }));
+window.addEventListener("popstate", async () => {
+  const target = window.location.href;
+  if (unsaved()) {
+    // Back or Forward has already changed the URL: put the case's own back while the rater decides.
+    history.pushState({ reading: true }, "", new URL(ratingForm().getAttribute("action"), target).href);
+    if (!(await confirmLeave())) return;
+    return go(target);
+  }
+  go(target, {}, { push: false });
+});
 
 // --- viewer toolbar and keyboard shortcuts -------------------------------------------------------
 
@@ -341,9 +410,9 @@ function toggleWindowDrag(button) {
   button.setAttribute("aria-pressed", String(viewer.wlDrag));
 }
 
-function navigate(which) {
+async function navigate(which) {
   const link = panel.querySelector(`a[data-nav="${which}"]`);
-  if (link && !busy) go(link.href);
+  if (link && !busy && (await confirmLeave())) go(link.href);
 }
 
 // A click on a tool leaves the keyboard focus where it was (on the scores), so that the next
@@ -386,12 +455,14 @@ const SHORTCUTS = {
   "-": () => viewer.zoomBy(0.8),
   p: () => navigate("previous"),
   n: () => navigate("next"),
+  c: () => leaveTo(panel.querySelector("#my-cases").href),
   "?": () => help.showModal(),
 };
 const TYPING = "textarea, select, input:not([type=radio]):not([type=checkbox]):not([type=button]):not([type=submit])";
 
 document.addEventListener("keydown", (event) => {
-  if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey || event.isComposing || help.open) return;
+  if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey || event.isComposing) return;
+  if (help.open || unsavedDialog.open) return;
   const { key, target } = event;
   const inFlag = Boolean(target.closest?.("#flag"));
   if (key === "Escape" && inFlag) return closeFlag();
@@ -402,6 +473,27 @@ document.addEventListener("keydown", (event) => {
     if (into) {
       event.preventDefault();
       scoreWithDigit(into, Number(key));
+    }
+    return;
+  }
+  if (item && target === item && (key === "ArrowRight" || key === "ArrowLeft") && !readOnly()) {
+    // An item with no value yet has the focus itself: an arrow enters its scale at either end.
+    const open = [...item.querySelectorAll("input:not(:disabled)")];
+    const radio = key === "ArrowRight" ? open[0] : open.at(-1);
+    if (radio) {
+      event.preventDefault();
+      radio.focus();
+      chooseLevel(radio);
+    }
+    return;
+  }
+  if (item && key === "Tab" && !readOnly()) {
+    // Tab moves item by item as the arrows do, onto the chosen level or the item itself (never
+    // onto a level nobody chose); past the last item, to Save.
+    const to = neighbour(item, event.shiftKey ? -1 : 1);
+    if (to || !event.shiftKey) {
+      event.preventDefault();
+      focusItem(to);
     }
     return;
   }

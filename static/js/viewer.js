@@ -10,6 +10,26 @@
 //
 // State is mirrored into data-* attributes of the root element (zoom, pan, window, invert), so
 // tests and styles can read it without reaching into this module.
+//
+// Public API (used by the reading room, static/js/read.js, and by any other page that shows an
+// image the same way; keep it backward compatible):
+//   import { PRESETS, Viewer, decodeImage } from "./viewer.js";
+//   const viewer = new Viewer(root);
+//     root: an element holding a .viewer-stage with a <canvas> in it (the canvas fills the stage
+//     and follows its size) and, optionally, a [data-readout] element for "W · L · zoom".
+//   viewer.show(decodeImage(url), label)  show an image (a promise of a decoded <img>), view reset;
+//                                         root's data-state: loading, ready or error
+//   viewer.zoomBy(factor, atX = 0, atY = 0)  zoom about a point relative to the canvas centre
+//   viewer.panBy(dx, dy)                  pan, in CSS pixels
+//   viewer.setWindow(center, width)       window/level on display values 0..255
+//   viewer.preset(name)                   a window of PRESETS: "default", "lung", "soft"
+//   viewer.toggleInvert() -> bool         the new state
+//   viewer.reset()                        fit, default window, not inverted
+//   viewer.wlDrag = true                  one-finger/left drag sets the window instead of panning
+//   root "viewerchange" event             detail: { zoom, panX, panY, center, width, preset, invert }
+//   root data-*                           data-zoom, data-pan-x, data-pan-y, data-window-center,
+//                                         data-window-width, data-invert, data-preset, data-image
+// Keyboard shortcuts and the toolbar's buttons are the page's own (read.js wires them).
 
 export const PRESETS = {
   default: { label: "Default window" },
