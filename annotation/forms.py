@@ -4,6 +4,7 @@ from django.core.validators import validate_slug
 from accounts.validators import MAX_LENGTH, validate_member_name
 from annotation.models import Assignment, Study, StudyMembership
 from annotation.rubrics import RUBRIC_CHOICES
+from annotation.services.studies import DESIGN_FIXED_REASON, study_settings_fixed
 
 
 class StudyForm(forms.Form):
@@ -41,6 +42,19 @@ class StudySettingsForm(forms.Form):
     burned_in_annotation = forms.ChoiceField(
         choices=Study.BurnedIn.choices, label="DICOM images with text burned into the pixels", required=False
     )
+    adjudication_blind = forms.BooleanField(
+        required=False,
+        label="Blind adjudication: adjudicators see raters as Rater A, B, ... and no filename",
+        help_text="May change at any time.",
+    )
+
+    def __init__(self, *args, study: Study, **kwargs):
+        # Starts from the study's values; the design is shown but fixed once the study opens, with
+        # the reason, and a disabled field keeps the study's value whatever is posted.
+        super().__init__(*args, initial={name: getattr(study, name) for name in self.base_fields}, **kwargs)
+        for name in study_settings_fixed(study):
+            self.fields[name].disabled = True
+            self.fields[name].help_text = f"{DESIGN_FIXED_REASON[0].upper()}{DESIGN_FIXED_REASON[1:]}."
 
     def clean_burned_in_annotation(self) -> str | None:
         return self.cleaned_data["burned_in_annotation"] or None  # left out: unchanged
@@ -73,7 +87,11 @@ class MultipleFileField(forms.FileField):
 class UploadForm(forms.Form):
     files = MultipleFileField(
         widget=MultipleFileInput(attrs={"multiple": True, "accept": ".png,.jpg,.jpeg,.dcm,.zip,.csv"}),
-        help_text="PNG, JPEG, DICOM or zip archives; add a metadata.csv to attach patient data (owners only).",
+        help_text=(
+            "PNG, JPEG, DICOM or zip archives. To attach patient data, add a .csv with a filename column (the "
+            "image's file name), optionally patientid (or patient_id) and any other columns; every column is "
+            "kept, for owners and adjudicators only, never shown to raters."
+        ),
     )
 
 

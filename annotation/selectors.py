@@ -3,6 +3,7 @@ annotation/permissions.py) so that no view can forget them. The rater's side, wh
 lives in reading/selectors.py."""
 
 from dataclasses import dataclass
+from datetime import date
 
 from django.db.models import Case as CaseWhen
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Sum, When
@@ -10,7 +11,8 @@ from django.db.models.functions import Coalesce
 from django.http import Http404
 
 from accounts.selectors import account_is_invited
-from annotation.models import Assignment, Case, ImportJob, Study, StudyMembership
+from annotation import effort
+from annotation.models import Assignment, AuditEvent, Case, ImportJob, Rating, Study, StudyMembership
 from annotation.permissions import Ability, may, may_become_adjudicator, memberships_that_may, study_access_get
 from core.types import Visitor
 
@@ -30,7 +32,12 @@ class StudyCard:
 
 def study_cards_for_user(*, user: Visitor) -> list[StudyCard]:
     """The "my studies" list: for raters their own progress, for owners and observers the study's."""
-    memberships = StudyMembership.objects.filter(user=user).select_related("study").order_by("-study__created_at")
+    memberships = (
+        StudyMembership.objects.filter(user=user)
+        .exclude(role=StudyMembership.Role.REMOVED)  # a removed rater's studies are a 404 to them
+        .select_related("study")
+        .order_by("-study__created_at")
+    )
     cards = []
     for membership in memberships:
         scope = Assignment.objects.filter(study=membership.study, case__image__isnull=False)
@@ -56,6 +63,7 @@ def study_memberships_for_user(*, user: Visitor) -> QuerySet[StudyMembership]:
     sees_study = memberships_that_may(Ability.VIEW_STUDY)
     return (
         StudyMembership.objects.filter(user=user)
+        .exclude(role=StudyMembership.Role.REMOVED)
         .select_related("study")
         .annotate(
             n_total=CaseWhen(When(sees_study, then=count_subquery(study_scope)), default=count_subquery(own_scope)),
@@ -131,12 +139,23 @@ def study_cases_for_owner(*, study: Study) -> QuerySet[Case]:
     )
 
 
+def study_case_counts(*, study: Study) -> dict[str, int]:
+    """How many cases the study has, how many are excluded, how many still have reads to do."""
+    return study.cases.aggregate(
+        total=Count("id"),
+        excluded=Count("id", filter=Q(excluded_at__isnull=False)),
+        without_image=Count("id", filter=Q(image__isnull=True)),
+    )
+
+
 def study_flagged_assignments(*, study: Study) -> QuerySet[Assignment]:
     return study.assignments.exclude(flag_reason="").select_related("case", "rater").order_by("-flagged_at")
 
 
-def case_get_for_owner(*, user: Visitor, slug: str, public_id: str) -> Case:
-    study = study_access_get(user=user, slug=slug, ability=Ability.MANAGE_STUDY).study
+def case_get_for_owner(*, user: Visitor, slug: str, public_id: str, ability: Ability = Ability.MANAGE_STUDY) -> Case:
+    """A case with its image, for someone who may do `ability` in the study: owners by default;
+    the image alone also for adjudicators (READ_CASES), who score it. Anyone else gets a 404."""
+    study = study_access_get(user=user, slug=slug, ability=ability).study
     case = study.cases.select_related("image").filter(public_id=public_id, image__isnull=False).first()
     if case is None:
         raise Http404("no such case")
@@ -165,6 +184,19 @@ def study_main_reads_aided(study: Study) -> bool:
     return study.model_assistance == Study.ModelAssistance.SHOWN
 
 
+def study_dropped_rater_ids(*, study: Study) -> QuerySet:
+    """Removed raters whose reads the owner did not keep: out of every analysis."""
+    return study.memberships.filter(role=StudyMembership.Role.REMOVED, ratings_kept=False).values("user_id")
+
+
+def study_assignments_in_analysis(*, study: Study, include_excluded: bool = False) -> QuerySet[Assignment]:
+    """The reads the analyses (agreement, consensus, adjudication queue, retraining) are made of:
+    never those of a removed rater whose reads were dropped, and not those of an excluded case
+    unless asked for (an export that marks them)."""
+    scope = study.assignments.exclude(rater_id__in=study_dropped_rater_ids(study=study))
+    return scope if include_excluded else scope.filter(case__excluded_at__isnull=True)
+
+
 def study_completed_assignments(*, study: Study) -> QuerySet[Assignment]:
     """Assignments with their current rating or flag (owners, exports and statistics; never raters)."""
     return (
@@ -175,5 +207,75 @@ def study_completed_assignments(*, study: Study) -> QuerySet[Assignment]:
     )
 
 
-def study_audit_events(*, study: Study):
-    return study.audit_events.select_related("actor").order_by("-created_at", "-pk")
+AUDIT_SYSTEM_ACTOR = "(system)"  # the actor filter's value for events without a person (no username has parentheses)
+
+
+def study_audit_events(
+    *,
+    study: Study,
+    action: str = "",
+    actor: str = "",
+    case: str = "",
+    date_from: date | None = None,
+    date_to: date | None = None,
+) -> QuerySet[AuditEvent]:
+    """The study's trail, newest first (owners only: it names raters and files), each event with the
+    `filename` of the case it is about (None for the others). Filters: an action, an actor's username
+    (AUDIT_SYSTEM_ACTOR: the events of no person), a case by part of its filename or public id, and
+    dates from/to, both included."""
+    cases = Case.objects.filter(study=study)
+    events = study.audit_events.select_related("actor").annotate(
+        filename=Subquery(cases.filter(public_id=OuterRef("target")).values("original_filename")[:1])
+    )
+    if action:
+        events = events.filter(action=action)
+    if actor == AUDIT_SYSTEM_ACTOR:
+        events = events.filter(actor__isnull=True)
+    elif actor:
+        events = events.filter(actor__username=actor)
+    if case:
+        matching = cases.filter(Q(original_filename__icontains=case) | Q(public_id__icontains=case))
+        events = events.filter(target__in=matching.values("public_id"))
+    if date_from:
+        events = events.filter(created_at__date__gte=date_from)
+    if date_to:
+        events = events.filter(created_at__date__lte=date_to)
+    return events.order_by("-created_at", "-pk")
+
+
+def study_audit_actors(*, study: Study) -> list[str]:
+    """Everyone who appears in the study's trail, for the page's filter."""
+    names = study.audit_events.filter(actor__isnull=False).values_list("actor__username", flat=True)
+    return list(names.order_by("actor__username").distinct())
+
+
+def study_effort_reads(*, study: Study) -> list[effort.Read]:
+    """Every completed read (scored or flagged) with its revisions' reading times and the clock times
+    of its live submissions, for the owner's view of time and effort (it names raters). Two queries.
+    Removed raters' reads and excluded cases count: the work was done."""
+    reads = study.assignments.filter(completed_at__isnull=False).values_list(
+        "pk", "rater__username", "case__public_id", "current_rating__totals", "flagged_at", "aided"
+    )
+    revisions = Rating.objects.filter(assignment__study=study, assignment__completed_at__isnull=False)
+    times: dict[int, list] = {}
+    for assignment_id, seconds, at, source in revisions.order_by("assignment_id", "revision").values_list(
+        "assignment_id", "reading_time_s", "created_at", "source"
+    ):
+        kept = times.setdefault(assignment_id, [0, [], []])
+        kept[0] += 1
+        if seconds is not None:
+            kept[1].append(seconds)
+        if source != Rating.Source.IMPORT:  # an import's time is the past study's, not a session here
+            kept[2].append(at)
+    out = []
+    for pk, rater, case, totals, flagged_at, aided in reads.order_by("pk"):
+        count, seconds, submitted = times.get(pk, [0, [], []])
+        submitted = [*submitted, flagged_at] if flagged_at else submitted
+        out.append(effort.Read(rater, case, totals, max(count, 1), tuple(seconds), tuple(submitted), aided))
+    return out
+
+
+def study_case_names(*, study: Study, public_ids: list[str]) -> dict[str, Case]:
+    """Cases by public id, with their filenames and exclusion (owners only: filenames)."""
+    cases = study.cases.filter(public_id__in=public_ids).only("public_id", "original_filename", "excluded_at")
+    return {case.public_id: case for case in cases}

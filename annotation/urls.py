@@ -1,6 +1,6 @@
 from django.urls import path
 
-from annotation.views import audit, studies
+from annotation.views import audit, effort, repairs, studies
 
 urlpatterns = [
     path("", studies.home, name="home"),
@@ -15,9 +15,14 @@ urlpatterns = [
     path("studies/<slug:slug>/ratings/import/", studies.ratings_upload, name="ratings_upload"),
     path("studies/<slug:slug>/export/ratings.csv", studies.export_ratings, name="export_ratings"),
     path("studies/<slug:slug>/audit/", audit.study_audit, name="study_audit"),
+    path("studies/<slug:slug>/effort/", effort.study_effort, name="study_effort"),
     path("studies/<slug:slug>/export/audit.csv", audit.export_audit, name="export_audit"),
     path("studies/<slug:slug>/cases/<str:public_id>/image.png", studies.owner_case_image, name="owner_case_image"),
     path("studies/<slug:slug>/cases/<str:public_id>/remove/", studies.case_remove, name="case_remove"),
+    path("studies/<slug:slug>/cases/<str:public_id>/exclude/", repairs.case_exclude, name="case_exclude"),
+    path("studies/<slug:slug>/cases/<str:public_id>/restore/", repairs.case_restore, name="case_restore"),
+    path("studies/<slug:slug>/members/<str:member_id>/remove/", repairs.rater_remove, name="rater_remove"),
+    path("studies/<slug:slug>/members/<str:member_id>/replace/", repairs.rater_replace, name="rater_replace"),
     path(
         "studies/<slug:slug>/members/<str:member_id>/invitation/",
         studies.member_invitation,

@@ -37,6 +37,7 @@ STUDY_FIELDS = [
     "crossover_gap",
     "auto_promote",
     "burned_in_annotation",
+    "adjudication_blind",
     "created_at",
     "opened_at",
     "locked_at",
@@ -77,6 +78,9 @@ def study_manifest(*, study: Study) -> dict:
                 "role": m.role,
                 "can_adjudicate": m.can_adjudicate,
                 "queue_seed": m.queue_seed,
+                "was_adjudicator": m.was_adjudicator,
+                "removed_at": _when(m.removed_at),
+                "ratings_kept": m.ratings_kept,
                 "created_at": _when(m.created_at),
             }
             for m in study.memberships.select_related("user").order_by("pk")
@@ -89,6 +93,8 @@ def study_manifest(*, study: Study) -> dict:
                 "original_filename": c.original_filename,
                 "patient_id": c.patient_id,
                 "metadata": c.metadata,
+                "excluded_at": _when(c.excluded_at),
+                "exclusion_reason": c.exclusion_reason,
                 "created_at": _when(c.created_at),
             }
             for c in cases
@@ -324,6 +330,10 @@ def _restore_rows(manifest: dict, files: dict[str, bytes], written: list[str]) -
                 role=m["role"],
                 can_adjudicate=m["can_adjudicate"],
                 queue_seed=m["queue_seed"],
+                # Added after format version 1 was first written: an older archive has none of them.
+                was_adjudicator=m.get("was_adjudicator", m["can_adjudicate"]),
+                removed_at=_parse("removed_at", m.get("removed_at")),
+                ratings_kept=m.get("ratings_kept", False),
             ),
             m,
         )
@@ -338,6 +348,8 @@ def _restore_rows(manifest: dict, files: dict[str, bytes], written: list[str]) -
                 original_filename=c["original_filename"],
                 patient_id=c["patient_id"],
                 metadata=c["metadata"],
+                excluded_at=_parse("excluded_at", c.get("excluded_at")),
+                exclusion_reason=c.get("exclusion_reason", ""),
             ),
             c,
         )

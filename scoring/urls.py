@@ -1,6 +1,6 @@
 from django.urls import path
 
-from scoring.views import agreement, model
+from scoring.views import agreement, cases, model
 
 urlpatterns = [
     path("studies/<slug:slug>/report/", agreement.report_page, name="report"),
@@ -10,6 +10,8 @@ urlpatterns = [
     path("studies/<slug:slug>/export/consensus.csv", agreement.consensus_csv_view, name="export_consensus"),
     path("studies/<slug:slug>/export/scores.csv", agreement.export_scores, name="export_scores"),
     path("studies/<slug:slug>/adjudicate/<str:public_id>/", agreement.adjudicate_case, name="adjudicate_case"),
+    path("studies/<slug:slug>/cases/", cases.case_browser_page, name="case_browser"),
+    path("studies/<slug:slug>/cases/<str:public_id>/", cases.case_page, name="case_page"),
     path("studies/<slug:slug>/model/", model.model_page, name="model"),
     path("studies/<slug:slug>/model/prescore/", model.model_prescore, name="model_prescore"),
     path("studies/<slug:slug>/model/retrain/", model.model_retrain, name="model_retrain"),

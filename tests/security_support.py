@@ -163,3 +163,19 @@ def active_model_with_predictions(study, *, values: dict[str, float]):
     for case in study.cases.all():
         Prediction.objects.create(case=case, model_version=version, values=values)
     return version
+
+
+def page_ids(rich: RichStudy, personas) -> dict[str, object]:
+    """What fills the {placeholders} of the page tables (permission matrix, CSRF): the rich study's
+    first case, rater1's unscored assignment, the observer's and rater2's memberships, ..."""
+    return {
+        "slug": rich.study.slug,
+        "case": rich.case_ids[0],
+        "mine": rich.assignment_ids["rater1"][1],  # not yet scored
+        "member": rich.study.memberships.get(user=personas["olivia"]).public_id,
+        "rater": rich.study.memberships.get(user=personas["rater2"]).public_id,
+        "job": rich.ints["job"][0],
+        "version": rich.ints["version"][0],
+        "uidb64": "MQ",
+        "token": "not-a-token",
+    }

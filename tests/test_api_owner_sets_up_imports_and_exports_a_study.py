@@ -46,6 +46,7 @@ def test_owner_creates_configures_fills_opens_and_locks_a_study(alice, personas,
         "crossover_gap": 5,
         "auto_promote": False,
         "burned_in_annotation": "reject",
+        "adjudication_blind": False,
     }
     assert (
         alice.patch(f"{API}/studies/chest-1/", {"rubric": "ralo", "adjudication_range": 2}, format="json").json()[
@@ -206,7 +207,11 @@ def test_exports_as_csv_and_json_carry_the_same_ratings(alice, make_study, perso
     }
     assert alice.get(f"{API}/studies/s1/exports/ratings/?status=flagged").json()["count"] == 0
     scores = alice.get(f"{API}/studies/s1/exports/scores.csv").content.decode().splitlines()
-    assert scores == ["filename,geographic_mean,opacity_mean", "img-000.png,5.0,3.0", "img-001.png,5.0,3.0"]
+    assert scores == [
+        "filename,geographic_mean,opacity_mean,geographic_final,opacity_final,final_source",
+        "img-000.png,5.0,3.0,5.0,3.0,consensus",
+        "img-001.png,5.0,3.0,5.0,3.0,consensus",
+    ]
 
 
 def test_scores_export_of_a_rubric_without_those_totals_is_a_conflict(alice, make_study):

@@ -13,7 +13,9 @@ from annotation.models import Assignment, AuditEvent, Case, Image, Study
 from annotation.services import (
     adjudication_record,
     assignment_flag,
+    case_exclude,
     membership_set_adjudicator,
+    rater_remove,
     rating_submit,
     study_lock,
 )
@@ -51,6 +53,10 @@ def rich_study(make_study, personas):
     )
     Prediction.objects.bulk_create([Prediction(case=c, model_version=version, values={"opacity": 2.5}) for c in cases])
     model_version_activate(version=version, actor=alice)
+    # Repairs travel too: an excluded case, a removed rater (reads kept), blind adjudication.
+    case_exclude(case=cases[2], reason="lateral view", actor=alice)
+    rater_remove(study=study, user=personas["rater3"], keep_ratings=True, actor=alice)
+    Study.objects.filter(pk=study.pk).update(adjudication_blind=True)
     study_lock(study=study, actor=alice)
     study.refresh_from_db()
     return study

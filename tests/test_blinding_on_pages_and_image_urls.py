@@ -124,7 +124,7 @@ def test_anonymous_users_are_sent_to_login(rated_study, client):
 
 
 def test_owner_sees_filenames_and_metadata(rated_study, client_for):
-    body = client_for("alice").get(f"/studies/{rated_study.slug}/").content.decode()
+    body = client_for("alice").get(f"/studies/{rated_study.slug}/cases/").content.decode()
     assert "img-000.png" in body and "PID-XYZ-99" in body
 
 

@@ -66,9 +66,10 @@ def test_rubric_cannot_change_once_open(make_study, client_for):
         },
         follow=True,
     )
-    assert "can only change while the study is a draft" in response.content.decode()
+    # The rubric field is read-only once open (its reason shown): the rubric stays, the title changes.
+    assert "Fixed once the study opened" in response.content.decode()
     study.refresh_from_db()
-    assert study.rubric == "cohen2020"
+    assert (study.rubric, study.title) == ("cohen2020", "Renamed")
 
 
 def test_only_owners_change_a_study(make_study, client_for):
@@ -86,6 +87,8 @@ def test_owner_exports_ratings_and_scores_as_csv(make_study, client_for):
     client = client_for("alice")
     response = client.get(f"/studies/{study.slug}/export/scores.csv")
     assert response["Content-Type"].startswith("text/csv")
-    assert response.content.decode().splitlines()[0] == "filename,geographic_mean,opacity_mean"
+    assert response.content.decode().splitlines()[0] == (
+        "filename,geographic_mean,opacity_mean,geographic_final,opacity_final,final_source"
+    )
     response = client.get(f"/studies/{study.slug}/export/ratings.csv")
     assert response.content.decode().startswith("image,case_id,rater,status,revision,extent_right")

@@ -12,7 +12,7 @@ from django.db import transaction
 from django.test import Client
 
 from tests.conftest import COHEN_VALUES, PASSWORD
-from tests.security_support import rich_study_create
+from tests.security_support import page_ids, rich_study_create
 from tests.test_security_permission_matrix import MATRIX
 
 
@@ -84,17 +84,7 @@ FORM_ACTIONS = [(url, data) for method, url, data, *_ in MATRIX if method == "po
 
 @pytest.fixture
 def ids(personas):
-    rich = rich_study_create(personas)
-    return {
-        "slug": rich.study.slug,
-        "case": rich.case_ids[0],
-        "mine": rich.assignment_ids["rater1"][1],
-        "member": rich.study.memberships.get(user=personas["olivia"]).public_id,
-        "job": rich.ints["job"][0],
-        "version": rich.ints["version"][0],
-        "uidb64": "MQ",
-        "token": "not-a-token",
-    }
+    return page_ids(rich_study_create(personas), personas)
 
 
 def _who_may(url: str) -> str:

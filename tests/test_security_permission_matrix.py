@@ -11,9 +11,10 @@ from django.db import transaction
 from django.test import Client
 from django.urls import URLResolver, get_resolver
 
+from annotation.models import Study
 from annotation.services import membership_set_adjudicator
 from tests.conftest import COHEN_VALUES, png_bytes
-from tests.security_support import rich_study_create
+from tests.security_support import page_ids, rich_study_create
 from tests.test_api_permissions_match_the_pages_for_every_persona import ENDPOINTS as API_ENDPOINTS
 
 # owner (a coordinator), rater, observer, outsider, a coordinator outside the study, anonymous
@@ -114,6 +115,8 @@ MATRIX = [
     ),
     ("get", "/studies/{slug}/read/", None, (404, 302, 404, 404, 404, L), ("get", "/studies/{slug}/queue/next/")),
     ("get", "/studies/{slug}/done/", None, (404, 200, 404, 404, 404, L), ("get", "/studies/{slug}/queue/mine/")),
+    # the rater's own case list
+    ("get", "/studies/{slug}/my-cases/", None, (404, 200, 404, 404, 404, L), ("get", "/studies/{slug}/queue/mine/")),
     ("get", "/read/{mine}/", None, (404, 200, 404, 404, 404, L), ("get", "/assignments/{assignment}/")),
     (
         "post",
@@ -219,6 +222,16 @@ MATRIX = [
     # the audit trail: owners only
     ("get", "/studies/{slug}/audit/", None, (200, 404, 404, 404, 404, L), None),
     ("get", "/studies/{slug}/export/audit.csv", None, (200, 404, 404, 404, 404, L), None),
+    # reading times per named rater: owners only
+    ("get", "/studies/{slug}/effort/", None, (200, 404, 404, 404, 404, L), None),
+    # the case browser and case page: owners (and adjudicators, below)
+    ("get", "/studies/{slug}/cases/", None, (200, 404, 404, 404, 404, L), None),
+    ("get", "/studies/{slug}/cases/{case}/", None, (200, 404, 404, 404, 404, L), None),
+    # repairs: owners only
+    ("post", "/studies/{slug}/cases/{case}/exclude/", {"reason": "lateral"}, (302, 404, 404, 404, 404, L), None),
+    ("post", "/studies/{slug}/cases/{case}/restore/", None, (302, 404, 404, 404, 404, L), None),
+    ("post", "/studies/{slug}/members/{rater}/remove/", None, (302, 404, 404, 404, 404, L), None),
+    ("post", "/studies/{slug}/members/{rater}/replace/", {"new": "cora"}, (302, 404, 404, 404, 404, L), None),
     # the site's icon, for everyone (a redirect to the static file)
     ("get", "/favicon.ico", None, (302, 302, 302, 302, 302, 302), None),
 ]
@@ -229,16 +242,7 @@ def ids(personas):
     rich = rich_study_create(personas)
     # A plain observer: the adjudicator right is tested in the row that grants it.
     membership_set_adjudicator(study=rich.study, user=personas["olivia"], allowed=False)
-    return {
-        "slug": rich.study.slug,
-        "case": rich.case_ids[0],
-        "mine": rich.assignment_ids["rater1"][1],  # not yet scored
-        "member": rich.study.memberships.get(user=personas["olivia"]).public_id,
-        "job": rich.ints["job"][0],
-        "version": rich.ints["version"][0],
-        "uidb64": "MQ",
-        "token": "not-a-token",
-    }
+    return page_ids(rich, personas)
 
 
 def _outcome(response) -> int | str:
@@ -276,6 +280,40 @@ def test_every_page_route_has_a_row():
     covered = {re.sub(r"{\w+}", "*", url.lstrip("/")) for _, url, *_ in MATRIX}
     pages = {re.sub(r"<[^>]+>", "*", r) for r in routes(get_resolver()) if not r.startswith(("admin/", "api/"))}
     assert pages - covered == set()
+
+
+# An observer the owner made an adjudicator (READ_CASES and ADJUDICATE) against the rows where that
+# right matters: the adjudication page, the image it shows and the consensus, but still nothing that
+# is the owner's alone.
+ADJUDICATOR_ROWS = [
+    ("get", "/studies/{slug}/adjudicate/{case}/", None, 200),
+    ("get", "/studies/{slug}/cases/{case}/image.png", None, 200),
+    ("post", "/studies/{slug}/adjudicate/{case}/", COHEN_VALUES, 302),
+    ("get", "/studies/{slug}/export/consensus.csv", None, 200),
+    ("get", "/studies/{slug}/export/scores.csv", None, 404),
+    ("get", "/studies/{slug}/export/ratings.csv", None, 404),
+    ("post", "/studies/{slug}/cases/{case}/remove/", None, 404),
+    ("get", "/studies/{slug}/cases/", None, 200),
+    ("get", "/studies/{slug}/cases/{case}/", None, 200),
+    ("post", "/studies/{slug}/cases/{case}/exclude/", {"reason": "lateral"}, 404),
+    ("post", "/studies/{slug}/members/{rater}/remove/", None, 404),
+    ("get", "/studies/{slug}/model/", None, 404),
+    ("get", "/studies/{slug}/audit/", None, 404),
+]
+
+
+def test_an_observer_made_adjudicator_gets_the_adjudication_pages_and_no_more(ids, personas):
+    membership_set_adjudicator(study=Study.objects.get(slug=ids["slug"]), user=personas["olivia"], allowed=True)
+    client = Client()
+    client.force_login(personas["olivia"])
+    wrong = []
+    for method, url, data, want in ADJUDICATOR_ROWS:
+        with transaction.atomic():
+            got = _outcome(getattr(client, method)(url.format(**ids), data or {}))
+            transaction.set_rollback(True)
+        if got != want:
+            wrong.append(f"{method.upper()} {url} as an adjudicating observer: {got}, expected {want}")
+    assert not wrong, "\n".join(wrong)
 
 
 def test_pages_and_api_let_in_the_same_personas():

@@ -63,6 +63,10 @@ class StudyDetailSerializer(serializers.Serializer):
         choices=Study.BurnedIn.choices,
         help_text="DICOM images with BurnedInAnnotation YES: refused, or imported and marked for the owner.",
     )
+    adjudication_blind = serializers.BooleanField(
+        source="study.adjudication_blind",
+        help_text="Adjudicators see the raters as Rater A, B, ... and no filename.",
+    )
 
 
 def study_detail_data(study: Study, membership: StudyMembership) -> dict:
@@ -164,6 +168,7 @@ class StudyApi(APIView):
         )
         auto_promote = serializers.BooleanField(required=False)
         burned_in_annotation = serializers.ChoiceField(choices=Study.BurnedIn.choices, required=False)
+        adjudication_blind = serializers.BooleanField(required=False)
 
     @extend_schema(
         operation_id="studies_retrieve",
@@ -187,7 +192,7 @@ class StudyApi(APIView):
         data = self.UpdateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         current = {field: getattr(study, field) for field in self.UpdateInputSerializer().fields}
-        services.study_update(study=study, **{**current, **data.validated_data})
+        services.study_update(study=study, actor=request.user, **{**current, **data.validated_data})
         return Response(study_detail_data(study, membership))
 
 

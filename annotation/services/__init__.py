@@ -2,7 +2,7 @@
 through these functions, one module per concern; the names are gathered here for callers."""
 
 from annotation.services.adjudication import adjudication_record
-from annotation.services.assignment import assignment_order_key, study_assign_cases
+from annotation.services.assignment import assignment_order_key, study_assign_cases, study_rebalance
 from annotation.services.cases import case_remove
 from annotation.services.imports import (
     ImportReport,
@@ -24,6 +24,14 @@ from annotation.services.members import (
     user_get_or_create,
 )
 from annotation.services.ratings import assignment_flag, rating_store, rating_submit
+from annotation.services.repairs import (
+    RaterRemoved,
+    RaterReplaced,
+    case_exclude,
+    case_restore,
+    rater_remove,
+    rater_replace,
+)
 from annotation.services.storage import files_delete, image_store
 from annotation.services.studies import (
     StudyStateError,
@@ -42,6 +50,13 @@ __all__ = [
     "assignment_flag",
     "assignment_order_key",
     "case_import",
+    "case_exclude",
+    "case_restore",
+    "rater_remove",
+    "rater_replace",
+    "RaterRemoved",
+    "RaterReplaced",
+    "study_rebalance",
     "cases_apply_metadata",
     "files_delete",
     "image_store",

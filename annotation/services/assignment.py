@@ -3,11 +3,13 @@
 import random
 
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, Exists, OuterRef
 
 from annotation import reading_order
-from annotation.models import Assignment, Study
+from annotation.audit import Action, audit_record
+from annotation.models import Assignment, Rating, Study, StudyMembership
 from annotation.permissions import Ability, memberships_that_may
+from core.types import User
 
 
 def assignment_order_key(*, seed: int, case_id: int) -> int:
@@ -17,16 +19,20 @@ def assignment_order_key(*, seed: int, case_id: int) -> int:
 
 @transaction.atomic
 def study_assign_cases(*, study: Study) -> int:
-    """Give every case with an image exactly `raters_per_case` distinct raters, balancing the load.
+    """Give every case with an image that is not excluded `raters_per_case` distinct raters,
+    balancing the load; returns the number of assignments made.
 
-    Idempotent: cases that already have enough raters are left alone. Raters with the fewest
-    cases are picked first; ties are broken by a random draw seeded by the study and case. In a
-    model-assisted study the reads are aided; in a crossover study each rater reads each of their
-    cases twice, unaided and aided (annotation/reading_order.py).
+    Idempotent: cases that already have enough raters are left alone. A read counts towards a
+    case's raters while it is in the analysis (a removed rater's dropped reads do not: the case gets
+    another rater). Raters with the fewest cases are picked first; ties are broken by a random draw
+    seeded by the study and case. With fewer active raters than `raters_per_case` (a rater was
+    removed), cases get as many as there are. In a model-assisted study the reads are aided; in a
+    crossover study each rater reads each of their cases twice, unaided and aided
+    (annotation/reading_order.py).
     """
     Study.objects.select_for_update().get(pk=study.pk)  # one assignment run per study at a time
     raters = list(study.memberships.filter(memberships_that_may(Ability.RATE)).select_related("user"))
-    if len(raters) < study.raters_per_case or study.status != Study.Status.OPEN:
+    if not raters or study.status != Study.Status.OPEN:
         return 0
     load = dict(
         study.assignments.values_list("rater_id")
@@ -34,17 +40,24 @@ def study_assign_cases(*, study: Study) -> int:
         .values_list("rater_id", "n")
     )
     seeds = {m.user_id: m.queue_seed for m in raters}
-    assigned: dict[int, set[int]] = {}
+    assigned: dict[int, set[int]] = {}  # raters whose reads count towards the case's quota
+    readers: dict[int, set[int]] = {}  # everyone with an assignment of the case, counted or not
+    removed = study.memberships.filter(role=StudyMembership.Role.REMOVED, ratings_kept=False)
+    dropped = set(removed.values_list("user_id", flat=True))
     for case_id, rater_id in study.assignments.values_list("case_id", "rater_id"):
-        assigned.setdefault(case_id, set()).add(rater_id)
+        readers.setdefault(case_id, set()).add(rater_id)
+        if rater_id not in dropped:
+            assigned.setdefault(case_id, set()).add(rater_id)
     new, touched = [], set()
-    for case_id in study.cases.filter(image__isnull=False).values_list("pk", flat=True).order_by("pk"):
+    cases = study.cases.filter(image__isnull=False, excluded_at__isnull=True).values_list("pk", flat=True)
+    for case_id in cases.order_by("pk"):
         have = assigned.get(case_id, set())
         missing = study.raters_per_case - len(have)
         if missing <= 0:
             continue
         tie_break = random.Random(f"{study.pk}:{case_id}")
-        candidates = [m.user_id for m in raters if m.user_id not in have]
+        # Never a rater who had the case before, even one whose reads were dropped.
+        candidates = [m.user_id for m in raters if m.user_id not in readers.get(case_id, have)]
         tie_break.shuffle(candidates)
         candidates.sort(key=lambda rater_id: load.get(rater_id, 0))
         for rater_id in candidates[:missing]:
@@ -56,11 +69,11 @@ def study_assign_cases(*, study: Study) -> int:
     Assignment.objects.bulk_create(new, batch_size=1000)
     if study.model_assistance == Study.ModelAssistance.CROSSOVER:
         for rater_id in touched:
-            _crossover_space(study=study, rater_id=rater_id)
+            crossover_space(study=study, rater_id=rater_id)
     return len(new)
 
 
-def _crossover_space(*, study: Study, rater_id: int) -> None:
+def crossover_space(*, study: Study, rater_id: int) -> None:
     reads = [
         reading_order.Read(pk, case_id, key, done is not None)
         for pk, case_id, key, done in study.assignments.filter(rater_id=rater_id).values_list(
@@ -70,3 +83,118 @@ def _crossover_space(*, study: Study, rater_id: int) -> None:
     keys = reading_order.second_session_keys(reads, gap=study.crossover_gap)
     rows = [Assignment(pk=pk, order_key=key) for pk, key in keys.items()]
     Assignment.objects.bulk_update(rows, ["order_key"], batch_size=1000)
+
+
+def assignments_unread(scope):
+    """Assignments nobody has started: not completed, no revision stored."""
+    started = Rating.objects.filter(assignment=OuterRef("pk"))
+    return scope.filter(completed_at__isnull=True).exclude(Exists(started))
+
+
+def unread_withdraw(scope) -> int:
+    """Delete the unread assignments in scope, under their row locks, re-checking each is still
+    unread: a rater who saves at the same moment keeps their read."""
+    ids = list(assignments_unread(scope).select_for_update().values_list("pk", flat=True))
+    Assignment.objects.filter(pk__in=ids).delete()
+    return len(ids)
+
+
+@transaction.atomic
+def study_rebalance(*, study: Study, actor: User | None = None) -> int:
+    """Move unread cases between the active raters until nobody has more than one case more left
+    to read than anyone else; returns the number of cases moved (one audit event says who gave how
+    many to whom). A case moves only to a rater who has no read of it, and only when all the
+    giver's reads of it are unread; a giver's last cases in their order move first, so the cases
+    they were about to read stay theirs. Moved reads get new public ids: nobody can tell that a
+    case was someone else's."""
+    study = Study.objects.select_for_update().get(pk=study.pk)
+    raters = list(study.memberships.filter(memberships_that_may(Ability.RATE)).select_related("user"))
+    if len(raters) < 2 or study.status != Study.Status.OPEN:
+        return 0
+    ids = [m.user_id for m in raters]
+    mine = study.assignments.filter(rater_id__in=ids)
+    # Locked before planning: a rater cannot start a read that is about to move.
+    unread = list(assignments_unread(mine).select_for_update().values_list("pk", "rater_id", "case_id", "order_key"))
+    unread_pks = {row[0] for row in unread}
+    cases_of: dict[int, set[int]] = {rid: set() for rid in ids}
+    started: set[tuple[int, int]] = set()
+    for pk, rater_id, case_id in mine.values_list("pk", "rater_id", "case_id"):
+        cases_of[rater_id].add(case_id)
+        if pk not in unread_pks:
+            started.add((rater_id, case_id))
+    first_key: dict[tuple[int, int], int] = {}
+    rows_of: dict[tuple[int, int], list[int]] = {}
+    for pk, rater_id, case_id, key in unread:
+        first_key[(rater_id, case_id)] = min(key, first_key.get((rater_id, case_id), key))
+        rows_of.setdefault((rater_id, case_id), []).append(pk)
+    left = {rid: 0 for rid in ids}
+    movable: dict[int, list[tuple[int, int]]] = {rid: [] for rid in ids}
+    for (rater_id, case_id), key in first_key.items():
+        left[rater_id] += 1
+        if (rater_id, case_id) not in started:
+            movable[rater_id].append((key, case_id))
+    for cases in movable.values():
+        cases.sort()  # the giver's last case at the end, taken first
+    moves = _plan_moves(left, movable, cases_of)
+    if not moves:
+        return 0
+    Assignment.objects.filter(pk__in=[pk for giver, _, case in moves for pk in rows_of[(giver, case)]]).delete()
+    seeds = {m.user_id: m.queue_seed for m in raters}
+    Assignment.objects.bulk_create(
+        [
+            Assignment(study=study, case_id=case_id, rater_id=taker, order_key=key, aided=aided)
+            for _, taker, case_id in moves
+            for aided, key in reading_order.reads_for_case(
+                mode=study.model_assistance, seed=seeds[taker], case_id=case_id
+            )
+        ],
+        batch_size=1000,
+    )
+    if study.model_assistance == Study.ModelAssistance.CROSSOVER:
+        for rater_id in {taker for _, taker, _ in moves} | {giver for giver, _, _ in moves}:
+            crossover_space(study=study, rater_id=rater_id)
+    names = {m.user_id: m.user.get_username() for m in raters}
+    counts: dict[str, int] = {}
+    for giver, taker, _ in moves:
+        pair = f"{names[giver]} -> {names[taker]}"
+        counts[pair] = counts.get(pair, 0) + 1
+    audit_record(
+        study=study,
+        actor=actor,
+        action=Action.ASSIGNMENTS_MOVE,
+        target=study.slug,
+        details={"cases_moved": len(moves), "moves": counts},
+    )
+    return len(moves)
+
+
+def _plan_moves(
+    left: dict[int, int], movable: dict[int, list[tuple[int, int]]], cases_of: dict[int, set[int]]
+) -> list[tuple[int, int, int]]:
+    """(giver, taker, case) moves that even out the reads left: from the rater with most left to
+    the one with least who can take one of the giver's cases (has no read of it)."""
+    moves = []
+    while True:
+        move = _next_move(left, movable, cases_of)
+        if move is None:
+            return moves
+        giver, taker, index = move
+        _, case = movable[giver].pop(index)
+        cases_of[giver].discard(case)
+        cases_of[taker].add(case)
+        left[giver] -= 1
+        left[taker] += 1
+        moves.append((giver, taker, case))
+
+
+def _next_move(left, movable, cases_of) -> tuple[int, int, int] | None:
+    takers = sorted(left, key=lambda rid: left[rid])
+    for giver in sorted(left, key=lambda rid: -left[rid]):
+        for taker in takers:
+            if left[giver] - left[taker] <= 1:
+                break
+            cases = movable[giver]
+            for index in range(len(cases) - 1, -1, -1):
+                if cases[index][1] not in cases_of[taker]:
+                    return giver, taker, index
+    return None

@@ -18,7 +18,7 @@ from annotation.permissions import (
     may_stop_rating,
     rater_refusal,
 )
-from annotation.services.assignment import study_assign_cases
+from annotation.services.assignment import study_assign_cases, study_rebalance
 from annotation.services.studies import StudyStateError
 from core.errors import NotAllowed
 from core.types import User
@@ -27,9 +27,13 @@ UserModel = get_user_model()
 
 
 @transaction.atomic
-def membership_add(*, study: Study, user: User, role: str, actor: User | None = None) -> StudyMembership:
+def membership_add(
+    *, study: Study, user: User, role: str, actor: User | None = None, rebalance: bool = True
+) -> StudyMembership:
     """Add or change a member's role. A rater's queue seed is drawn once and kept. Roles that must
-    not mix are refused (annotation/permissions.py: a rater reads blind)."""
+    not mix are refused (annotation/permissions.py: a rater reads blind). A rater who joins an open
+    study gets cases that lack raters and, with rebalance, an equal share of the reads the others
+    have left (annotation/services/assignment.py study_rebalance)."""
     if study.is_locked:
         raise StudyStateError("the study is locked")
     membership, created = StudyMembership.objects.get_or_create(
@@ -45,11 +49,15 @@ def membership_add(*, study: Study, user: User, role: str, actor: User | None = 
             details={"from": membership.role, "to": role},
         )
         membership.role = role
-        membership.save(update_fields=["role"])
+        if role == StudyMembership.Role.RATER:  # a removed rater taken back: their reads count again
+            membership.removed_at, membership.ratings_kept = None, False
+        membership.save(update_fields=["role", "removed_at", "ratings_kept"])
     if created:
         audit_record(study=study, actor=actor, action=Action.MEMBER_ADD, target=user.username, details={"role": role})
     if may(membership, Ability.RATE) and study.status == Study.Status.OPEN:
-        study_assign_cases(study=study)  # a new rater of an open study gets a share of the cases
+        study_assign_cases(study=study)
+        if rebalance:
+            study_rebalance(study=study, actor=actor)
     return membership
 
 

@@ -8,7 +8,7 @@ from django.db import models, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from annotation.audit import Action, audit_record
+from annotation.audit import Action, audit_record, audit_scores
 from annotation.models import Assignment, Rating, Study
 from annotation.rubrics import RubricValueError, rubric_clean_values, rubric_get, rubric_totals
 from annotation.services.studies import StudyStateError, study_ratings_changed
@@ -22,6 +22,8 @@ READING_TIME_ERROR = "reading time must be between 0 and 24 hours"
 CLIENT_KEY = re.compile(r"[\x21-\x7e]{1,64}")
 CLIENT_KEY_ERROR = "up to 64 printable ASCII characters, no spaces"
 UNAIDED_SHOWS_NO_MODEL = "no model output is shown in an unaided read"
+# An unread case withdrawn while the rater had it open (annotation/services/repairs.py).
+NO_LONGER_YOURS = "this case is no longer yours to read: the study's owner gave it to another rater"
 
 
 def reading_time_valid(value: float) -> bool:
@@ -72,7 +74,9 @@ def rating_store(
     Raises RubricValueError for an incomplete or out-of-range set of values, StudyStateError when the
     study does not accept ratings.
     """
-    locked = Assignment.objects.select_for_update().select_related("study", "case").get(pk=assignment.pk)
+    locked = Assignment.objects.select_for_update().select_related("study", "case").filter(pk=assignment.pk).first()
+    if locked is None:  # withdrawn while the rater had it open (annotation/services/repairs.py)
+        raise StudyStateError(NO_LONGER_YOURS)
     rubric = rubric_get(locked.study.rubric)
     cleaned = rubric_clean_values(rubric, values)
     if reading_time_s is not None and not reading_time_valid(reading_time_s):
@@ -91,6 +95,7 @@ def rating_store(
     if model_version_shown is not None and model_version_shown.study_id != locked.study_id:
         raise RubricValueError("the model version shown is not one of this study's")
     last = locked.ratings.aggregate(last=Max("revision"))["last"] or 0
+    previous, was_flagged = locked.current_rating, locked.flag_reason  # for the audit's before/after
     now = timezone.now()
     rating = Rating.objects.create(
         assignment=locked,
@@ -114,10 +119,22 @@ def rating_store(
         actor=locked.rater_id,
         action=Action.RATING_REVISION,
         target=locked.case.public_id,
-        details={"revision": rating.revision, "source": source, "assignment": locked.public_id},
+        details=_revision_details(rating, previous=previous, was_flagged=was_flagged, assignment=locked),
     )
     assignment.refresh_from_db()
     return rating, True
+
+
+def _revision_details(rating: Rating, *, previous: Rating | None, was_flagged: str, assignment: Assignment) -> dict:
+    """What the trail keeps of a revision: the scores before (None for a first read) and after."""
+    details = {"revision": rating.revision, "source": rating.source, "assignment": assignment.public_id}
+    details["before"] = audit_scores(values=previous.values, totals=previous.totals) if previous else None
+    details["after"] = audit_scores(values=rating.values, totals=rating.totals)
+    if rating.reading_time_s is not None:
+        details["reading_time_s"] = round(rating.reading_time_s, 2)
+    if was_flagged:
+        details["was_flagged"] = was_flagged
+    return details
 
 
 def _same_submission(
@@ -152,8 +169,11 @@ def assignment_flag(*, assignment: Assignment, reason: str, note: str = "") -> A
         raise RubricValueError(f"unknown flag reason {reason!r}")
     if reason == Assignment.FlagReason.OTHER and not note.strip():
         raise RubricValueError("say why the case is flagged")
-    locked = Assignment.objects.select_for_update().select_related("study", "case").get(pk=assignment.pk)
+    locked = Assignment.objects.select_for_update().select_related("study", "case").filter(pk=assignment.pk).first()
+    if locked is None:
+        raise StudyStateError(NO_LONGER_YOURS)
     _ensure_writable(locked.study, source=Rating.Source.WEB)
+    previous = locked.current_rating  # its scores stop counting: the trail keeps them
     now = timezone.now()
     locked.flag_reason, locked.flag_note, locked.flagged_at = reason, note.strip()[:500], now
     locked.current_rating = None
@@ -165,7 +185,11 @@ def assignment_flag(*, assignment: Assignment, reason: str, note: str = "") -> A
         actor=locked.rater_id,
         action=Action.FLAG,
         target=locked.case.public_id,
-        details={"reason": reason, "assignment": locked.public_id},
+        details={
+            "reason": reason,
+            "assignment": locked.public_id,
+            "before": audit_scores(values=previous.values, totals=previous.totals) if previous else None,
+        },
     )
     assignment.refresh_from_db()
     return locked

@@ -27,9 +27,28 @@ def study_create(*, owner: User, slug: str, title: str, rubric: str = "cohen2020
     with transaction.atomic():
         study = Study.objects.create(slug=slug, title=title or slug, rubric=rubric, raters_per_case=raters_per_case)
         StudyMembership.objects.create(study=study, user=owner, role=StudyMembership.Role.OWNER)
+        audit_record(
+            study=study,
+            actor=owner,
+            action=Action.STUDY_CREATE,
+            target=study.slug,
+            details={"title": study.title, "rubric": rubric, "raters_per_case": raters_per_case},
+        )
     return study
 
 
+# The design: fixed once the study opens, since raters have read under it. Everything else (the
+# title, the analysis settings, the model and import rules) may change at any time.
+DESIGN_SETTINGS = ("rubric", "raters_per_case", "model_assistance", "crossover_gap")
+DESIGN_FIXED_REASON = "fixed once the study opened: raters have read under it"
+
+
+def study_settings_fixed(study: Study) -> tuple[str, ...]:
+    """The settings that may no longer change, with DESIGN_FIXED_REASON as why."""
+    return () if study.status == Study.Status.DRAFT else DESIGN_SETTINGS
+
+
+@transaction.atomic
 def study_update(
     *,
     study: Study,
@@ -42,35 +61,43 @@ def study_update(
     crossover_gap: int | None = None,
     auto_promote: bool | None = None,
     burned_in_annotation: str | None = None,
+    adjudication_blind: bool | None = None,
+    actor: User | None = None,
 ) -> Study:
-    """Change a study's settings. The design (rubric, raters per case, model assistance and the
-    crossover gap) is fixed once raters start; the analysis settings may change at any time.
-    None leaves a setting as it is."""
+    """Change a study's settings. The design (DESIGN_SETTINGS) is fixed once the study opens; the
+    analysis settings may change at any time. None leaves a setting as it is. Every change is
+    audited with its value before and after."""
     design = {
         "rubric": rubric,
         "raters_per_case": raters_per_case,
         "model_assistance": study.model_assistance if model_assistance is None else model_assistance,
         "crossover_gap": study.crossover_gap if crossover_gap is None else crossover_gap,
     }
-    if study.status != Study.Status.DRAFT and any(getattr(study, k) != v for k, v in design.items()):
-        raise StudyStateError(
-            "the rubric, raters per case and model assistance can only change while the study is a draft"
-        )
+    fixed = [k for k in study_settings_fixed(study) if getattr(study, k) != design[k]]
+    if fixed:
+        names = ", ".join(Study._meta.get_field(k).verbose_name for k in fixed)
+        raise StudyStateError(f"{names}: {DESIGN_FIXED_REASON}")
     rubric_get(rubric)
     if design["model_assistance"] not in Study.ModelAssistance.values:
         raise StudyStateError(f"unknown model assistance {design['model_assistance']!r}")
+    if burned_in_annotation is not None and burned_in_annotation not in Study.BurnedIn.values:
+        raise StudyStateError(f"unknown burned-in annotation rule {burned_in_annotation!r}")
     analysis = {"consensus_method": consensus_method, "adjudication_range": adjudication_range}
-    analysis_changed = any(getattr(study, k) != v for k, v in analysis.items())
-    for name, value in {"title": title, **design, **analysis}.items():
+    optional = {
+        "auto_promote": auto_promote,
+        "burned_in_annotation": burned_in_annotation,
+        "adjudication_blind": adjudication_blind,
+    }
+    wanted = {"title": title, **design, **analysis, **{k: v for k, v in optional.items() if v is not None}}
+    changes = {k: [getattr(study, k), v] for k, v in wanted.items() if getattr(study, k) != v}
+    if not changes:
+        return study
+    for name, (_, value) in changes.items():
         setattr(study, name, value)
-    if auto_promote is not None:
-        study.auto_promote = auto_promote
-    if burned_in_annotation is not None:
-        if burned_in_annotation not in Study.BurnedIn.values:
-            raise StudyStateError(f"unknown burned-in annotation rule {burned_in_annotation!r}")
-        study.burned_in_annotation = burned_in_annotation
-    study.save()
-    if analysis_changed:
+    study.save(update_fields=list(changes))
+    details = {"before": {k: v[0] for k, v in changes.items()}, "after": {k: v[1] for k, v in changes.items()}}
+    audit_record(study=study, actor=actor, action=Action.SETTINGS_CHANGE, target=study.slug, details=details)
+    if changes.keys() & analysis.keys():
         study_ratings_changed(study_id=study.pk)  # the cached report shows consensus and the queue
     return study
 

@@ -10,6 +10,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.services import link_expiry
 from annotation import selectors, services
+from annotation.audit import audit_export
 from annotation.csv_io import RatingsCsvError, ratings_csv_export, ratings_csv_import
 from annotation.forms import MemberForm, RatingsUploadForm, StudyForm, StudySettingsForm, UploadForm
 from annotation.permissions import Ability, may_create_studies, may_invite_accounts, study_access_get
@@ -43,6 +44,10 @@ def study_create(request: HttpRequest) -> HttpResponse:
 @login_required
 def study_detail(request: HttpRequest, slug: str) -> HttpResponse:
     access = study_access_get(user=request.user, slug=slug, ability=Ability.VIEW_STUDY)
+    return _study_page(request, access)
+
+
+def _study_page(request: HttpRequest, access, *, settings_form: StudySettingsForm | None = None) -> HttpResponse:
     study, is_owner = access.study, access.may(Ability.MANAGE_STUDY)
     context = {
         "study": study,
@@ -53,22 +58,10 @@ def study_detail(request: HttpRequest, slug: str) -> HttpResponse:
     }
     if is_owner:  # filenames, metadata and flags are for owners only
         context.update(
-            cases=selectors.study_cases_for_owner(study=study)[:500],
+            case_counts=selectors.study_case_counts(study=study),
             flags=selectors.study_flagged_assignments(study=study)[:200],
             jobs=selectors.import_jobs_for_study(study=study),
-            settings_form=StudySettingsForm(
-                initial={
-                    "title": study.title,
-                    "rubric": study.rubric,
-                    "raters_per_case": study.raters_per_case,
-                    "consensus_method": study.consensus_method,
-                    "adjudication_range": study.adjudication_range,
-                    "model_assistance": study.model_assistance,
-                    "crossover_gap": study.crossover_gap,
-                    "auto_promote": study.auto_promote,
-                    "burned_in_annotation": study.burned_in_annotation,
-                }
-            ),
+            settings_form=settings_form or StudySettingsForm(study=study),
             member_form=MemberForm(),
             may_invite=may_invite_accounts(request.user),
             upload_form=UploadForm(),
@@ -79,24 +72,25 @@ def study_detail(request: HttpRequest, slug: str) -> HttpResponse:
             },
             ratings_form=RatingsUploadForm(),
         )
-    return render(request, "annotation/study_detail.html", context)
+    return render(request, "annotation/study_detail.html", context, status=400 if settings_form else 200)
 
 
 @login_required
 @require_POST
 def study_settings(request: HttpRequest, slug: str) -> HttpResponse:
-    study = study_access_get(user=request.user, slug=slug, ability=Ability.MANAGE_STUDY).study
-    form = StudySettingsForm(request.POST)
-    if not form.is_valid():
-        messages.error(
-            request, "Settings not saved: " + "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items())
-        )
-    else:
+    access = study_access_get(user=request.user, slug=slug, ability=Ability.MANAGE_STUDY)
+    study = access.study
+    form = StudySettingsForm(request.POST, study=study)
+    if form.is_valid():
         try:
-            services.study_update(study=study, **form.cleaned_data)
-            messages.success(request, "Settings saved.")
+            services.study_update(study=study, actor=request.user, **form.cleaned_data)
         except services.StudyStateError as exc:
-            messages.error(request, f"Settings not saved: {exc}.")
+            form.add_error(None, str(exc))
+    if form.errors:
+        # The page again with what was typed and what is wrong: no valid change is lost.
+        messages.error(request, "Settings not saved: correct the fields marked below.")
+        return _study_page(request, access, settings_form=form)
+    messages.success(request, "Settings saved.")
     return redirect("study", slug=slug)
 
 
@@ -183,6 +177,8 @@ def ratings_upload(request: HttpRequest, slug: str) -> HttpResponse:
             study=study,
             data=form.cleaned_data["csv"].read(),
             allow_missing_images=form.cleaned_data["allow_missing_images"],
+            actor=request.user,
+            via="web",
         )
         messages.success(request, f"Imported {count} ratings.")
     except RatingsCsvError as exc:
@@ -204,7 +200,9 @@ def _form_problem(form, default: str) -> str:
 @login_required
 def export_ratings(request: HttpRequest, slug: str) -> HttpResponse:
     study = study_access_get(user=request.user, slug=slug, ability=Ability.MANAGE_STUDY).study
-    return csv_response(ratings_csv_export(study=study), filename=f"{study.slug}-ratings.csv")
+    text = ratings_csv_export(study=study)
+    audit_export(study=study, actor=request.user, export="ratings.csv", text=text)
+    return csv_response(text, filename=f"{study.slug}-ratings.csv")
 
 
 @login_required
@@ -223,7 +221,8 @@ def case_remove(request: HttpRequest, slug: str, public_id: str) -> HttpResponse
 
 @login_required
 def owner_case_image(request: HttpRequest, slug: str, public_id: str) -> HttpResponse:
-    case = selectors.case_get_for_owner(user=request.user, slug=slug, public_id=public_id)
+    # Owners, and adjudicators who are observers: the adjudication page shows this image.
+    case = selectors.case_get_for_owner(user=request.user, slug=slug, public_id=public_id, ability=Ability.READ_CASES)
     return png_response(case.image.display.name)
 
 

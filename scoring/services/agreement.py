@@ -5,7 +5,8 @@ import logging
 import numpy as np
 from django.db import IntegrityError, transaction
 
-from annotation.models import Assignment, Study
+from annotation.models import Study
+from annotation.selectors import study_assignments_in_analysis
 from core.jobs import job_claim, job_dispatch, job_finish, job_progress
 from scoring import plots
 from scoring.models import DEFAULT_BOOTSTRAP, AgreementReport, Prediction
@@ -130,8 +131,10 @@ def _reading_conditions(study: Study, consensus: list) -> dict:
     out = {}
     for name, aided in (("unaided", False), ("aided", True)):
         table = study_score_table(study=study, aided=aided)
-        times = Assignment.objects.filter(study=study, aided=aided, current_rating__isnull=False).values_list(
-            "current_rating__reading_time_s", flat=True
+        times = (
+            study_assignments_in_analysis(study=study)
+            .filter(aided=aided, current_rating__isnull=False)
+            .values_list("current_rating__reading_time_s", flat=True)
         )
         times = [t for t in times if t is not None]
         scores = {}
