@@ -7,9 +7,9 @@ from statistics import median
 
 import numpy as np
 
-from annotation.models import Adjudication, Assignment, Case, Study
+from annotation.models import Adjudication, Case, Study, StudyMembership
 from annotation.rubrics import Rubric, rubric_get
-from annotation.selectors import study_main_reads_aided
+from annotation.selectors import study_assignments_in_analysis, study_main_reads_aided
 from scoring.consensus import consensus_mean
 from scoring.models import DEFAULT_BOOTSTRAP, AgreementReport, ModelJob, Prediction, SaliencyMap
 
@@ -25,14 +25,24 @@ class ScoreTable:
     raters: list[str]
     matrices: dict[str, np.ndarray] = field(default_factory=dict)
     n_ratings: int = 0
+    # Only with include_excluded: the cases an owner excluded (all False otherwise).
+    excluded: list[bool] = field(default_factory=list)
 
 
-def study_score_table(*, study: Study, aided: bool | None = None) -> ScoreTable:
-    """Every case with at least one current rating; one column per rater with a current rating."""
+def study_score_table(
+    *, study: Study, aided: bool | None = None, include_excluded: bool = False, case_ids: list[int] | None = None
+) -> ScoreTable:
+    """Every case with at least one current rating in the analysis (annotation.selectors.
+    study_assignments_in_analysis); one column per rater with such a rating. With
+    include_excluded, the excluded cases too, marked in `excluded` (for exports that mark them).
+    With case_ids, only those cases (one page of the case browser)."""
     rubric = rubric_get(study.rubric)
     aided = study_main_reads_aided(study) if aided is None else aided
+    scope = study_assignments_in_analysis(study=study, include_excluded=include_excluded)
+    if case_ids is not None:
+        scope = scope.filter(case_id__in=case_ids)
     rows = list(
-        Assignment.objects.filter(study=study, current_rating__isnull=False, aided=aided)
+        scope.filter(current_rating__isnull=False, aided=aided)
         .order_by("case_id")
         .values_list(
             "case_id",
@@ -41,18 +51,19 @@ def study_score_table(*, study: Study, aided: bool | None = None) -> ScoreTable:
             "rater__username",
             "current_rating__values",
             "current_rating__totals",
+            "case__excluded_at",
         )
     )
     case_index: dict[int, int] = {}
     cases, raters = [], sorted({row[3] for row in rows})
-    for case_id, public_id, filename, *_ in rows:
+    for case_id, public_id, filename, *_, excluded_at in rows:
         if case_id not in case_index:
             case_index[case_id] = len(cases)
-            cases.append((case_id, public_id, filename))
+            cases.append((case_id, public_id, filename, excluded_at is not None))
     rater_index = {name: i for i, name in enumerate(raters)}
     keys = [*rubric.total_keys, *rubric.item_keys]
     matrices = {key: np.full((len(cases), len(raters)), np.nan) for key in keys}
-    for case_id, _, _, rater, values, totals in rows:
+    for case_id, _, _, rater, values, totals, _ in rows:
         i, j = case_index[case_id], rater_index[rater]
         for key in rubric.total_keys:
             matrices[key][i, j] = totals[key]
@@ -67,6 +78,7 @@ def study_score_table(*, study: Study, aided: bool | None = None) -> ScoreTable:
         raters=raters,
         matrices=matrices,
         n_ratings=len(rows),
+        excluded=[c[3] for c in cases],
     )
 
 
@@ -80,6 +92,7 @@ class CaseConsensus:
     spread: dict[str, float | None]  # max - min of the raters' totals
     adjudicated: dict[str, int] | None
     needs_adjudication: bool
+    excluded: bool = False  # only listed by study_consensus(include_excluded=True)
 
     @property
     def final(self) -> dict[str, float | None]:
@@ -90,10 +103,12 @@ class CaseConsensus:
         return "adjudicated" if self.adjudicated else "consensus"
 
 
-def study_consensus(*, study: Study, table: ScoreTable | None = None) -> list[CaseConsensus]:
+def study_consensus(
+    *, study: Study, table: ScoreTable | None = None, include_excluded: bool = False
+) -> list[CaseConsensus]:
     """Consensus per case (mean, or median by study setting) of the raters' current totals,
-    the latest adjudication, and whether the case waits for one."""
-    table = table or study_score_table(study=study)
+    the latest adjudication, and whether the case waits for one (an excluded case never does)."""
+    table = table or study_score_table(study=study, include_excluded=include_excluded)
     latest = _latest_adjudications(study)
     combine = median if study.consensus_method == Study.Consensus.MEDIAN else consensus_mean
     out = []
@@ -106,6 +121,7 @@ def study_consensus(*, study: Study, table: ScoreTable | None = None) -> list[Ca
             spread[key] = (max(values) - min(values)) if len(values) >= 2 else None
         disagree = any(s is not None and s >= study.adjudication_range for s in spread.values())
         adjudicated = latest.get(case_id)
+        excluded = bool(table.excluded and table.excluded[i])
         out.append(
             CaseConsensus(
                 case_id,
@@ -115,7 +131,8 @@ def study_consensus(*, study: Study, table: ScoreTable | None = None) -> list[Ca
                 consensus,
                 spread,
                 adjudicated,
-                disagree and adjudicated is None,
+                disagree and adjudicated is None and not excluded,
+                excluded,
             )
         )
     return out
@@ -130,20 +147,32 @@ def _latest_adjudications(study: Study) -> dict[int, dict[str, int]]:
     return latest
 
 
+def study_exclusion_reasons(*, study: Study) -> dict[int, str]:
+    """Case id -> why an owner excluded it, for the exports that list excluded cases marked."""
+    return dict(study.cases.filter(excluded_at__isnull=False).values_list("pk", "exclusion_reason"))
+
+
 def adjudication_queue(*, study: Study) -> list[CaseConsensus]:
     return [row for row in study_consensus(study=study) if row.needs_adjudication]
 
 
-def case_ratings_for_adjudicator(*, case: Case) -> list[dict]:
-    """Each rater's current scores for one case, for the adjudication page (never shown to raters)."""
-    return [
-        {"rater": username, "values": values, "totals": totals}
-        for username, values, totals in Assignment.objects.filter(
-            case=case, current_rating__isnull=False, aided=study_main_reads_aided(case.study)
-        )
-        .order_by("rater__username")
-        .values_list("rater__username", "current_rating__values", "current_rating__totals")
+def case_ratings_for_adjudicator(*, case: Case, blind: bool | None = None) -> list[dict]:
+    """Each rater's current scores for one case, for the adjudication page (never shown to raters).
+    Blind (by default the study's adjudication_blind), raters are "Rater A", "Rater B", ... in that
+    order (study_rater_labels) instead of their usernames."""
+    blind = case.study.adjudication_blind if blind is None else blind
+    labels = study_rater_labels(study=case.study) if blind else {}
+    rows = (
+        study_assignments_in_analysis(study=case.study, include_excluded=True)
+        .filter(case=case, current_rating__isnull=False, aided=study_main_reads_aided(case.study))
+        .values_list("rater_id", "rater__username", "current_rating__values", "current_rating__totals")
+    )
+    out = [
+        {"rater": labels[rater_id] if blind else username, "values": values, "totals": totals}
+        for rater_id, username, values, totals in rows
     ]
+    # "Rater B" before "Rater AA"; usernames alphabetically.
+    return sorted(out, key=lambda row: (len(row["rater"]) if blind else 0, row["rater"]))
 
 
 def study_predictions(*, study: Study):
@@ -220,3 +249,106 @@ def agreement_report_latest_done(*, study: Study) -> AgreementReport | None:
         .order_by("-ratings_version", "-finished_at")
         .first()
     )
+
+
+# --- adjudication ----------------------------------------------------------------------------------
+
+
+def study_rater_labels(*, study: Study) -> dict[int, str]:
+    """The names a blind adjudicator sees, by user id: "Rater A", "Rater B", ..., the same on every
+    case. The raters who were there when the study opened are lettered in a random but fixed order
+    (their memberships' opaque ids), so that neither usernames nor the order in which the owner
+    added them shows through; a rater added later takes the next letter, leaving the others' as
+    they were."""
+    opened = study.opened_at
+    members = study.memberships.filter(role__in=[StudyMembership.Role.RATER, StudyMembership.Role.REMOVED]).values_list(
+        "user_id", "public_id", "created_at"
+    )
+
+    def order(member: tuple) -> tuple:
+        late = opened is not None and member[2] > opened
+        return (late, member[2].timestamp() if late else 0.0, member[1])
+
+    return {user_id: f"Rater {_letters(i)}" for i, (user_id, *_) in enumerate(sorted(members, key=order))}
+
+
+def _letters(index: int) -> str:
+    """0 -> A, 25 -> Z, 26 -> AA, as spreadsheet columns."""
+    name = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        name = chr(ord("A") + rest) + name
+    return name
+
+
+@dataclass(frozen=True)
+class SheetRow:
+    """One item or total of the rubric with every rater's score for it, side by side."""
+
+    key: str
+    label: str
+    is_total: bool
+    maximum: int
+    scores: list[int | None]  # one per rater, in AdjudicationSheet.raters order
+    consensus: float | None
+    spread: int | None  # max - min of the raters' scores
+    over: bool  # a total whose range reaches the study's threshold: why the case waits
+
+
+@dataclass(frozen=True)
+class AdjudicationSheet:
+    """What the adjudication page shows of one case: blind when the study says so."""
+
+    filename: str | None  # None for a blind adjudicator
+    raters: list[str]  # usernames, or "Rater A", "Rater B", ... when blind
+    rows: list[SheetRow]
+    adjudicated: Adjudication | None  # the current final score, if any
+    position: int | None  # the case's place in the adjudication queue (from 1); None when not in it
+    waiting: int  # cases in the queue
+    next_id: str | None  # the next case in the queue after this one, None when no other waits
+
+    @property
+    def reasons(self) -> list[SheetRow]:
+        return [row for row in self.rows if row.over]
+
+
+def case_adjudication_sheet(*, case: Case) -> AdjudicationSheet:
+    """Every rater's current scores for one case with labels from the rubric, the consensus and the
+    range per item and total, the case's place in the adjudication queue and the next case there."""
+    study = case.study
+    rubric = rubric_get(study.rubric)
+    ratings = case_ratings_for_adjudicator(case=case)
+    combine = median if study.consensus_method == Study.Consensus.MEDIAN else consensus_mean
+    rows = []
+    # The totals first: their range is what sends a case to adjudication.
+    for key, label, is_total, maximum in [
+        *((total.key, total.label, True, total.maximum) for total in rubric.totals),
+        *((item.key, item.label, False, item.maximum) for item in rubric.items),
+    ]:
+        scores = [(rating["totals"] if is_total else rating["values"]).get(key) for rating in ratings]
+        present = [score for score in scores if score is not None]
+        spread = max(present) - min(present) if len(present) >= 2 else None
+        over = is_total and spread is not None and spread >= study.adjudication_range
+        rows.append(
+            SheetRow(key, label, is_total, maximum, scores, combine(present) if present else None, spread, over)
+        )
+    queue = adjudication_queue(study=study)
+    position = next((i for i, row in enumerate(queue, start=1) if row.case_id == case.pk), None)
+    return AdjudicationSheet(
+        filename=None if study.adjudication_blind else case.original_filename,
+        raters=[rating["rater"] for rating in ratings],
+        rows=rows,
+        adjudicated=case.adjudications.select_related("adjudicator").order_by("revision").last(),
+        position=position,
+        waiting=len(queue),
+        next_id=adjudication_next(queue=queue, after=case),
+    )
+
+
+def adjudication_next(*, queue: list[CaseConsensus], after: Case) -> str | None:
+    """The public id of the case that follows `after` in the adjudication queue (the study's case
+    order), wrapping round to the start; None when no other case waits."""
+    others = [row for row in queue if row.case_id != after.pk]
+    following = [row for row in others if row.case_id > after.pk] or others
+    return following[0].public_id if following else None

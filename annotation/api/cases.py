@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotation import selectors, services
+from annotation.audit import audit_export
 from annotation.csv_io import ratings_csv_export, ratings_csv_import
 from annotation.models import Assignment, Case, ImportJob
 from annotation.permissions import Ability, study_access_get
@@ -34,7 +35,7 @@ class CaseSerializer(serializers.Serializer):
     id = serializers.CharField(source="public_id", help_text="The case's opaque id (raters never see it).")
     filename = serializers.CharField(source="original_filename")
     patient_id = serializers.CharField()
-    metadata = serializers.DictField(help_text="The row of the uploaded metadata.csv for this file.")
+    metadata = serializers.DictField(help_text="The row of an uploaded metadata CSV for this file.")
     has_image = serializers.SerializerMethodField()
     image_url = serializers.SerializerMethodField()
     n_assigned = serializers.IntegerField(help_text="Raters assigned.")
@@ -112,10 +113,10 @@ class CaseImageApi(FileResponseMixin, APIView):
     @extend_schema(
         operation_id="cases_image",
         responses={(200, "image/png"): PNG, **errors(404)},
-        summary="A case's display image (owners)",
+        summary="A case's display image (owners and adjudicators, as on the adjudication page)",
     )
     def get(self, request, slug: str, case_id: str):
-        case = selectors.case_get_for_owner(user=request.user, slug=slug, public_id=case_id)
+        case = selectors.case_get_for_owner(user=request.user, slug=slug, public_id=case_id, ability=Ability.READ_CASES)
         return png_response(case.image.display.name)
 
 
@@ -168,7 +169,8 @@ class ImportsApi(generics.ListAPIView):
         files = serializers.ListField(
             child=serializers.FileField(),
             allow_empty=False,
-            help_text="PNG, JPEG, DICOM or zip archives of them; add a metadata.csv to attach patient data.",
+            help_text="PNG, JPEG, DICOM or zip archives of them; any .csv with a filename column attaches its "
+            "rows (patientid and any other columns) to the cases of those filenames.",
         )
 
     def get_queryset(self):
@@ -247,6 +249,8 @@ class RatingsImportApi(APIView):
             study=study,
             data=data.validated_data["file"].read(),
             allow_missing_images=data.validated_data["allow_missing_images"],
+            actor=request.user,
+            via="api",
         )
         return Response({"imported": count}, status=status.HTTP_201_CREATED)
 
@@ -351,4 +355,6 @@ class RatingsCsvApi(FileResponseMixin, APIView):
     )
     def get(self, request, slug: str):
         study = study_access_get(user=request.user, slug=slug, ability=Ability.MANAGE_STUDY).study
-        return csv_response(ratings_csv_export(study=study), filename=f"{study.slug}-ratings.csv")
+        text = ratings_csv_export(study=study)
+        audit_export(study=study, actor=request.user, export="ratings.csv", text=text, via="api")
+        return csv_response(text, filename=f"{study.slug}-ratings.csv")
