@@ -52,7 +52,11 @@ def test_each_rating_revision_is_one_event_naming_the_rater_case_and_revision(st
             personas["rater1"],
             assignment.case.public_id,
         )
-        assert event.details == {"revision": revision, "source": "web", "assignment": assignment.public_id}
+        assert {key: event.details[key] for key in ("revision", "source", "assignment")} == {
+            "revision": revision,
+            "source": "web",
+            "assignment": assignment.public_id,
+        }
         assert event.created_at is not None
 
 
@@ -90,11 +94,11 @@ def test_flag_adjudicator_right_and_adjudication_are_each_one_event(study, perso
     before = AuditEvent.objects.count()
     adjudication_record(case=assignment.case, adjudicator=olivia, values=COHEN_VALUES)
     event = only_new_event(study, before)
-    assert (event.action, event.actor, event.target, event.details) == (
+    assert (event.action, event.actor, event.target, event.details["revision"]) == (
         Action.ADJUDICATION,
         olivia,
         assignment.case.public_id,
-        {"revision": 1},
+        1,
     )
 
 
@@ -181,15 +185,17 @@ def test_web_actions_record_the_acting_owner(study, personas, client_for):
 
 
 def test_owner_sees_the_trail_newest_first_with_pages(study, personas, client_for):
-    rating_submit(assignment=mine(study, personas), values=COHEN_VALUES)
+    assignment = mine(study, personas)
+    rating_submit(assignment=assignment, values=COHEN_VALUES)
     for i in range(60):
         audit_record(study=study, actor=None, action=Action.LOCK, target=f"t{i:02d}")
     page = client_for("alice").get(f"/studies/{study.slug}/audit/")
     assert page.status_code == 200
     text = page.content.decode()
-    assert text.index("t59") < text.index("t58") and "rater1" not in text  # the rating is on page 2
+    filename = assignment.case.original_filename
+    assert text.index("t59") < text.index("t58") and filename not in text  # the rating is on page 2
     older = client_for("alice").get(f"/studies/{study.slug}/audit/?page=2").content.decode()
-    assert "rater1" in older and "Rating revision" in older
+    assert filename in older and "<td>rater1</td>" in older
     assert f"/studies/{study.slug}/audit/" in client_for("alice").get(f"/studies/{study.slug}/").content.decode()
 
 
@@ -215,4 +221,9 @@ def test_csv_export_and_command_carry_the_trail(study, personas, client_for):
     assert json.loads(last["details"])["revision"] == 1
     out = io.StringIO()
     call_command("export_audit", study.slug, stdout=out)
-    assert out.getvalue() == response.content.decode()
+    # The same trail, and since then the owner's export of it (each export is recorded).
+    web = response.content.decode()
+    assert out.getvalue().startswith(web)
+    (since,) = csv.DictReader(io.StringIO(web.splitlines(keepends=True)[0] + out.getvalue()[len(web) :]))
+    assert (since["actor"], since["action"], since["target"]) == ("alice", "export", "audit.csv")
+    assert AuditEvent.objects.filter(study=study, action=Action.EXPORT, actor=None).count() == 1  # the command

@@ -1,9 +1,8 @@
 """Adjudication: a final score for a case whose raters disagree; their own ratings stay untouched."""
 
 from django.db import transaction
-from django.db.models import Max
 
-from annotation.audit import Action, audit_record
+from annotation.audit import Action, audit_record, audit_scores
 from annotation.models import Adjudication, Case, Study
 from annotation.permissions import Ability, may, membership_get
 from annotation.rubrics import rubric_clean_values, rubric_get, rubric_totals
@@ -21,7 +20,8 @@ def adjudication_record(*, case: Case, adjudicator: User, values: dict[str, obje
         raise StudyStateError(f"{adjudicator.username} is not an adjudicator of this study")
     rubric = rubric_get(study.rubric)
     cleaned = rubric_clean_values(rubric, values)
-    last = case.adjudications.aggregate(last=Max("revision"))["last"] or 0
+    previous = case.adjudications.order_by("-revision").first()
+    last = previous.revision if previous else 0
     adjudication = Adjudication.objects.create(
         case=case,
         adjudicator=adjudicator,
@@ -36,6 +36,11 @@ def adjudication_record(*, case: Case, adjudicator: User, values: dict[str, obje
         actor=adjudicator,
         action=Action.ADJUDICATION,
         target=case.public_id,
-        details={"revision": adjudication.revision},
+        details={
+            "revision": adjudication.revision,
+            "before": audit_scores(values=previous.values, totals=previous.totals) if previous else None,
+            "after": audit_scores(values=adjudication.values, totals=adjudication.totals),
+            **({"note": adjudication.note} if adjudication.note else {}),
+        },
     )
     return adjudication

@@ -15,6 +15,7 @@ from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from annotation.audit import audit_export
 from annotation.models import Study
 from annotation.permissions import Ability, study_access_get
 from core.api import FileResponseMixin, errors
@@ -290,4 +291,6 @@ class PredictionsCsvApi(FileResponseMixin, APIView):
     )
     def get(self, request, slug: str):
         study = _model_study(request, slug)
-        return csv_response(predictions_csv(study=study), filename=f"{study.slug}-predictions.csv")
+        text = predictions_csv(study=study)
+        audit_export(study=study, actor=request.user, export="predictions.csv", text=text, via="api")
+        return csv_response(text, filename=f"{study.slug}-predictions.csv")

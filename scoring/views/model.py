@@ -11,6 +11,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from annotation.audit import audit_export
 from annotation.permissions import Ability, study_access_get
 from annotation.selectors import case_get_for_owner
 from core.errors import InvalidInput
@@ -81,7 +82,9 @@ def model_activate(request: HttpRequest, slug: str, number: int) -> HttpResponse
 @login_required
 def predictions_export(request: HttpRequest, slug: str) -> HttpResponse:
     study = study_access_get(user=request.user, slug=slug, ability=Ability.MODEL_OUTPUT).study
-    return csv_response(exports.predictions_csv(study=study), filename=f"{study.slug}-predictions.csv")
+    text = exports.predictions_csv(study=study)
+    audit_export(study=study, actor=request.user, export="predictions.csv", text=text)
+    return csv_response(text, filename=f"{study.slug}-predictions.csv")
 
 
 @login_required

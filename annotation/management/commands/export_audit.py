@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from annotation.audit import audit_csv_export
+from annotation.audit import audit_csv_export, audit_export
 from annotation.management.commands._common import study_by_slug
 
 
@@ -11,4 +11,7 @@ class Command(BaseCommand):
         parser.add_argument("slug")
 
     def handle(self, *args, slug, **options):
-        self.stdout.write(audit_csv_export(study=study_by_slug(slug)), ending="")
+        study = study_by_slug(slug)
+        text = audit_csv_export(study=study)
+        audit_export(study=study, actor=None, export="audit.csv", text=text, via="command line")
+        self.stdout.write(text, ending="")

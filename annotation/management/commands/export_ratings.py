@@ -1,5 +1,6 @@
 from django.core.management.base import BaseCommand
 
+from annotation.audit import audit_export
 from annotation.csv_io import ratings_csv_export
 from annotation.management.commands._common import study_by_slug
 
@@ -11,4 +12,7 @@ class Command(BaseCommand):
         parser.add_argument("slug")
 
     def handle(self, *args, slug, **options):
-        self.stdout.write(ratings_csv_export(study=study_by_slug(slug)), ending="")
+        study = study_by_slug(slug)
+        text = ratings_csv_export(study=study)
+        audit_export(study=study, actor=None, export="ratings.csv", text=text, via="command line")
+        self.stdout.write(text, ending="")

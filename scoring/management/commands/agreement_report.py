@@ -3,6 +3,7 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 from django.template.loader import render_to_string
 
+from annotation.audit import audit_export
 from annotation.management.commands._common import study_by_slug
 from annotation.models import Study
 from scoring.models import DEFAULT_BOOTSTRAP
@@ -34,6 +35,7 @@ class Command(BaseCommand):
             self.stdout.write(report_csv(data), ending="")
         else:
             self.stdout.write(self._html(study, table, data))
+        audit_export(study=study, actor=None, export=f"agreement.{format}", via="command line")
 
     def _html(self, study: Study, table, data: dict) -> str:
         rubric = study.rubric_definition

@@ -1,5 +1,6 @@
 from django.core.management.base import BaseCommand
 
+from annotation.audit import audit_export
 from annotation.management.commands._common import study_by_slug
 from scoring.exports import predictions_csv
 
@@ -11,4 +12,7 @@ class Command(BaseCommand):
         parser.add_argument("slug")
 
     def handle(self, *args, slug, **options):
-        self.stdout.write(predictions_csv(study=study_by_slug(slug)), ending="")
+        study = study_by_slug(slug)
+        text = predictions_csv(study=study)
+        audit_export(study=study, actor=None, export="predictions.csv", text=text, via="command line")
+        self.stdout.write(text, ending="")
