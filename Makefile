@@ -22,7 +22,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 # beat, which re-sends jobs the broker missed) together; Ctrl-C stops both.
 run: venv
 	$(PY) manage.py migrate --noinput
-	$(PY) manage.py seed_demo
+	$(PY) manage.py seed_demo --addr $(ADDR)
 	@trap 'kill 0' INT TERM EXIT; \
 	$(VENV)/bin/celery -A config worker --beat --loglevel=INFO --concurrency=1 -Q default,model & \
 	$(PY) manage.py runserver $(ADDR)

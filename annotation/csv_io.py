@@ -9,17 +9,28 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from annotation.audit import Action, audit_record
 from annotation.models import Assignment, Case, Rating, Study
 from annotation.permissions import Ability, memberships_that_may
 from annotation.rubrics import RubricValueError, rubric_clean_values, rubric_get
-from annotation.selectors import study_completed_assignments, study_main_reads_aided
+from annotation.selectors import study_completed_assignments, study_dropped_rater_ids, study_main_reads_aided
 from annotation.services.assignment import assignment_order_key
 from annotation.services.ratings import READING_TIME_MAX_S, rating_submit, reading_time_valid
 from core.errors import InvalidFile
 from core.spreadsheet import safe_writer, unquote_cell
+from core.types import User
 
 # Columns our own export adds; an import ignores them so that an export can be read back.
-EXPORT_ONLY_COLUMNS = {"case_id", "status", "revision", "flag_reason", "flag_note", "model_version_shown"}
+EXPORT_ONLY_COLUMNS = {
+    "case_id",
+    "status",
+    "revision",
+    "flag_reason",
+    "flag_note",
+    "model_version_shown",
+    "case_excluded",
+    "in_analysis",
+}
 YES, NO = {"yes", "true", "1", "aided"}, {"no", "false", "0", "unaided"}
 
 
@@ -153,8 +164,16 @@ def _row_rated_at(row: dict, errors: list[str]) -> datetime | None:
 
 
 @transaction.atomic
-def ratings_csv_import(*, study: Study, data: bytes, allow_missing_images: bool = False) -> int:
-    """Import a whole ratings file, or nothing: returns the number of ratings stored."""
+def ratings_csv_import(
+    *,
+    study: Study,
+    data: bytes,
+    allow_missing_images: bool = False,
+    actor: User | None = None,
+    via: str = "command line",
+) -> int:
+    """Import a whole ratings file, or nothing: returns the number of ratings stored. The trail
+    records the import (by `actor`, None for the command line) besides each rater's revision."""
     if study.is_locked:
         raise RatingsCsvError(["the study is locked: ratings can no longer change"])
     parsed = ratings_csv_parse(study=study, data=data, allow_missing_images=allow_missing_images)
@@ -184,12 +203,20 @@ def ratings_csv_import(*, study: Study, data: bytes, allow_missing_images: bool 
             source=Rating.Source.IMPORT,
             rated_at=row.rated_at,
         )
+    details = {"ratings": len(parsed), "allow_missing_images": allow_missing_images, "via": via}
+    audit_record(
+        study=study, actor=actor, action=Action.RATINGS_IMPORT, target=f"{len(parsed)} rating(s)", details=details
+    )
     return len(parsed)
 
 
 def ratings_csv_export(*, study: Study) -> str:
-    """Every assignment's current rating or flag; columns read back by `ratings_csv_import`."""
+    """Every assignment's current rating or flag; columns read back by `ratings_csv_import`.
+
+    Every read is listed, also those out of the analysis: `case_excluded` marks a case an owner
+    excluded, `in_analysis` is 0 for it and for the reads of a removed rater the owner did not keep."""
     rubric = rubric_get(study.rubric)
+    dropped = set(study_dropped_rater_ids(study=study).values_list("user_id", flat=True))
     out = io.StringIO()
     writer = safe_writer(out, lineterminator="\n")
     writer.writerow(
@@ -207,12 +234,15 @@ def ratings_csv_export(*, study: Study) -> str:
             "flag_note",
             "aided",
             "model_version_shown",
+            "case_excluded",
+            "in_analysis",
         ]
     )
     for assignment in study_completed_assignments(study=study):
         rating = assignment.current_rating
         values = rating.values if rating else {}
         totals = rating.totals if rating else {}
+        excluded = assignment.case.excluded_at is not None
         writer.writerow(
             [
                 assignment.case.original_filename,
@@ -228,6 +258,8 @@ def ratings_csv_export(*, study: Study) -> str:
                 assignment.flag_note,
                 "yes" if assignment.aided else "no",
                 _cell(rating.model_version_shown.number if rating and rating.model_version_shown else None),
+                1 if excluded else 0,
+                0 if excluded or assignment.rater_id in dropped else 1,
             ]
         )
     return out.getvalue()

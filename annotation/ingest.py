@@ -14,7 +14,12 @@ from pathlib import Path, PurePosixPath
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".dcm", ".dicom", ""}
 IGNORED_NAMES = {".DS_Store", "Thumbs.db", "desktop.ini"}
-METADATA_NAME = "metadata.csv"
+# Any .csv among the files is read as a metadata table (it must have a filename column).
+METADATA_SUFFIX = ".csv"
+FILENAME_COLUMN = "filename"
+# The patient id's column, compared without case, spaces or underscores: the COVID-19 image data
+# collection writes "patientid"; spreadsheets "Patient ID" or "patient_id".
+PATIENT_ID_COLUMN = "patientid"
 
 
 @dataclass(frozen=True)
@@ -30,7 +35,7 @@ class Source:
     where: str  # where it came from, for the report ("scans.zip: a/b.png")
     data: bytes | None = None
     rejection: str | None = None
-    is_metadata: bool = False
+    is_metadata: bool = False  # a .csv: read as a metadata table, never decoded as an image
 
 
 class MetadataError(ValueError):
@@ -74,7 +79,7 @@ def _sources_from_file(name: str, where: str, fileobj, size: int, *, limits: Lim
         if size > limits.max_file_bytes:
             yield _rejected(name, where, f"file too large: {size:,} bytes (limit {limits.max_file_bytes:,})")
             return
-        yield Source(name=name, where=where, data=fileobj.read(), is_metadata=name == METADATA_NAME)
+        yield Source(name=name, where=where, data=fileobj.read(), is_metadata=is_metadata_name(name))
 
 
 def _sources_from_zip(name: str, fileobj, *, limits: Limits) -> Iterator[Source]:
@@ -134,7 +139,11 @@ def _source_from_member(
     except (zipfile.BadZipFile, OSError, NotImplementedError, RuntimeError, EOFError) as exc:
         yield _rejected(path.name, where, f"corrupt archive member: {exc}")
         return
-    yield Source(name=path.name, where=where, data=data, is_metadata=path.name == METADATA_NAME)
+    yield Source(name=path.name, where=where, data=data, is_metadata=is_metadata_name(path.name))
+
+
+def is_metadata_name(name: str) -> bool:
+    return PurePosixPath(name).suffix.lower() == METADATA_SUFFIX
 
 
 def _is_unsafe_member_path(filename: str) -> bool:
@@ -149,7 +158,8 @@ def _rejected(name: str, where: str, reason: str) -> Source:
 
 
 def metadata_parse(data: bytes) -> dict[str, dict[str, str]]:
-    """Rows of a metadata CSV in the collection's format, keyed by `filename`."""
+    """Rows of a metadata CSV keyed by its `filename` column (the COVID-19 image data collection's
+    format; any other columns are kept as they are)."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -163,18 +173,39 @@ def metadata_parse(data: bytes) -> dict[str, dict[str, str]]:
 
 
 def _metadata_rows(reader: csv.DictReader) -> dict[str, dict[str, str]]:
-    if not reader.fieldnames or "filename" not in reader.fieldnames:
-        raise MetadataError("metadata CSV needs a 'filename' column")
+    columns = [name for name in reader.fieldnames or [] if name is not None]
+    column = next((name for name in columns if name.strip().lower() == FILENAME_COLUMN), None)
+    if column is None:
+        raise MetadataError(_no_filename_column(columns))
     rows: dict[str, dict[str, str]] = {}
     for line, row in enumerate(reader, start=2):
-        filename = (row.get("filename") or "").strip()
+        filename = (row.get(column) or "").strip()
         if not filename:
+            if not any(isinstance(value, str) and value.strip() for value in row.values()):
+                continue  # a blank line, as spreadsheets leave at the end
             raise MetadataError(f"metadata CSV line {line}: empty filename")
         if filename in rows:
             raise MetadataError(f"metadata CSV line {line}: filename {filename!r} appears twice")
-        rows[filename] = {key: (value or "").strip() for key, value in row.items() if key}
+        # Kept under the column names of the file, the filename column as "filename" whatever its case.
+        kept = {key.strip(): (value or "").strip() for key, value in row.items() if key and key != column}
+        rows[filename] = {FILENAME_COLUMN: filename, **{key: value for key, value in kept.items() if key}}
     return rows
 
 
+def _no_filename_column(columns: list[str]) -> str:
+    reason = "a CSV needs a filename column to be read as metadata: "
+    if not columns:
+        return reason + "this one is empty"
+    shown = ", ".join(repr(name) for name in columns[:8]) + (", ..." if len(columns) > 8 else "")
+    reason += f"this one has {shown}"
+    if {"image", "rater"} <= {name.strip().lower() for name in columns}:
+        reason += " (a ratings file: import it with Import ratings, not with the images)"
+    return reason
+
+
 def metadata_patient_id(row: dict[str, str]) -> str:
-    return row.get("patientid") or row.get("patient_id") or ""
+    """The patient id of a metadata row: its patientid column (or patient_id, Patient ID, PatientID)."""
+    for key, value in row.items():
+        if key.lower().replace("_", "").replace(" ", "") == PATIENT_ID_COLUMN and value:
+            return value
+    return ""

@@ -95,30 +95,35 @@ def pairwise_scatter_svg(matrix: np.ndarray, raters: list[str], label: str, doma
 
 
 def kappa_heatmap_svg(pairs: list[dict], raters: list[str], label: str) -> str | None:
+    """Pairwise weighted kappa on its whole scale, -1 to 1, diverging at 0: a pair below chance is
+    red, never the colour of a weak positive. The diagonal (a rater with themself) is left blank."""
     if len(raters) < 2:
         return None
     plt = _pyplot()
     n = len(raters)
     grid = np.full((n, n), np.nan)
-    np.fill_diagonal(grid, 1.0)
     index = {name: i for i, name in enumerate(raters)}
     for pair in pairs:
         if pair["value"] is None:
             continue
         i, j = index[pair["raters"][0]], index[pair["raters"][1]]
         grid[i, j] = grid[j, i] = pair["value"]
-    fig, ax = plt.subplots(figsize=(1.2 + 0.8 * n, 0.9 + 0.7 * n))
-    image = ax.imshow(grid, vmin=0, vmax=1, cmap="viridis")
+    fig, ax = plt.subplots(figsize=(1.6 + 0.8 * n, 0.9 + 0.7 * n))
+    cmap = plt.get_cmap("RdBu").with_extremes(bad="#eeeeee")  # the diagonal and undefined pairs
+    image = ax.imshow(np.ma.masked_invalid(grid), vmin=-1, vmax=1, cmap=cmap)
     ax.set_xticks(range(n), raters, rotation=45, ha="right")
     ax.set_yticks(range(n), raters)
     for i in range(n):
         for j in range(n):
-            if not np.isnan(grid[i, j]):
-                ax.text(
-                    j, i, f"{grid[i, j]:.2f}", ha="center", va="center", color="white" if grid[i, j] < 0.6 else "black"
-                )
+            if i == j:
+                continue
+            value = grid[i, j]
+            text = "n/a" if np.isnan(value) else f"{value:.2f}"
+            dark = not np.isnan(value) and abs(value) > 0.6
+            ax.text(j, i, text, ha="center", va="center", color="white" if dark else "black")
     ax.set_title(f"Weighted kappa, {label}")
-    fig.colorbar(image, ax=ax, shrink=0.8)
+    bar = fig.colorbar(image, ax=ax, shrink=0.8, ticks=[-1, -0.5, 0, 0.5, 1])
+    bar.set_label("below 0: worse than chance")
     return _svg(fig)
 
 

@@ -238,7 +238,7 @@ def test_import_images_refuses_unusable_metadata_and_imports_nothing(draft_study
     bad = tmp_path / "metadata.csv"
     bad.write_bytes(b"name,patientid\nx.png,1\n")
 
-    with pytest.raises(CommandError, match="needs a 'filename' column"):
+    with pytest.raises(CommandError, match="needs a filename column"):
         run("import_images", "demo", str(DEMO_DIR / "images"), "--metadata", str(bad))
     with pytest.raises(CommandError, match="nothere.csv"):
         run("import_images", "demo", str(DEMO_DIR / "images"), "--metadata", str(tmp_path / "nothere.csv"))

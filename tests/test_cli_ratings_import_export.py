@@ -522,6 +522,8 @@ def test_export_ratings_writes_a_csv_with_the_documented_columns(demo_study, dem
         "flag_note",
         "aided",
         "model_version_shown",
+        "case_excluded",
+        "in_analysis",
     ]
     assert len(rows) == 3  # only completed assignments
     by_rater = {row["rater"]: row for row in rows}
@@ -615,7 +617,10 @@ def test_export_scores_writes_rounded_half_up_means_per_case(make_study, tmp_pat
 
     # img-003 has no rating and is left out.
     assert output == (
-        "filename,geographic_mean,opacity_mean\nimg-000.png,2.7,0.3\nimg-001.png,1.3,2.0\nimg-002.png,8.0,5.7\n"
+        "filename,geographic_mean,opacity_mean,geographic_final,opacity_final,final_source\n"
+        "img-000.png,2.7,0.3,2.7,0.3,consensus\n"
+        "img-001.png,1.3,2.0,1.3,2.0,consensus\n"
+        "img-002.png,8.0,5.7,8.0,5.7,consensus\n"
     )
 
 
@@ -631,9 +636,9 @@ def test_export_scores_rounds_a_half_up_not_to_even(make_study, tmp_path):
     output = run("export_scores", "four", "--format", "covid-severity")
 
     assert output.splitlines() == [
-        "filename,geographic_mean,opacity_mean",
-        "img-000.png,0.3,2.3",
-        "img-001.png,4.5,0.3",
+        "filename,geographic_mean,opacity_mean,geographic_final,opacity_final,final_source",
+        "img-000.png,0.3,2.3,0.3,2.3,consensus",
+        "img-001.png,4.5,0.3,4.5,0.3,consensus",
     ]
 
 
@@ -653,7 +658,7 @@ def test_export_scores_uses_current_ratings_and_leaves_out_flags(make_study, tmp
 
     output = run("export_scores", "cur", "--format", "covid-severity")
 
-    assert output.splitlines()[1] == "img-000.png,4.5,2.5"
+    assert output.splitlines()[1] == "img-000.png,4.5,2.5,4.5,2.5,consensus"
 
 
 def test_export_scores_on_a_brixia_study_is_a_command_error_naming_the_rubric(make_study):
@@ -704,7 +709,8 @@ def test_cli_end_to_end_reproduces_the_published_covid_severity_scores(personas,
     output = run("export_scores", "demo", "--format", "covid-severity")
 
     reproduced = list(csv.DictReader(io.StringIO(output)))
-    assert output.splitlines()[0] == "filename,geographic_mean,opacity_mean"
-    assert sorted(reproduced, key=lambda row: row["filename"]) == sorted(published, key=lambda row: row["filename"])
+    assert output.splitlines()[0].startswith("filename,geographic_mean,opacity_mean,")
+    paper_columns = [{key: row[key] for key in ("filename", "geographic_mean", "opacity_mean")} for row in reproduced]
+    assert sorted(paper_columns, key=lambda row: row["filename"]) == sorted(published, key=lambda row: row["filename"])
     # e.g. 4.3 comes from totals 4, 4 and 5.
     assert totals_for_mean("4.3") == [4, 4, 5]

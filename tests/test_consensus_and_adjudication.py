@@ -57,9 +57,9 @@ def test_adjudicator_records_a_final_score_and_ratings_stay_untouched(study, per
         "image,case_id,n_raters,geographic_extent_consensus_mean,geographic_extent_range,geographic_extent_adjudicated,geographic_extent_final"
     )
     row_b = next(line for line in lines if line.startswith("b.png"))
-    assert row_b.endswith("adjudicated,no") and ",4,4," in row_b
+    assert row_b.endswith("adjudicated,no,0,") and ",4,4," in row_b
     row_a = next(line for line in lines if line.startswith("a.png"))
-    assert row_a.endswith("consensus,no")
+    assert row_a.endswith("consensus,no,0,")
 
 
 def test_a_rater_cannot_be_made_adjudicator(study, personas):

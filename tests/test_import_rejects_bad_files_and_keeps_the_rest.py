@@ -427,7 +427,7 @@ def test_metadata_csv_inside_the_zip_attaches_patient_ids(settings, study, incom
 @pytest.mark.parametrize(
     ("csv", "reason"),
     [
-        (b"name,patientid\na.png,P-001\n", "metadata CSV needs a 'filename' column"),
+        (b"name,patientid\na.png,P-001\n", "a CSV needs a filename column to be read as metadata"),
         ("filename,patientid\na.png,Jos\xe9\n".encode("latin-1"), "metadata CSV is not UTF-8 text"),
     ],
     ids=["no-filename-column", "not-utf8"],

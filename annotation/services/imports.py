@@ -5,6 +5,7 @@ import logging
 import secrets
 from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import PurePosixPath
 
 from django.conf import settings
 from django.core.files.storage import default_storage
@@ -12,6 +13,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import DatabaseError, IntegrityError, transaction
 
 from annotation import imaging
+from annotation.audit import audit_import
 from annotation.ingest import Limits, MetadataError, Source, metadata_parse, metadata_patient_id, sources_from_upload
 from annotation.models import Case, ImportJob, Study
 from annotation.selectors import study_storage_used
@@ -29,6 +31,9 @@ class StorageQuotaExceeded(TooLarge):
     """An upload or image that would take a study over STUDY_STORAGE_QUOTA_BYTES."""
 
     code = "storage_quota"
+
+
+UNMATCHED = "metadata: unmatched"  # the `where` of a metadata row that names no case of the study
 
 
 @dataclass
@@ -68,8 +73,9 @@ def images_import(
 ) -> ImportReport:
     """Import a batch: each file stands alone, so one bad file never stops the rest.
 
-    A metadata.csv found among the sources is used when no metadata was given. Cases already in the
-    study get their metadata updated from it too. `already` names sources (by `where`) that an
+    Every .csv among the sources is read as a metadata table (ingest.metadata_parse: it needs a
+    filename column) and used when no metadata was given; several add up. Cases already in the study
+    get their metadata updated from it too. `already` names sources (by `where`) that an
     interrupted run of the same batch handled: they are not imported or reported again; `on_row` is
     told of each row as it is decided, so that a job can keep its report as it goes.
     """
@@ -82,22 +88,19 @@ def images_import(
         if on_row:
             on_row(row)
 
-    pending_metadata = metadata
+    found: dict[str, dict[str, str]] = {}
     for source in sources:
         if source.is_metadata and source.data is not None:
-            if pending_metadata is None:  # read again on a resumed run: it is applied at the end
-                try:
-                    pending_metadata = metadata_parse(source.data)
-                    row = ImportRow(source.name, source.where, "metadata", "metadata table read")
-                except MetadataError as exc:
-                    row = ImportRow(source.name, source.where, "rejected", str(exc))
-                if source.where not in already:
-                    add(row)
+            # Read again on a resumed run (the tables are applied at the end), reported once.
+            row = _metadata_read(source=source, into=found, used=metadata is None)
+            if source.where not in already:
+                add(row)
             continue
         if source.where not in already:
             add(case_import(study=study, source=source))
-    if pending_metadata:
-        for row in _metadata_apply(study=study, metadata=pending_metadata):
+    tables = found if metadata is None else metadata
+    if tables:
+        for row in _metadata_apply(study=study, metadata=tables):
             add(row)
     if study.status == Study.Status.OPEN:
         study_assign_cases(study=study)
@@ -112,18 +115,40 @@ def _metadata_apply(*, study: Study, metadata: dict[str, dict[str, str]]) -> lis
         return [ImportRow("metadata.csv", "metadata", "rejected", f"metadata not applied ({type(exc).__name__})")]
 
 
+def _metadata_read(*, source: Source, into: dict[str, dict[str, str]], used: bool) -> ImportRow:
+    """Read one .csv of a batch as a metadata table into `into`; a second table adds its columns."""
+    try:
+        table = metadata_parse(source.data or b"")
+    except MetadataError as exc:
+        return ImportRow(source.name, source.where, "rejected", str(exc))
+    if not used:
+        return ImportRow(source.name, source.where, "metadata", "not used: the import was given a metadata table")
+    for filename, row in table.items():
+        into.setdefault(filename, {}).update(row)
+    return ImportRow(source.name, source.where, "metadata", f"metadata table read: {len(table)} rows")
+
+
 def cases_apply_metadata(*, study: Study, metadata: dict[str, dict[str, str]]) -> list[ImportRow]:
-    rows = []
-    cases = {case.original_filename: case for case in study.cases.filter(original_filename__in=list(metadata))}
-    for filename, case in cases.items():
-        case.metadata = metadata[filename]
-        case.patient_id = metadata_patient_id(metadata[filename])[:128]
-    Case.objects.bulk_update(cases.values(), ["metadata", "patient_id"], batch_size=500)
-    unmatched = sorted(set(metadata) - set(cases))
+    """Attach each metadata row to the case of its filename (a row naming a path, "images/a.png",
+    to the case "a.png" when no case has the whole name). Returns the report's rows: how many rows
+    matched a case, then one row for each that matched none."""
+    base = {name: PurePosixPath(name.replace("\\", "/")).name for name in metadata}
+    cases = {case.original_filename: case for case in study.cases.filter(original_filename__in={*base, *base.values()})}
+    matched: dict[str, str] = {}  # case filename -> metadata filename; whole names first
+    for name in sorted(metadata, key=lambda name: name not in cases):
+        target = name if name in cases else base[name]
+        if target in cases and target not in matched:
+            matched[target] = name
+    for target, name in matched.items():
+        cases[target].metadata = metadata[name]
+        cases[target].patient_id = metadata_patient_id(metadata[name])[:128]
+    Case.objects.bulk_update([cases[target] for target in matched], ["metadata", "patient_id"], batch_size=500)
+    unmatched = sorted(set(metadata) - set(matched.values()))
+    summary = f"{len(matched)} of {len(metadata)} metadata rows matched a case"
     if unmatched:
-        shown = ", ".join(unmatched[:5]) + (" ..." if len(unmatched) > 5 else "")
-        reason = f"{len(unmatched)} row(s) match no case: {shown}"
-        rows.append(ImportRow("metadata.csv", "metadata", "metadata", reason))
+        summary += f"; {len(unmatched)} match no case (listed below)"
+    rows = [ImportRow("metadata", "metadata", "metadata", summary)]
+    rows += [ImportRow(name, UNMATCHED, "metadata", "no case with this filename in the study") for name in unmatched]
     return rows
 
 
@@ -267,6 +292,7 @@ def import_job_execute(*, job_id: int) -> ImportJob | None:
         job.report = rows
         job.total = job.done = _file_rows(rows)
         job_finish(job=job, fields=("report", "total", "done"))
+    audit_import(study=job.study, actor=job.created_by_id, rows=rows, via="upload", error=job.error)
     _remove_upload_folder(job.upload_dir)
     return job
 

@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotation import services as annotation_services
+from annotation.audit import audit_export
 from annotation.models import Case, Study
 from annotation.permissions import Ability, study_access_get
 from core.api import FileResponseMixin, errors
@@ -136,7 +137,9 @@ class ReportCsvApi(FileResponseMixin, APIView):
         study, report = _report(request, slug)
         if report.status != AgreementReport.Status.DONE:
             return _pending(report)
-        return csv_response(report_csv(report.data), filename=f"{study.slug}-agreement.csv")
+        text = report_csv(report.data)
+        audit_export(study=study, actor=request.user, export="agreement.csv", text=text, via="api")
+        return csv_response(text, filename=f"{study.slug}-agreement.csv")
 
 
 # --- consensus and adjudication ------------------------------------------------------------------
@@ -192,7 +195,9 @@ class ConsensusCsvApi(FileResponseMixin, APIView):
     )
     def get(self, request, slug: str):
         study = study_access_get(user=request.user, slug=slug, ability=Ability.READ_CASES).study
-        return csv_response(consensus_csv(study=study), filename=f"{study.slug}-consensus.csv")
+        text = consensus_csv(study=study)
+        audit_export(study=study, actor=request.user, export="consensus.csv", text=text, via="api")
+        return csv_response(text, filename=f"{study.slug}-consensus.csv")
 
 
 class AdjudicationSerializer(serializers.Serializer):
@@ -266,9 +271,11 @@ class ScoresCsvApi(FileResponseMixin, APIView):
     @extend_schema(
         operation_id="exports_scores_csv",
         responses={(200, "text/csv"): CSV, **errors(404, 409)},
-        summary="filename,geographic_mean,opacity_mean as in the published file (owners; cohen2020 and ralo)",
+        summary="filename,geographic_mean,opacity_mean as in the published file, then the final values "
+        "(adjudicated where there is one) and final_source; excluded cases left out (owners; cohen2020 and ralo)",
     )
     def get(self, request, slug: str):
         study = study_access_get(user=request.user, slug=slug, ability=Ability.MANAGE_STUDY).study
-        filename = f"{study.slug}-covid-severity-scores.csv"
-        return csv_response(scores_covid_severity_export(study=study), filename=filename)
+        text = scores_covid_severity_export(study=study)
+        audit_export(study=study, actor=request.user, export="covid-severity-scores.csv", text=text, via="api")
+        return csv_response(text, filename=f"{study.slug}-covid-severity-scores.csv")

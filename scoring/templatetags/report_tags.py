@@ -1,7 +1,10 @@
 import base64
+import re
 
 from django import template
 from django.utils.html import format_html
+
+from annotation.rubrics import Rubric
 
 register = template.Library()
 
@@ -13,7 +16,7 @@ def num(value, digits: int = 3) -> str:
         return "—"
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
-    return f"{value:.{int(digits)}f}"
+    return f"{round(float(value), int(digits)) + 0.0:.{int(digits)}f}"  # + 0.0: never "-0.000"
 
 
 @register.filter
@@ -27,6 +30,50 @@ def ci(entry) -> str:
 @register.filter
 def get(mapping, key):
     return mapping.get(key) if mapping else None
+
+
+@register.filter
+def score_label(key: str, rubric: Rubric | None) -> str:
+    """A total's or an item's label ("geographic_extent" -> "Geographic extent"), never a raw key."""
+    if rubric is not None:
+        for entry in (*rubric.totals, *rubric.items):
+            if entry.key == key:
+                return entry.label
+    return str(key).replace("_", " ").capitalize()
+
+
+_ICC = re.compile(r"ICC(\d)_(\w)")
+
+
+@register.filter
+def statistic_label(name: str) -> str:
+    """Shrout & Fleiss's notation for an ICC ("ICC2_1" -> "ICC(2,1)"); other names as they are."""
+    match = _ICC.fullmatch(str(name))
+    return f"ICC({match[1]},{match[2]})" if match else str(name)
+
+
+# Agreement statistics (α, κ, ICC) run from -1 to 1: a diverging scale, red below 0 (worse than
+# chance: systematic disagreement), blue and darker towards 1. The page's legend names the bands.
+AGREEMENT_BANDS = ((0.0, "agree-below"), (0.4, "agree-0"), (0.6, "agree-4"), (0.8, "agree-6"))
+
+
+def agreement_band(value, digits: int = 3) -> str:
+    """The band of a statistic as shown, rounded: -0.0004 shows as 0.000, and is not below chance."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return "agree-undefined"
+    value = round(value, int(digits))
+    return next((name for upper, name in AGREEMENT_BANDS if value < upper), "agree-8")
+
+
+@register.filter
+def agreement(value, digits: int = 3):
+    """An agreement statistic, coloured on its whole scale; a value below 0 also says so in words."""
+    band = agreement_band(value, digits)
+    if band == "agree-below":
+        return format_html(
+            '<span class="agree {}">{}<span class="sr-only"> (below chance)</span></span>', band, num(value, digits)
+        )
+    return format_html('<span class="agree {}">{}</span>', band, num(value, digits))
 
 
 @register.filter

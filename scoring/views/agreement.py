@@ -10,15 +10,23 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.defaultfilters import pluralize
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from annotation import services as annotation_services
-from annotation.models import Case
+from annotation.audit import audit_export
+from annotation.models import Case, Study
 from annotation.permissions import Ability, study_access_get
-from annotation.rubrics import RubricValueError
+from annotation.rubrics import RubricValueError, rubric_totals_spec
 from core.http import csv_response
 from scoring import selectors, services
-from scoring.exports import ScoresFormatError, consensus_csv, scores_covid_severity_export
+from scoring.exports import (
+    ScoresFormatError,
+    consensus_csv,
+    covid_severity_format_fits,
+    scores_covid_severity_export,
+)
 from scoring.models import AgreementReport
 from scoring.report_formats import figures_by_total, report_csv
 
@@ -54,8 +62,16 @@ def report_page(request: HttpRequest, slug: str) -> HttpResponse:
         "queue": selectors.adjudication_queue(study=study) if access.may(Ability.READ_CASES) else None,
         "can_adjudicate": access.may(Ability.ADJUDICATE),
         "is_owner": access.may(Ability.MANAGE_STUDY),
+        "n_excluded": len(selectors.study_exclusion_reasons(study=study)),
+        "scores_export": covid_severity_format_fits(study=study),
+        "blind": _blind_adjudicator(access),
     }
     return render(request, "scoring/report.html", context)
+
+
+def _blind_adjudicator(access) -> bool:
+    """An adjudicator who is no owner, in a study that hides filenames from its adjudicators."""
+    return access.study.adjudication_blind and not access.may(Ability.MANAGE_STUDY)
 
 
 @login_required
@@ -82,13 +98,18 @@ def report_csv_view(request: HttpRequest, slug: str) -> HttpResponse:
     report = selectors.agreement_report_current(study=study)
     if report is None or report.status != AgreementReport.Status.DONE:
         return _pending(report)
-    return csv_response(report_csv(report.data), filename=f"{study.slug}-agreement.csv")
+    text = report_csv(report.data)
+    audit_export(study=study, actor=request.user, export="agreement.csv", text=text)
+    return csv_response(text, filename=f"{study.slug}-agreement.csv")
 
 
 @login_required
 def consensus_csv_view(request: HttpRequest, slug: str) -> HttpResponse:
-    study = study_access_get(user=request.user, slug=slug, ability=Ability.READ_CASES).study
-    return csv_response(consensus_csv(study=study), filename=f"{study.slug}-consensus.csv")
+    access = study_access_get(user=request.user, slug=slug, ability=Ability.READ_CASES)
+    study = access.study
+    text = consensus_csv(study=study, blind=_blind_adjudicator(access))
+    audit_export(study=study, actor=request.user, export="consensus.csv", text=text)
+    return csv_response(text, filename=f"{study.slug}-consensus.csv")
 
 
 @login_required
@@ -99,38 +120,55 @@ def export_scores(request: HttpRequest, slug: str) -> HttpResponse:
     except ScoresFormatError as exc:
         messages.error(request, str(exc))
         return redirect("study", slug=slug)
+    audit_export(study=study, actor=request.user, export="covid-severity-scores.csv", text=text)
     return csv_response(text, filename=f"{study.slug}-covid-severity-scores.csv")
 
 
+@never_cache
 @login_required
 def adjudicate_case(request: HttpRequest, slug: str, public_id: str) -> HttpResponse:
+    """One case for an adjudicator: the image in the reading room's viewer, every rater's scores side
+    by side (as "Rater A, B, ..." and without the filename in a blind-adjudication study) and the
+    final score. Saving goes on to the next case waiting in the adjudication queue, or back to the
+    report when none is left. Owners who are not adjudicators see the page without the form."""
     access = study_access_get(user=request.user, slug=slug, ability=Ability.READ_CASES)
     study, can_adjudicate = access.study, access.may(Ability.ADJUDICATE)
-    case = get_object_or_404(Case, study=study, public_id=public_id)
-    rows = [row for row in selectors.study_consensus(study=study) if row.case_id == case.pk]
-    ratings = selectors.case_ratings_for_adjudicator(case=case)
-    error, values = None, (case.adjudications.last().values if case.adjudications.exists() else {})
+    case = get_object_or_404(Case.objects.select_related("image", "study"), study=study, public_id=public_id)
+    error, posted = None, None
     if request.method == "POST":
         if not can_adjudicate:
             raise Http404("no such page")
-        values = {key: request.POST.get(key, "") for key in study.rubric_definition.item_keys}
+        posted = {key: request.POST.get(key, "") for key in study.rubric_definition.item_keys}
         try:
             annotation_services.adjudication_record(
-                case=case, adjudicator=request.user, values=values, note=request.POST.get("note", "")
+                case=case, adjudicator=request.user, values=posted, note=request.POST.get("note", "")
             )
         except (RubricValueError, annotation_services.StudyStateError) as exc:
             error = str(exc)
         else:
-            messages.success(request, "Final score recorded; the raters' own scores are unchanged.")
-            return redirect("report", slug=slug)
+            return _adjudication_saved(request, study=study, case=case)
+    sheet = selectors.case_adjudication_sheet(case=case)
     context = {
         "study": study,
         "case": case,
-        "row": rows[0] if rows else None,
-        "ratings": ratings,
-        "values": values,
+        "sheet": sheet,
+        "values": posted if error else (sheet.adjudicated.values if sheet.adjudicated else {}),
+        "note": request.POST.get("note", "") if error else "",
         "error": error,
         "rubric": study.rubric_definition,
+        "totals_spec": rubric_totals_spec(study.rubric_definition),
         "can_adjudicate": can_adjudicate,
     }
     return render(request, "scoring/adjudicate.html", context, status=400 if error else 200)
+
+
+def _adjudication_saved(request: HttpRequest, *, study: Study, case: Case) -> HttpResponse:
+    """Save and next: the case after this one in the adjudication queue, or the report when none waits."""
+    queue = selectors.adjudication_queue(study=study)
+    next_id = selectors.adjudication_next(queue=queue, after=case)
+    if next_id is None:
+        messages.success(request, "Final score recorded. No case waits for adjudication now.")
+        return redirect("report", slug=study.slug)
+    waiting = f"{len(queue)} case{pluralize(len(queue))} waiting"
+    messages.success(request, f"Final score recorded; the raters' own scores are unchanged. {waiting}.")
+    return redirect("adjudicate_case", slug=study.slug, public_id=next_id)
