@@ -12,11 +12,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 from django.contrib.auth import get_user_model
+from django.db import connections
 from PIL import Image as PILImage
 
-from annotation.ingest import Source
+from annotation.ingest import Source, metadata_parse, sources_from_paths
 from annotation.models import StudyMembership
-from annotation.services import images_import, membership_add, study_create, study_open
+from annotation.services import (
+    assignment_flag,
+    images_import,
+    import_limits,
+    membership_add,
+    rating_submit,
+    study_create,
+    study_open,
+)
 
 DEMO_DIR = Path(__file__).resolve().parent.parent / "annotation" / "demo"
 PASSWORD = "correct horse battery staple"
@@ -115,6 +124,74 @@ def client_for(client, personas):
 
 
 COHEN_VALUES = {"extent_right": 2, "extent_left": 3, "opacity_right": 1, "opacity_left": 2}
+
+
+# --- the browser tests (helpers in tests/browser_support.py) -------------------------------------
+
+CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+@pytest.fixture
+def browser():
+    """Debian's Chromium (`apt-get install chromium`; Playwright's own browser download does not work
+    here), driven by Playwright. Without it the test fails under CI=true and is skipped elsewhere."""
+    if not CHROMIUM.exists():
+        message = f"Chromium not found at {CHROMIUM}: apt-get install chromium"
+        if _in_ci():
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; the ORM calls in the test are still
+    # synchronous and safe here.
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+        # The test's own queries ran while Playwright's event loop was running, so Django keeps
+        # their connection in a context it will not close later; PostgreSQL would then refuse to
+        # drop the test database.
+        connections.close_all()
+
+
+@pytest.fixture
+def demo_study(personas):
+    """The six demo X-rays, alice owning, rater1-3 reading; rater2 and rater3 have made a start."""
+    from tests.browser_support import _queue  # it imports this module
+
+    study = study_create(owner=personas["alice"], slug="covid", title="COVID-19 severity", rubric="cohen2020")
+    for name in ("rater1", "rater2", "rater3"):
+        membership_add(study=study, user=personas[name], role=StudyMembership.Role.RATER)
+    report = images_import(
+        study=study,
+        sources=sources_from_paths([DEMO_DIR / "images"], limits=import_limits()),
+        metadata=metadata_parse((DEMO_DIR / "metadata.csv").read_bytes()),
+    )
+    assert report.count("imported") == 6
+    # Fixed case orders, so that the screenshots show the same cases on every run.
+    for seed, name in enumerate(("rater1", "rater2", "rater3"), start=1):
+        StudyMembership.objects.filter(study=study, user=personas[name]).update(queue_seed=seed)
+    study_open(study=study)
+    values = {"extent_right": 2, "extent_left": 2, "opacity_right": 1, "opacity_left": 1}
+    for assignment in _queue(study, "rater2")[:4]:
+        rating_submit(assignment=assignment, values=values, reading_time_s=21.0)
+    rating_submit(assignment=_queue(study, "rater3")[0], values=values, reading_time_s=30.0)
+    assignment_flag(assignment=_queue(study, "rater3")[1], reason="not_assessable", note="rotated, clipped bases")
+    return study
 
 
 @pytest.fixture(scope="session", autouse=True)

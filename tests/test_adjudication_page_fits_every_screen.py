@@ -4,8 +4,8 @@ image and the raters' scores; nothing looks chosen before a choice. An adjudicat
 records final scores with the keyboard and with the buttons, and each time lands on the next
 discordant case. Screenshots: docs/screenshots/adjudicate-WIDTHxHEIGHT.png.
 
-The browser, the login and the screenshots are the reading room test's
-(tests/test_reading_room_in_a_real_browser.py): skipped without Chromium, failed under CI=true.
+The browser is the reading room tests' (tests/conftest.py, tests/browser_support.py): skipped without
+Chromium, failed under CI=true.
 """
 
 import io
@@ -25,13 +25,12 @@ from annotation.services import (
     study_open,
 )
 from scoring.selectors import adjudication_queue
-from tests.conftest import DEMO_DIR
-from tests.test_reading_room_in_a_real_browser import (
+from tests.browser_support import (
     SCREENSHOT_MAX_BYTES,
     SCREENSHOTS,
     _log_in,
-    browser,  # noqa: F401 - a fixture
 )
+from tests.conftest import DEMO_DIR
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 
@@ -106,7 +105,7 @@ def _outside(page, selector: str, width: int, height: int) -> list[str]:
 
 @pytest.mark.parametrize("width, height", SCREENS)
 def test_rubric_totals_and_save_are_on_screen_on_arrival(
-    browser,  # noqa: F811
+    browser,
     live_server,
     study,
     width,
@@ -150,7 +149,7 @@ def test_rubric_totals_and_save_are_on_screen_on_arrival(
 
 
 def test_final_scores_by_keyboard_and_by_buttons_each_land_on_the_next_discordant_case(
-    browser,  # noqa: F811
+    browser,
     live_server,
     study,
 ):

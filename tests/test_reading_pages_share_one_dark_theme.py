@@ -3,12 +3,10 @@ are all dark, with the same colours, so that the screen never flashes light betw
 
 import pytest
 
-from tests.test_reading_room_in_a_real_browser import (
+from tests.browser_support import (
     _log_in,
     _queue,
     _wait_for_case,
-    browser,  # noqa: F401 - a fixture
-    demo_study,  # noqa: F401 - a fixture
 )
 
 # The page's background, its text, the surface of its content (the panel or the card), the main button.
@@ -34,9 +32,9 @@ def _dark(rgb: str) -> bool:
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.browser
 def test_reading_room_case_list_and_done_page_share_the_dark_theme(
-    browser,  # noqa: F811
+    browser,
     live_server,
-    demo_study,  # noqa: F811
+    demo_study,
 ):
     base = live_server.url
     context = browser.new_context(viewport={"width": 1366, "height": 768})

@@ -6,21 +6,19 @@ back to what is stored, or saved, are not asked about.
 import pytest
 
 from annotation.models import Rating
-from tests.test_reading_room_in_a_real_browser import (
+from tests.browser_support import (
     _log_in,
     _queue,
     _wait_for_case,
-    browser,  # noqa: F401 - a fixture
-    demo_study,  # noqa: F401 - a fixture
 )
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 
 
 def test_previous_next_links_and_leaving_ask_before_unsaved_scores_are_dropped(
-    browser,  # noqa: F811
+    browser,
     live_server,
-    demo_study,  # noqa: F811
+    demo_study,
 ):
     base = live_server.url
     queue = _queue(demo_study, "rater1")

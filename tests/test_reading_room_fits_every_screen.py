@@ -9,15 +9,13 @@ import io
 import pytest
 from PIL import Image as PILImage
 
-from tests.test_reading_room_in_a_real_browser import (
+from tests.browser_support import (
     SCREENSHOT_MAX_BYTES,
     SCREENSHOTS,
     _log_in,
     _queue,
     _viewer,
     _wait_for_case,
-    browser,  # noqa: F401 - a fixture
-    demo_study,  # noqa: F401 - a fixture
 )
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
@@ -75,9 +73,9 @@ def _open_first_case(chromium, server, study, **context_options):
 
 @pytest.mark.parametrize(("width", "height", "touch", "screenshot"), SCREENS)
 def test_every_button_the_totals_and_save_are_on_screen_on_arrival(
-    browser,  # noqa: F811
+    browser,
     live_server,
-    demo_study,  # noqa: F811
+    demo_study,
     width,
     height,
     touch,
@@ -116,9 +114,9 @@ def test_every_button_the_totals_and_save_are_on_screen_on_arrival(
 
 @pytest.mark.parametrize("size", [(768, 1024), (820, 1180)])
 def test_portrait_tablets_stack_the_image_above_the_scores(
-    browser,  # noqa: F811
+    browser,
     live_server,
-    demo_study,  # noqa: F811
+    demo_study,
     size,
 ):
     width, height = size

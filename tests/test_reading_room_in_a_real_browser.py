@@ -8,144 +8,25 @@ Chromium is /usr/bin/chromium (`apt-get install chromium`; Playwright's own brow
 not work here). Without it the test fails under CI=true and is skipped elsewhere.
 """
 
-import io
-import os
 import re
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
-from django.contrib.auth import get_user_model
-from django.db import connections
-from PIL import Image as PILImage
 
-from annotation.ingest import metadata_parse, sources_from_paths
-from annotation.models import Assignment, Rating, StudyMembership
-from annotation.services import (
-    assignment_flag,
-    images_import,
-    import_limits,
-    membership_add,
-    rating_submit,
-    study_create,
-    study_open,
+from annotation.models import Assignment, Rating
+from annotation.services import rating_submit
+from tests.browser_support import (
+    _focused_item,
+    _log_in,
+    _queue,
+    _save_screenshot,
+    _type,
+    _viewer,
+    _wait_for_case,
 )
-from tests.conftest import COHEN_VALUES, DEMO_DIR, PASSWORD
-
-# Playwright's sync API runs an event loop in this thread; the ORM calls in the test are still
-# synchronous and safe here.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
-CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
-SCREENSHOT_MAX_BYTES = 400_000
+from tests.conftest import COHEN_VALUES
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
-
-
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
-
-
-@pytest.fixture
-def browser():
-    if not CHROMIUM.exists():
-        message = f"Chromium not found at {CHROMIUM}: apt-get install chromium"
-        if _in_ci():
-            pytest.fail(message)
-        pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-        # The test's own queries ran while Playwright's event loop was running, so Django keeps
-        # their connection in a context it will not close later; PostgreSQL would then refuse to
-        # drop the test database.
-        connections.close_all()
-
-
-@pytest.fixture
-def demo_study(personas):
-    """The six demo X-rays, alice owning, rater1-3 reading; rater2 and rater3 have made a start."""
-    study = study_create(owner=personas["alice"], slug="covid", title="COVID-19 severity", rubric="cohen2020")
-    for name in ("rater1", "rater2", "rater3"):
-        membership_add(study=study, user=personas[name], role=StudyMembership.Role.RATER)
-    report = images_import(
-        study=study,
-        sources=sources_from_paths([DEMO_DIR / "images"], limits=import_limits()),
-        metadata=metadata_parse((DEMO_DIR / "metadata.csv").read_bytes()),
-    )
-    assert report.count("imported") == 6
-    # Fixed case orders, so that the screenshots show the same cases on every run.
-    for seed, name in enumerate(("rater1", "rater2", "rater3"), start=1):
-        StudyMembership.objects.filter(study=study, user=personas[name]).update(queue_seed=seed)
-    study_open(study=study)
-    values = {"extent_right": 2, "extent_left": 2, "opacity_right": 1, "opacity_left": 1}
-    for assignment in _queue(study, "rater2")[:4]:
-        rating_submit(assignment=assignment, values=values, reading_time_s=21.0)
-    rating_submit(assignment=_queue(study, "rater3")[0], values=values, reading_time_s=30.0)
-    assignment_flag(assignment=_queue(study, "rater3")[1], reason="not_assessable", note="rotated, clipped bases")
-    return study
-
-
-def _queue(study, username: str) -> list[Assignment]:
-    rater = get_user_model().objects.get(username=username)
-    return list(Assignment.objects.filter(study=study, rater=rater).order_by("order_key"))
-
-
-def _log_in(page, base: str, username: str) -> None:
-    page.goto(f"{base}/accounts/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("form button[type=submit]")
-    page.wait_for_url(f"{base}/")
-
-
-def _viewer(page) -> dict[str, str]:
-    return page.evaluate("({...document.getElementById('viewer').dataset})")
-
-
-def _wait_for_case(page, base: str, assignment: Assignment) -> None:
-    page.wait_for_url(f"{base}/read/{assignment.public_id}/")
-    page.wait_for_selector(f'#panel[data-case="{assignment.public_id}"]')
-    page.wait_for_function(
-        "id => document.getElementById('viewer').dataset.image?.endsWith(`/read/${id}/image.png`)"
-        " && document.getElementById('viewer').dataset.state === 'ready'",
-        arg=assignment.public_id,
-    )
-
-
-def _focused_item(page) -> str | None:
-    """The rubric item that has the keyboard focus (the item itself until it has a value)."""
-    return page.evaluate("document.activeElement.closest('#rating-form .item')?.dataset.item ?? null")
-
-
-def _type(page, keys: str) -> None:
-    for key in keys:
-        page.keyboard.press(key)
-
-
-def _save_screenshot(page, name: str, **options) -> Path:
-    """A palette PNG: the dark UI and a greyscale X-ray lose nothing visible at 256 colours."""
-    image = PILImage.open(io.BytesIO(page.screenshot(**options))).convert("RGB")
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    path = SCREENSHOTS / name
-    image.quantize(colors=256, method=PILImage.Quantize.MEDIANCUT, dither=PILImage.Dither.NONE).save(
-        path, optimize=True
-    )
-    assert path.stat().st_size < SCREENSHOT_MAX_BYTES, f"{name} is {path.stat().st_size} bytes"
-    return path
 
 
 def test_rater_reads_scores_revises_and_resumes_in_chromium(browser, live_server, demo_study):

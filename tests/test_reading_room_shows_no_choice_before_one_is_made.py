@@ -6,13 +6,11 @@ there: digits, arrows and Tab move item by item without ever resting on a level 
 
 import pytest
 
-from tests.test_reading_room_in_a_real_browser import (
+from tests.browser_support import (
     _focused_item,
     _log_in,
     _queue,
     _wait_for_case,
-    browser,  # noqa: F401 - a fixture
-    demo_study,  # noqa: F401 - a fixture
 )
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
@@ -30,9 +28,9 @@ DEFINITIONS = """() => [...document.querySelectorAll('.item-def')].map(
 
 
 def test_no_level_looks_chosen_on_arrival_and_the_keyboard_still_scores(
-    browser,  # noqa: F811
+    browser,
     live_server,
-    demo_study,  # noqa: F811
+    demo_study,
 ):
     base = live_server.url
     queue = _queue(demo_study, "rater1")

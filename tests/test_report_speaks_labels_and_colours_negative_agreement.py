@@ -15,9 +15,7 @@ from scoring.models import AgreementReport
 from scoring.plots import kappa_heatmap_svg
 from scoring.services import agreement_report_execute, agreement_report_request
 from scoring.templatetags.report_tags import agreement, score_label, statistic_label
-from tests import test_reading_room_in_a_real_browser as reading_room
-
-browser = reading_room.browser  # Chromium, as the reading room's browser tests start it (a fixture)
+from tests.browser_support import _log_in
 
 # Two raters who read every case the other way round: every agreement statistic is below 0.
 OPPOSITES = "image,rater,extent_right,extent_left,opacity_right,opacity_left\n" + "".join(
@@ -137,7 +135,7 @@ def test_on_a_wide_screen_no_statistic_or_interval_wraps_and_no_table_leaves_its
 ):
     context = browser.new_context(viewport={"width": 1920, "height": 1080})
     page = context.new_page()
-    reading_room._log_in(page, live_server.url, "alice")
+    _log_in(page, live_server.url, "alice")
     page.goto(f"{live_server.url}/studies/{opposed_study.slug}/report/")
 
     # How far apart the visible text of each cell lies vertically: under a line's height, one line.

@@ -1,16 +1,22 @@
 // Reading page: scoring by keyboard or mouse, live totals, visible reading time, and the next case
 // without a full page reload (fetch + history.pushState). Without JavaScript the page is a plain
 // form that posts and redirects, and the server validates either way; this module only upgrades it.
-import { PRESETS, Viewer, decodeImage } from "./viewer.js";
+import { RubricForm, chooseLevel, isOff, previewDefinitions } from "./rubric-form.js";
+import { decodeImage } from "./viewer.js";
+import { startViewer } from "./viewer-toolbar.js";
 
 const reader = document.getElementById("reader");
-const viewerRoot = document.getElementById("viewer");
 const announcer = document.getElementById("announcer");
 const help = document.getElementById("shortcuts");
-const viewer = new Viewer(viewerRoot);
+const { viewer, image: firstImage, keys: viewerKeys } = startViewer(document.getElementById("viewer"), {
+  announce,
+  help,
+  show: false, // each case shows its own image (mount)
+});
 const images = new Map(); // url -> Promise<HTMLImageElement>: the current image and the next one
 const unsavedDialog = document.getElementById("unsaved");
 let panel = null;
+let rubric = null; // the current case's form (a RubricForm): replaced with the panel
 let timer = null;
 let busy = false;
 let saved = {}; // the case's stored values when it was shown: what "unsaved" is measured against
@@ -47,78 +53,7 @@ document.addEventListener("visibilitychange", () => {
 // --- the scoring form ----------------------------------------------------------------------------
 
 const ratingForm = () => panel.querySelector("#rating-form");
-const items = () => [...panel.querySelectorAll("#rating-form .item")];
 const readOnly = () => panel.hasAttribute("data-read-only");
-const isOff = (item) => item.classList.contains("disabled");
-
-function valueOf(key) {
-  const checked = ratingForm().querySelector(`input[name="${key}"]:checked`);
-  return checked ? Number(checked.value) : null;
-}
-
-function missingItems() {
-  return items().filter((item) => !isOff(item) && valueOf(item.dataset.item) === null);
-}
-
-function updateDependents() {
-  // A dependent item (RALE density) is scored only when its parent (extent) is above 0.
-  for (const item of panel.querySelectorAll(".item[data-requires]")) {
-    const off = !valueOf(item.dataset.requires);
-    item.classList.toggle("disabled", off);
-    item.setAttribute("aria-disabled", String(off));
-    item.setAttribute("aria-required", String(!off));
-    for (const input of item.querySelectorAll("input")) {
-      input.disabled = off || readOnly();
-      input.required = !off;
-      if (off) input.checked = false;
-    }
-    if (off) showDefinition(item);
-  }
-}
-
-function updateTotals() {
-  const spec = JSON.parse(panel.querySelector("#rubric-totals").textContent);
-  const missing = missingItems();
-  const open = new Set(missing.map((item) => item.dataset.item));
-  for (const total of spec) {
-    const out = panel.querySelector(`output[data-total="${total.key}"]`);
-    const value = total.terms.reduce((sum, term) => sum + term.reduce((p, key) => p * (valueOf(key) ?? 0), 1), 0);
-    const keys = total.terms.flat();
-    // Nothing scored yet: a dash, not a 0 (a number before any choice would anchor it).
-    if (keys.every((key) => open.has(key))) out.textContent = "–";
-    else out.textContent = keys.some((key) => open.has(key)) ? `${value}…` : String(value);
-  }
-  for (const item of items()) if (!open.has(item.dataset.item)) item.classList.remove("missing");
-  const remaining = panel.querySelector("#remaining");
-  if (remaining && !readOnly()) {
-    remaining.textContent = missing.length
-      ? `${missing.length} item${missing.length === 1 ? "" : "s"} left to score`
-      : "All items scored · Enter saves";
-    remaining.classList.toggle("complete", !missing.length);
-  }
-  if (!missing.length) hideError();
-}
-
-function showDefinition(item, level = null) {
-  // The focused or hovered level's definition, else the chosen one's.
-  const shown = level ?? item.querySelector("input:checked")?.closest(".level");
-  const line = item.querySelector(".item-def");
-  line.textContent = shown ? shown.dataset.definition : "";
-  line.classList.toggle("preview", Boolean(level) && !level.querySelector("input").checked);
-}
-
-function reserveDefinitionSpace(item) {
-  // Room for the longest definition, so that hovering along the levels does not move the items below.
-  const line = item.querySelector(".item-def");
-  line.style.minHeight = "";
-  let tallest = 0;
-  for (const level of item.querySelectorAll(".level")) {
-    line.textContent = level.dataset.definition;
-    tallest = Math.max(tallest, line.offsetHeight);
-  }
-  line.style.minHeight = `${tallest}px`;
-  showDefinition(item);
-}
 
 function focusItem(item) {
   if (!item) {
@@ -130,42 +65,6 @@ function focusItem(item) {
   const radio = item.querySelector("input:checked");
   if (radio) radio.focus();
   else if (!isOff(item)) item.focus();
-}
-
-function chooseLevel(radio) {
-  radio.checked = true;
-  radio.dispatchEvent(new Event("change", { bubbles: true }));
-}
-
-function neighbour(item, step) {
-  const open = items().filter((candidate) => !isOff(candidate));
-  return open[open.indexOf(item) + step] ?? null;
-}
-
-function scoreWithDigit(item, digit) {
-  const radio = item.querySelector(`input[value="${digit}"]`);
-  if (!radio || radio.disabled) {
-    const values = [...item.querySelectorAll("input")].map((input) => input.value);
-    announce(`${item.dataset.label}: ${digit} is not a level; choose ${values[0]} to ${values.at(-1)}.`);
-    item.classList.remove("rejected");
-    void item.offsetWidth; // restart the CSS animation
-    item.classList.add("rejected");
-    return;
-  }
-  chooseLevel(radio);
-  focusItem(neighbour(item, 1));
-}
-
-function showError(text) {
-  const line = panel.querySelector("#form-error");
-  if (!line) return announce(text);
-  line.textContent = text;
-  line.hidden = false;
-}
-
-function hideError() {
-  const line = panel.querySelector("#form-error");
-  if (line && !line.hidden) line.hidden = true;
 }
 
 function announce(text) {
@@ -187,7 +86,7 @@ function openFlag() {
 function closeFlag() {
   const details = panel.querySelector("#flag");
   if (details) details.open = false;
-  focusItem(missingItems()[0] ?? items()[0]);
+  focusItem(rubric.missing()[0] ?? rubric.items[0]);
 }
 
 function checkFlag(form) {
@@ -232,7 +131,7 @@ async function go(url, init = {}, { push = true } = {}) {
     if (push && response.url !== window.location.href) history.pushState({ reading: true }, "", response.url);
     swap(doc, next);
   } catch (error) {
-    showError(`${init.method === "POST" ? "Not saved" : "Not loaded"}: ${error.message}. Try again.`);
+    rubric.showError(`${init.method === "POST" ? "Not saved" : "Not loaded"}: ${error.message}. Try again.`);
   } finally {
     busy = false;
     reader.removeAttribute("aria-busy");
@@ -252,11 +151,13 @@ function swap(doc, next) {
 function mount({ sameCase = false } = {}) {
   panel = document.getElementById("panel");
   saved = JSON.parse(panel.querySelector("#saved-values")?.textContent || "null") ?? {};
-  const form = ratingForm();
-  form.noValidate = true; // checked here, with a message that names the missing items
-  updateDependents();
-  updateTotals();
-  for (const item of items()) reserveDefinitionSpace(item);
+  rubric = new RubricForm(ratingForm(), {
+    spec: JSON.parse(panel.querySelector("#rubric-totals").textContent),
+    readOnly: readOnly(),
+    complete: "All items scored · Enter saves",
+    announce,
+  });
+  rubric.mount();
   if (!sameCase) {
     // A 400 answer for the same case keeps the clock and the view; a new case starts both afresh.
     timer = new VisibleTimer();
@@ -267,7 +168,7 @@ function mount({ sameCase = false } = {}) {
     panel.querySelector("#panel-body").scrollTop = 0;
     announce(`Case ${position} of ${total}; ${done} done.`);
   }
-  if (!readOnly()) focusItem(missingItems()[0] ?? items()[0]);
+  if (!readOnly()) focusItem(rubric.missing()[0] ?? rubric.items[0]);
   dismissMessages();
 }
 
@@ -286,7 +187,7 @@ function dismissMessages() {
 function unsaved() {
   // Scores that differ from what is stored for the case (a half-filled form counts too).
   if (!panel || readOnly()) return false;
-  return items().some((item) => valueOf(item.dataset.item) !== (saved[item.dataset.item] ?? null));
+  return rubric.items.some((item) => rubric.valueOf(item.dataset.item) !== (saved[item.dataset.item] ?? null));
 }
 
 function confirmLeave() {
@@ -325,29 +226,9 @@ document.addEventListener("click", (event) => {
 // --- events (delegated: the panel is replaced for each case) -------------------------------------
 
 reader.addEventListener("change", (event) => {
-  if (!event.target.closest("#rating-form")) return;
-  updateDependents();
-  updateTotals();
-  const item = event.target.closest(".item");
-  if (item) showDefinition(item, event.target.matches(":focus") ? event.target.closest(".level") : null);
+  if (event.target.closest("#rating-form")) rubric.changed(event);
 });
-
-reader.addEventListener("pointerover", (event) => {
-  const level = event.target.closest?.("#rating-form .level");
-  if (level) showDefinition(level.closest(".item"), level);
-});
-reader.addEventListener("pointerout", (event) => {
-  const level = event.target.closest?.("#rating-form .level");
-  if (level && !level.contains(event.relatedTarget)) showDefinition(level.closest(".item"));
-});
-reader.addEventListener("focusin", (event) => {
-  const level = event.target.closest?.("#rating-form .level");
-  if (level) showDefinition(level.closest(".item"), level);
-});
-reader.addEventListener("focusout", (event) => {
-  const level = event.target.closest?.("#rating-form .level");
-  if (level) showDefinition(level.closest(".item"));
-});
+previewDefinitions(reader, "#rating-form .level");
 
 reader.addEventListener("submit", (event) => {
   const form = event.target;
@@ -355,11 +236,9 @@ reader.addEventListener("submit", (event) => {
   event.preventDefault();
   if (busy) return; // a second Enter while saving must not store a second revision
   if (form.id === "rating-form") {
-    const missing = missingItems();
-    if (missing.length) {
-      showError(`Score every item before saving. Missing: ${missing.map((item) => item.dataset.label).join("; ")}.`);
-      for (const item of missing) item.classList.add("missing");
-      focusItem(missing[0]);
+    const missing = rubric.refuseMissing();
+    if (missing) {
+      focusItem(missing);
       return;
     }
     form.elements.reading_time_s.value = timer.seconds().toFixed(2);
@@ -387,72 +266,16 @@ window.addEventListener("popstate", async () => {
   go(target, {}, { push: false });
 });
 
-// --- viewer toolbar and keyboard shortcuts -------------------------------------------------------
-
-const toolbar = viewerRoot.querySelector(".viewer-toolbar");
-
-function toggleInvert() {
-  announce(viewer.toggleInvert() ? "Inverted" : "Not inverted");
-}
-
-function resetView() {
-  viewer.reset();
-  announce("View reset");
-}
-
-function preset(name) {
-  viewer.preset(name);
-  announce(PRESETS[name].label);
-}
-
-function toggleWindowDrag(button) {
-  viewer.wlDrag = !viewer.wlDrag;
-  button.setAttribute("aria-pressed", String(viewer.wlDrag));
-}
+// --- keyboard shortcuts (the viewer's own come from startViewer) ---------------------------------
 
 async function navigate(which) {
   const link = panel.querySelector(`a[data-nav="${which}"]`);
   if (link && !busy && (await confirmLeave())) go(link.href);
 }
 
-// A click on a tool leaves the keyboard focus where it was (on the scores), so that the next
-// Enter saves instead of pressing the tool again.
-toolbar.addEventListener("mousedown", (event) => {
-  if (event.target.closest("button")) event.preventDefault();
-});
-
-toolbar.addEventListener("click", (event) => {
-  const button = event.target.closest("button");
-  if (!button) return;
-  if (button.dataset.preset) return preset(button.dataset.preset);
-  const actions = {
-    "zoom-in": () => viewer.zoomBy(1.25),
-    "zoom-out": () => viewer.zoomBy(0.8),
-    reset: resetView,
-    invert: toggleInvert,
-    "wl-drag": () => toggleWindowDrag(button),
-    help: () => help.showModal(),
-  };
-  actions[button.dataset.action]?.();
-});
-
-viewerRoot.addEventListener("viewerchange", (event) => {
-  for (const button of toolbar.querySelectorAll("[data-preset]")) {
-    button.setAttribute("aria-pressed", String(button.dataset.preset === event.detail.preset));
-  }
-  toolbar.querySelector('[data-action="invert"]').setAttribute("aria-pressed", String(event.detail.invert));
-});
-
 const SHORTCUTS = {
+  ...viewerKeys,
   f: openFlag,
-  i: toggleInvert,
-  r: resetView,
-  d: () => preset("default"),
-  l: () => preset("lung"),
-  s: () => preset("soft"),
-  "+": () => viewer.zoomBy(1.25),
-  "=": () => viewer.zoomBy(1.25),
-  "-": () => viewer.zoomBy(0.8),
   p: () => navigate("previous"),
   n: () => navigate("next"),
   c: () => leaveTo(panel.querySelector("#my-cases").href),
@@ -469,10 +292,10 @@ document.addEventListener("keydown", (event) => {
   if (target.matches?.(TYPING)) return; // the flag note: Enter submits it natively
   const item = target.closest?.("#rating-form .item");
   if (/^[0-9]$/.test(key)) {
-    const into = inFlag || readOnly() ? null : item ?? missingItems()[0];
+    const into = inFlag || readOnly() ? null : item ?? rubric.missing()[0];
     if (into) {
       event.preventDefault();
-      scoreWithDigit(into, Number(key));
+      if (rubric.score(into, Number(key))) focusItem(rubric.neighbour(into, 1));
     }
     return;
   }
@@ -490,7 +313,7 @@ document.addEventListener("keydown", (event) => {
   if (item && key === "Tab" && !readOnly()) {
     // Tab moves item by item as the arrows do, onto the chosen level or the item itself (never
     // onto a level nobody chose); past the last item, to Save.
-    const to = neighbour(item, event.shiftKey ? -1 : 1);
+    const to = rubric.neighbour(item, event.shiftKey ? -1 : 1);
     if (to || !event.shiftKey) {
       event.preventDefault();
       focusItem(to);
@@ -500,7 +323,7 @@ document.addEventListener("keydown", (event) => {
   if (item && (key === "ArrowDown" || key === "ArrowUp")) {
     // Up and down move between items; left and right (native radio keys) change the level.
     event.preventDefault();
-    const to = neighbour(item, key === "ArrowDown" ? 1 : -1);
+    const to = rubric.neighbour(item, key === "ArrowDown" ? 1 : -1);
     if (to || key === "ArrowDown") focusItem(to);
     return;
   }
@@ -518,14 +341,8 @@ document.addEventListener("keydown", (event) => {
   }
 });
 
-// --- start: show the canvas instead of the plain <img>, and mount the first case ----------------
+// --- start: the canvas has taken the plain <img>'s place (startViewer); mount the first case ----
 
-const plain = document.getElementById("xray");
-images.set(plain.getAttribute("src"), plain.decode().then(() => plain));
-plain.hidden = true;
-viewerRoot.querySelector("canvas").hidden = false;
-viewerRoot.querySelector(".viewer-hint").hidden = false;
-viewerRoot.querySelector(".readout").hidden = false;
-toolbar.hidden = false;
+images.set(document.getElementById("xray").getAttribute("src"), firstImage);
 history.replaceState({ reading: true }, "", window.location.href);
 mount();

@@ -11,8 +11,8 @@
 // State is mirrored into data-* attributes of the root element (zoom, pan, window, invert), so
 // tests and styles can read it without reaching into this module.
 //
-// Public API (used by the reading room, static/js/read.js, and by any other page that shows an
-// image the same way; keep it backward compatible):
+// Public API (used through static/js/viewer-toolbar.js by the reading room, the adjudication page
+// and the case page; keep it backward compatible):
 //   import { PRESETS, Viewer, decodeImage } from "./viewer.js";
 //   const viewer = new Viewer(root);
 //     root: an element holding a .viewer-stage with a <canvas> in it (the canvas fills the stage
@@ -29,7 +29,8 @@
 //   root "viewerchange" event             detail: { zoom, panX, panY, center, width, preset, invert }
 //   root data-*                           data-zoom, data-pan-x, data-pan-y, data-window-center,
 //                                         data-window-width, data-invert, data-preset, data-image
-// Keyboard shortcuts and the toolbar's buttons are the page's own (read.js wires them).
+// The toolbar's buttons and the viewer's keys are wired by viewer-toolbar.js (startViewer); each
+// page adds its own keys around them.
 
 export const PRESETS = {
   default: { label: "Default window" },
