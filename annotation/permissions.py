@@ -99,6 +99,14 @@ class StudyAccess:
         return may(self.membership, ability)
 
 
+def reads_cases_blind(access: StudyAccess) -> bool:
+    """In a blind-adjudication study, whoever reads cases without running the study (an observer
+    who adjudicates) knows a case by its id and a rater by a letter: no filename, no username, on
+    the case browser, the report's queue, the consensus and the API alike. The adjudication page
+    itself is blind for everyone, owners included (scoring.selectors.case_adjudication_sheet)."""
+    return access.study.adjudication_blind and not access.may(Ability.MANAGE_STUDY)
+
+
 def membership_get(*, user: Visitor, study: Study | int) -> StudyMembership | None:
     if not user.is_authenticated:
         return None

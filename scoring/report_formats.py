@@ -3,6 +3,7 @@
 import io
 
 from core.spreadsheet import safe_writer
+from scoring.agreement.base import ICC_KEYS, LEVELS
 
 COLUMNS = ["score", "statistic", "variant", "value", "ci95_low", "ci95_high", "n_cases", "note"]
 
@@ -79,4 +80,38 @@ def figures_by_total(plots: dict[str, str]) -> dict[str, list[tuple[str, str]]]:
             total, _, figure = key.partition(":")
             if figure == name:
                 out.setdefault(total, []).append((title, markup))
+    return out
+
+
+def _ordered(mapping: dict | None, order) -> dict | None:
+    """The mapping with the keys of `order` first, in that order, then any others sorted."""
+    if not isinstance(mapping, dict):
+        return mapping
+    known = [key for key in order if key in mapping]
+    return {key: mapping[key] for key in [*known, *sorted(set(mapping) - set(known))]}
+
+
+def report_in_rubric_order(data: dict | None, *, keys: list[str]) -> dict | None:
+    """A stored report with its dictionaries in reading order: scores as the rubric lists them
+    (totals, then items), alpha levels and ICCs in their usual order, raters by name. PostgreSQL's
+    jsonb keeps no key order, so a report read back from it would list them by key length."""
+    if not data:
+        return data
+    out = dict(data)
+    scores = {}
+    for key, score in (_ordered(data.get("scores"), keys) or {}).items():
+        score = dict(score)
+        score["krippendorff_alpha"] = _ordered(score.get("krippendorff_alpha"), LEVELS)
+        score["icc"] = _ordered(score.get("icc"), ICC_KEYS)
+        score["raters"] = _ordered(score.get("raters"), ())
+        scores[key] = score
+    out["scores"] = scores
+    if isinstance(data.get("model"), dict):
+        out["model"] = {**data["model"], "scores": _ordered(data["model"].get("scores"), keys)}
+    if isinstance(data.get("reading_conditions"), dict):
+        conditions = _ordered(data["reading_conditions"], ("unaided", "aided"))
+        out["reading_conditions"] = {
+            name: {**c, "scores": _ordered(c.get("scores"), keys)} if isinstance(c, dict) else c
+            for name, c in conditions.items()
+        }
     return out

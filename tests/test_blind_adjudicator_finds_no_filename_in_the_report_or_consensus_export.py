@@ -54,3 +54,24 @@ def test_without_blinding_the_adjudicator_reads_the_filenames(blind_study, clien
     client = client_for("olivia")
     assert "secret-name-b.png" in client.get(f"/studies/{blind_study.slug}/report/").content.decode()
     assert "secret-name-b.png" in client.get(f"/studies/{blind_study.slug}/export/consensus.csv").content.decode()
+
+
+def test_the_api_is_as_blind_as_the_pages(blind_study, personas):
+    from tests.api_support import API, api_client
+
+    client = api_client(personas["olivia"])
+    case_b = blind_study.cases.get(original_filename="secret-name-b.png")
+    answers = [
+        client.get(f"{API}/studies/{blind_study.slug}/consensus/"),
+        client.get(f"{API}/studies/{blind_study.slug}/exports/consensus.csv"),
+        client.get(f"{API}/studies/{blind_study.slug}/adjudications/{case_b.public_id}/"),
+    ]
+    for answer in answers:
+        assert answer.status_code == 200
+        body = answer.content.decode()
+        assert "secret-name" not in body
+        assert "rater1" not in body and "rater2" not in body
+    assert (
+        "secret-name-b.png"
+        in api_client(personas["alice"]).get(f"{API}/studies/{blind_study.slug}/consensus/").content.decode()
+    )

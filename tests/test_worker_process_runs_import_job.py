@@ -32,4 +32,7 @@ def test_worker_process_imports_an_upload_after_commit(make_study, personas, sta
     assert job.status == ImportJob.Status.DONE, f"worker did not finish the job; its log:\n{log[-4000:]}"
     assert job.counts() == {"imported": 2, "duplicate": 0, "rejected": 1}
     assert sorted(study.cases.values_list("original_filename", flat=True)) == ["a.png", "b.png"]
+    # The job is DONE in the database a moment before the worker logs the task's end: wait for it.
+    wait_until(lambda: "succeeded" in log_path.read_text(errors="replace"), timeout=30)
+    log = log_path.read_text(errors="replace")
     assert "annotation.tasks.import_job_run" in log and "succeeded" in log

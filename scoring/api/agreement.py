@@ -18,7 +18,7 @@ from rest_framework.views import APIView
 from annotation import services as annotation_services
 from annotation.audit import audit_export
 from annotation.models import Case, Study
-from annotation.permissions import Ability, study_access_get
+from annotation.permissions import Ability, reads_cases_blind, study_access_get
 from core.api import FileResponseMixin, errors
 from core.errors import StateConflict
 from core.http import csv_response
@@ -26,7 +26,7 @@ from core.pagination import Pagination
 from scoring import selectors, services
 from scoring.exports import consensus_csv, scores_covid_severity_export
 from scoring.models import AgreementReport
-from scoring.report_formats import report_csv
+from scoring.report_formats import report_csv, report_in_rubric_order
 
 SCHEMA_TAG = "agreement"
 CSV = OpenApiResponse(OpenApiTypes.STR, description="CSV, UTF-8, with a header row.")
@@ -137,7 +137,8 @@ class ReportCsvApi(FileResponseMixin, APIView):
         study, report = _report(request, slug)
         if report.status != AgreementReport.Status.DONE:
             return _pending(report)
-        text = report_csv(report.data)
+        rubric = study.rubric_definition
+        text = report_csv(report_in_rubric_order(report.data, keys=[*rubric.total_keys, *rubric.item_keys]))
         audit_export(study=study, actor=request.user, export="agreement.csv", text=text, via="api")
         return csv_response(text, filename=f"{study.slug}-agreement.csv")
 
@@ -175,16 +176,20 @@ class ConsensusApi(APIView):
         summary="Consensus and final score per case; which cases wait for adjudication (owners, adjudicators)",
     )
     def get(self, request, slug: str):
-        study = study_access_get(user=request.user, slug=slug, ability=Ability.READ_CASES).study
+        access = study_access_get(user=request.user, slug=slug, ability=Ability.READ_CASES)
         query = self.FilterSerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        rows = selectors.study_consensus(study=study)
+        rows = selectors.study_consensus(study=access.study)
         wanted = query.validated_data.get("needs_adjudication")
         if wanted is not None:
             rows = [row for row in rows if row.needs_adjudication == wanted]
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(rows, request, view=self)
-        return paginator.get_paginated_response(ConsensusSerializer(page, many=True).data)
+        data = ConsensusSerializer(page, many=True).data
+        if reads_cases_blind(access):  # a blind adjudicator knows a case by its id only
+            for row in data:
+                row["filename"] = ""
+        return paginator.get_paginated_response(data)
 
 
 class ConsensusCsvApi(FileResponseMixin, APIView):
@@ -194,8 +199,9 @@ class ConsensusCsvApi(FileResponseMixin, APIView):
         summary="Consensus per case as CSV (owners, adjudicators)",
     )
     def get(self, request, slug: str):
-        study = study_access_get(user=request.user, slug=slug, ability=Ability.READ_CASES).study
-        text = consensus_csv(study=study)
+        access = study_access_get(user=request.user, slug=slug, ability=Ability.READ_CASES)
+        study = access.study
+        text = consensus_csv(study=study, blind=reads_cases_blind(access))
         audit_export(study=study, actor=request.user, export="consensus.csv", text=text, via="api")
         return csv_response(text, filename=f"{study.slug}-consensus.csv")
 
@@ -246,7 +252,14 @@ class AdjudicationApi(APIView):
             "latest": case.adjudications.select_related("adjudicator").last(),
             "can_adjudicate": access.may(Ability.ADJUDICATE),
         }
-        return Response(self.OutputSerializer(body).data)
+        data = self.OutputSerializer(body).data
+        if study.adjudication_blind:  # as on the adjudication page: blind for whoever adjudicates
+            data["filename"] = ""
+            if data["consensus"]:
+                data["consensus"]["filename"] = ""
+            if data["latest"]:
+                data["latest"]["adjudicator"] = ""
+        return Response(data)
 
     @extend_schema(
         operation_id="adjudications_record",

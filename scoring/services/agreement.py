@@ -31,6 +31,8 @@ def agreement_report_build(
     from scoring.agreement import agreement_summary  # NumPy/SciPy/krippendorff: load on first use
 
     keys = [*table.rubric.total_keys, *table.rubric.item_keys]
+    if progress:
+        progress(0, len(keys))  # the page says "0 of N" from the start, not "computing" with no total
     scores = {}
     for done, key in enumerate(keys, start=1):
         low, high = _domain(table, key)

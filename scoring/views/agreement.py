@@ -17,7 +17,7 @@ from django.views.decorators.http import require_POST
 from annotation import services as annotation_services
 from annotation.audit import audit_export
 from annotation.models import Case, Study
-from annotation.permissions import Ability, study_access_get
+from annotation.permissions import Ability, reads_cases_blind, study_access_get
 from annotation.rubrics import RubricValueError, rubric_totals_spec
 from core.http import csv_response
 from scoring import selectors, services
@@ -28,7 +28,7 @@ from scoring.exports import (
     scores_covid_severity_export,
 )
 from scoring.models import AgreementReport
-from scoring.report_formats import figures_by_total, report_csv
+from scoring.report_formats import figures_by_total, report_csv, report_in_rubric_order
 
 
 def _pending(report: AgreementReport | None) -> JsonResponse:
@@ -43,6 +43,11 @@ def _pending(report: AgreementReport | None) -> JsonResponse:
     return response
 
 
+def _score_keys(study) -> list[str]:
+    rubric = study.rubric_definition
+    return [*rubric.total_keys, *rubric.item_keys]
+
+
 @login_required
 def report_page(request: HttpRequest, slug: str) -> HttpResponse:
     access = study_access_get(user=request.user, slug=slug, ability=Ability.VIEW_STUDY)
@@ -55,7 +60,7 @@ def report_page(request: HttpRequest, slug: str) -> HttpResponse:
         "report": report,
         "shown": shown,
         "stale": shown is not None and (report is None or shown.pk != report.pk),
-        "data": shown.data if shown else None,
+        "data": report_in_rubric_order(shown.data, keys=_score_keys(study)) if shown else None,
         "figures_by_total": figures_by_total(shown.plots if shown else {}),
         "totals": study.rubric_definition.totals,
         "items": study.rubric_definition.items,
@@ -64,14 +69,9 @@ def report_page(request: HttpRequest, slug: str) -> HttpResponse:
         "is_owner": access.may(Ability.MANAGE_STUDY),
         "n_excluded": len(selectors.study_exclusion_reasons(study=study)),
         "scores_export": covid_severity_format_fits(study=study),
-        "blind": _blind_adjudicator(access),
+        "blind": reads_cases_blind(access),
     }
     return render(request, "scoring/report.html", context)
-
-
-def _blind_adjudicator(access) -> bool:
-    """An adjudicator who is no owner, in a study that hides filenames from its adjudicators."""
-    return access.study.adjudication_blind and not access.may(Ability.MANAGE_STUDY)
 
 
 @login_required
@@ -98,7 +98,7 @@ def report_csv_view(request: HttpRequest, slug: str) -> HttpResponse:
     report = selectors.agreement_report_current(study=study)
     if report is None or report.status != AgreementReport.Status.DONE:
         return _pending(report)
-    text = report_csv(report.data)
+    text = report_csv(report_in_rubric_order(report.data, keys=_score_keys(study)))
     audit_export(study=study, actor=request.user, export="agreement.csv", text=text)
     return csv_response(text, filename=f"{study.slug}-agreement.csv")
 
@@ -107,7 +107,7 @@ def report_csv_view(request: HttpRequest, slug: str) -> HttpResponse:
 def consensus_csv_view(request: HttpRequest, slug: str) -> HttpResponse:
     access = study_access_get(user=request.user, slug=slug, ability=Ability.READ_CASES)
     study = access.study
-    text = consensus_csv(study=study, blind=_blind_adjudicator(access))
+    text = consensus_csv(study=study, blind=reads_cases_blind(access))
     audit_export(study=study, actor=request.user, export="consensus.csv", text=text)
     return csv_response(text, filename=f"{study.slug}-consensus.csv")
 

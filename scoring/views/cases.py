@@ -7,18 +7,14 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
-from annotation.permissions import Ability, study_access_get
+from annotation.permissions import Ability, reads_cases_blind, study_access_get
 from scoring import case_browser
-
-
-def _blind(access) -> bool:
-    return access.study.adjudication_blind and not access.may(Ability.MANAGE_STUDY)
 
 
 @login_required
 def case_browser_page(request: HttpRequest, slug: str) -> HttpResponse:
     access = study_access_get(user=request.user, slug=slug, ability=Ability.READ_CASES)
-    study, blind = access.study, _blind(access)
+    study, blind = access.study, reads_cases_blind(access)
     query = case_browser.BrowseQuery.from_params(request.GET, blind=blind)
     cases = case_browser.study_cases_browse(study=study, query=query, blind=blind)
     page = Paginator(cases, case_browser.PAGE_SIZE).get_page(request.GET.get("page"))
@@ -42,7 +38,7 @@ def case_page(request: HttpRequest, slug: str, public_id: str) -> HttpResponse:
     study = access.study
     case = get_object_or_404(study.cases.select_related("image", "study"), public_id=public_id)
     detail = case_browser.case_detail_get(
-        case=case, blind=_blind(access), with_model_output=access.may(Ability.MODEL_OUTPUT)
+        case=case, blind=reads_cases_blind(access), with_model_output=access.may(Ability.MODEL_OUTPUT)
     )
     context = {
         "study": study,
@@ -50,6 +46,8 @@ def case_page(request: HttpRequest, slug: str, public_id: str) -> HttpResponse:
         "is_owner": access.may(Ability.MANAGE_STUDY),
         "can_adjudicate": access.may(Ability.ADJUDICATE),
         "columns": case_browser.rubric_columns(study),
+        "item_columns": [(item.key, item.label) for item in study.rubric_definition.items],
+        "total_columns": [(total.key, total.label) for total in study.rubric_definition.totals],
         "items": study.rubric_definition.items,
         "totals": study.rubric_definition.totals,
     }
