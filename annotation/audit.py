@@ -133,6 +133,8 @@ def _show(value: object) -> str:
 def _value(key: str, value: object) -> str:
     if key == "reading_time_s" and isinstance(value, int | float):
         return f"{value:.1f} s"
+    if isinstance(value, Mapping) and all(not isinstance(v, Mapping | list) for v in value.values()):
+        return ", ".join(f"{k.replace(' -> ', ' → ')}: {_show(v)}" for k, v in value.items())  # e.g. moves
     if isinstance(value, Mapping | list):
         return json.dumps(value, sort_keys=True)
     return _show(value)

@@ -3,6 +3,7 @@ from django.core.validators import validate_slug
 
 from accounts.validators import MAX_LENGTH, validate_member_name
 from annotation.models import Assignment, Study, StudyMembership
+from annotation.permissions import GIVEN_ROLES
 from annotation.rubrics import RUBRIC_CHOICES
 from annotation.services.studies import DESIGN_FIXED_REASON, study_settings_fixed
 
@@ -63,7 +64,7 @@ class StudySettingsForm(forms.Form):
 class MemberForm(forms.Form):
     # The same rule as the API's and the commands' (accounts/validators.py).
     username = forms.CharField(max_length=MAX_LENGTH, validators=[validate_member_name])
-    role = forms.ChoiceField(choices=StudyMembership.Role.choices, initial=StudyMembership.Role.RATER)
+    role = forms.ChoiceField(choices=GIVEN_ROLES, initial=StudyMembership.Role.RATER)
 
 
 class MultipleFileInput(forms.ClearableFileInput):

@@ -124,6 +124,11 @@ def study_access_get(*, user: Visitor, slug: str, ability: Ability) -> StudyAcce
     return StudyAccess(membership.study, membership)
 
 
+# The roles a member may be given or changed to: "removed" comes only from removing a rater
+# (annotation/services/repairs.py), which also hands their unread cases to the others.
+GIVEN_ROLES = [(role.value, role.label) for role in Role if role != Role.REMOVED]
+
+
 def may_become_adjudicator(membership: StudyMembership) -> bool:
     # Adjudicators read every rater's scores: a rater of the same study never may.
     return membership.role != Role.RATER

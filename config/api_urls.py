@@ -28,6 +28,16 @@ urlpatterns = [
     path("studies/<slug:slug>/members/", studies.MembersApi.as_view(), name="members"),
     path("studies/<slug:slug>/members/<slug:member_id>/", studies.MemberApi.as_view(), name="member"),
     path(
+        "studies/<slug:slug>/members/<slug:member_id>/removal/",
+        studies.MemberRemovalApi.as_view(),
+        name="member-removal",
+    ),
+    path(
+        "studies/<slug:slug>/members/<slug:member_id>/replacement/",
+        studies.MemberReplacementApi.as_view(),
+        name="member-replacement",
+    ),
+    path(
         "studies/<slug:slug>/members/<slug:member_id>/invitation/",
         studies.MemberInvitationApi.as_view(),
         name="member-invitation",
@@ -36,6 +46,9 @@ urlpatterns = [
     path("studies/<slug:slug>/cases/", cases.CasesApi.as_view(), name="cases"),
     path("studies/<slug:slug>/cases/<slug:case_id>/", cases.CaseApi.as_view(), name="case"),
     path("studies/<slug:slug>/cases/<slug:case_id>/image.png", cases.CaseImageApi.as_view(), name="case-image"),
+    path(
+        "studies/<slug:slug>/cases/<slug:case_id>/exclusion/", cases.CaseExclusionApi.as_view(), name="case-exclusion"
+    ),
     path("studies/<slug:slug>/imports/", cases.ImportsApi.as_view(), name="imports"),
     path("studies/<slug:slug>/imports/<int:job_id>/", cases.ImportApi.as_view(), name="import"),
     path("studies/<slug:slug>/ratings/import/", cases.RatingsImportApi.as_view(), name="ratings-import"),

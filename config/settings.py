@@ -356,6 +356,10 @@ SPECTACULAR_SETTINGS = {
         "JobStatusEnum": "core.models.Job.Status",
         "ModelJobKindEnum": "scoring.models.ModelJob.Kind",
         "ImportRowStatusEnum": ["imported", "duplicate", "rejected", "metadata"],
+        # Every role a membership has, and the roles one may be given (a removed rater comes only
+        # from removing one).
+        "MembershipRoleEnum": "annotation.models.StudyMembership.Role",
+        "GivenRoleEnum": "annotation.permissions.GIVEN_ROLES",
     },
 }
 

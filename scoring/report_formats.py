@@ -115,3 +115,31 @@ def report_in_rubric_order(data: dict | None, *, keys: list[str]) -> dict | None
             for name, c in conditions.items()
         }
     return out
+
+
+def report_with_rater_labels(data: dict | None, *, labels: dict[str, str]) -> dict | None:
+    """A stored report with each username replaced by its blind label ("Rater A") wherever the
+    report names raters (per-rater table, Bland-Altman pairs, kappa pairs), for a blind adjudicator.
+    A name without a label (cannot happen for a study's own raters) becomes "Rater ?"."""
+    if not data:
+        return data
+
+    def name(username: str) -> str:
+        return labels.get(username, "Rater ?")
+
+    out = dict(data)
+    scores = {}
+    for key, score in (data.get("scores") or {}).items():
+        score = dict(score)
+        if isinstance(score.get("raters"), dict):
+            renamed = {name(n): stats for n, stats in score["raters"].items()}
+            score["raters"] = {label: renamed[label] for label in sorted(renamed, key=lambda x: (len(x), x))}
+        if isinstance(score.get("bland_altman"), list):
+            score["bland_altman"] = [{**ba, "a": name(ba["a"]), "b": name(ba["b"])} for ba in score["bland_altman"]]
+        kappa = score.get("weighted_kappa")
+        if isinstance(kappa, dict) and isinstance(kappa.get("pairs"), list):
+            pairs = [{**pair, "raters": [name(r) for r in pair["raters"]]} for pair in kappa["pairs"]]
+            score["weighted_kappa"] = {**kappa, "pairs": pairs}
+        scores[key] = score
+    out["scores"] = scores
+    return out

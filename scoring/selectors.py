@@ -8,10 +8,12 @@ from statistics import median
 import numpy as np
 
 from annotation.models import Adjudication, Case, Study, StudyMembership
+from annotation.permissions import StudyAccess, reads_cases_blind
 from annotation.rubrics import Rubric, rubric_get
 from annotation.selectors import study_assignments_in_analysis, study_main_reads_aided
 from scoring.consensus import consensus_mean
 from scoring.models import DEFAULT_BOOTSTRAP, AgreementReport, ModelJob, Prediction, SaliencyMap
+from scoring.report_formats import report_in_rubric_order, report_with_rater_labels
 
 
 @dataclass
@@ -243,6 +245,16 @@ def agreement_report_current(*, study: Study, n_boot: int = DEFAULT_BOOTSTRAP, s
     return AgreementReport.objects.filter(**agreement_report_key(study=study, n_boot=n_boot, seed=seed)).first()
 
 
+def agreement_report_data_for(*, access: StudyAccess, report: AgreementReport) -> dict:
+    """A stored report as this visitor may read it: in the rubric's order and, for a blind
+    adjudicator (annotation.permissions.reads_cases_blind), with raters by letter, never by name."""
+    rubric = access.study.rubric_definition
+    data = report_in_rubric_order(report.data, keys=[*rubric.total_keys, *rubric.item_keys])
+    if reads_cases_blind(access):
+        data = report_with_rater_labels(data, labels=study_rater_labels_by_name(study=access.study))
+    return data
+
+
 def agreement_report_latest_done(*, study: Study) -> AgreementReport | None:
     return (
         study.agreement_reports.filter(status=AgreementReport.Status.DONE)
@@ -270,6 +282,13 @@ def study_rater_labels(*, study: Study) -> dict[int, str]:
         return (late, member[2].timestamp() if late else 0.0, member[1])
 
     return {user_id: f"Rater {_letters(i)}" for i, (user_id, *_) in enumerate(sorted(members, key=order))}
+
+
+def study_rater_labels_by_name(*, study: Study) -> dict[str, str]:
+    """study_rater_labels keyed by username: for relabelling a stored report, which names raters."""
+    labels = study_rater_labels(study=study)
+    names = study.memberships.filter(user_id__in=labels).values_list("user_id", "user__username")
+    return {username: labels[user_id] for user_id, username in names}
 
 
 def _letters(index: int) -> str:

@@ -92,6 +92,12 @@ ENDPOINTS = [
     # the case has ratings: it stays (409), and only its owner learns that
     ("delete", "/studies/{slug}/cases/{case}/", None, (409, 404, 404, 404, 404, 401)),
     ("get", "/studies/{slug}/cases/{case}/image.png", None, (200, 404, 404, 404, 404, 401)),
+    # repairs: owners only (the case has reads: excluded it stays, with them)
+    ("post", "/studies/{slug}/cases/{case}/exclusion/", {"reason": "lateral view"}, (200, 404, 404, 404, 404, 401)),
+    ("delete", "/studies/{slug}/cases/{case}/exclusion/", None, (409, 404, 404, 404, 404, 401)),  # not excluded
+    # olivia observes: only a rater can be removed or replaced (409), and only her owner learns that
+    ("post", "/studies/{slug}/members/{member}/removal/", None, (409, 404, 404, 404, 404, 401)),
+    ("post", "/studies/{slug}/members/{member}/replacement/", {"new": "cora"}, (409, 404, 404, 404, 404, 401)),
     ("get", "/studies/{slug}/imports/", None, (200, 404, 404, 404, 404, 401)),
     ("post", "/studies/{slug}/imports/", _upload, (202, 404, 404, 404, 404, 401)),
     ("get", "/studies/{slug}/imports/{job}/", None, (200, 404, 404, 404, 404, 401)),

@@ -1,9 +1,10 @@
 """In a study with blind adjudication, an adjudicator who is not an owner finds no filename on the
-agreement report page (its adjudication queue names cases by id) nor in the consensus export;
-the owner still sees both."""
+agreement report page (its adjudication queue names cases by id) nor in the consensus export, and
+no rater's name in the report (page, JSON, CSV, API) or the API; the owner still sees both."""
 
 import csv
 import io
+import re
 
 import pytest
 
@@ -75,3 +76,26 @@ def test_the_api_is_as_blind_as_the_pages(blind_study, personas):
         "secret-name-b.png"
         in api_client(personas["alice"]).get(f"{API}/studies/{blind_study.slug}/consensus/").content.decode()
     )
+
+
+def test_the_report_names_raters_by_letter_for_a_blind_adjudicator(blind_study, client_for, personas):
+    from scoring.models import AgreementReport
+    from scoring.services import agreement_report_execute, agreement_report_request
+    from tests.api_support import API, api_client
+
+    report = agreement_report_request(study=blind_study)
+    agreement_report_execute(report_id=report.pk)
+    assert AgreementReport.objects.get(pk=report.pk).status == AgreementReport.Status.DONE
+    client = client_for("olivia")
+    answers = {
+        "page": client.get(f"/studies/{blind_study.slug}/report/").content.decode(),
+        "json": client.get(f"/studies/{blind_study.slug}/report.json").content.decode(),
+        "csv": client.get(f"/studies/{blind_study.slug}/report.csv").content.decode(),
+        "api": api_client(personas["olivia"]).get(f"{API}/studies/{blind_study.slug}/report/").content.decode(),
+    }
+    for where, body in answers.items():
+        assert "rater1" not in body and "rater2" not in body, where
+    assert re.search(r"Rater [A-C]", answers["page"]) and re.search(r"Rater [A-C]", answers["json"])
+    assert "<figure" not in answers["page"]  # the figures name the raters
+    owner = client_for("alice").get(f"/studies/{blind_study.slug}/report/").content.decode()
+    assert "rater1" in owner and "<figure" in owner

@@ -228,10 +228,34 @@ MATRIX = [
     ("get", "/studies/{slug}/cases/", None, (200, 404, 404, 404, 404, L), None),
     ("get", "/studies/{slug}/cases/{case}/", None, (200, 404, 404, 404, 404, L), None),
     # repairs: owners only
-    ("post", "/studies/{slug}/cases/{case}/exclude/", {"reason": "lateral"}, (302, 404, 404, 404, 404, L), None),
-    ("post", "/studies/{slug}/cases/{case}/restore/", None, (302, 404, 404, 404, 404, L), None),
-    ("post", "/studies/{slug}/members/{rater}/remove/", None, (302, 404, 404, 404, 404, L), None),
-    ("post", "/studies/{slug}/members/{rater}/replace/", {"new": "cora"}, (302, 404, 404, 404, 404, L), None),
+    (
+        "post",
+        "/studies/{slug}/cases/{case}/exclude/",
+        {"reason": "lateral"},
+        (302, 404, 404, 404, 404, L),
+        ("post", "/studies/{slug}/cases/{case}/exclusion/"),
+    ),
+    (
+        "post",
+        "/studies/{slug}/cases/{case}/restore/",
+        None,
+        (302, 404, 404, 404, 404, L),
+        ("delete", "/studies/{slug}/cases/{case}/exclusion/"),
+    ),
+    (
+        "post",
+        "/studies/{slug}/members/{rater}/remove/",
+        None,
+        (302, 404, 404, 404, 404, L),
+        ("post", "/studies/{slug}/members/{member}/removal/"),
+    ),
+    (
+        "post",
+        "/studies/{slug}/members/{rater}/replace/",
+        {"new": "cora"},
+        (302, 404, 404, 404, 404, L),
+        ("post", "/studies/{slug}/members/{member}/replacement/"),
+    ),
     # the site's icon, for everyone (a redirect to the static file)
     ("get", "/favicon.ico", None, (302, 302, 302, 302, 302, 302), None),
 ]

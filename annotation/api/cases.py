@@ -40,7 +40,12 @@ class CaseSerializer(serializers.Serializer):
     image_url = serializers.SerializerMethodField()
     n_assigned = serializers.IntegerField(help_text="Raters assigned.")
     n_done = serializers.IntegerField(help_text="Of them, scored or flagged.")
+    excluded = serializers.SerializerMethodField(help_text="Excluded from every analysis by an owner.")
+    exclusion_reason = serializers.CharField(help_text="Why, when excluded.")
     created_at = serializers.DateTimeField()
+
+    def get_excluded(self, case: Case) -> bool:
+        return case.excluded_at is not None
 
     def get_has_image(self, case: Case) -> bool:
         return case.image_id is not None
@@ -118,6 +123,41 @@ class CaseImageApi(FileResponseMixin, APIView):
     def get(self, request, slug: str, case_id: str):
         case = selectors.case_get_for_owner(user=request.user, slug=slug, public_id=case_id, ability=Ability.READ_CASES)
         return png_response(case.image.display.name)
+
+
+class CaseExclusionApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        reason = serializers.CharField(max_length=500, help_text="Why (kept with the case and in the audit trail).")
+
+    @extend_schema(
+        operation_id="cases_exclude",
+        request=InputSerializer,
+        responses={200: CaseSerializer, **errors(400, 404, 409)},
+        summary="Exclude a case from every analysis, with a reason; its reads stay (owners)",
+        description="The case stays with its reads, marked in the exports; unread assignments are withdrawn. "
+        "409 when it is excluded already or the study is locked.",
+    )
+    def post(self, request, slug: str, case_id: str):
+        case = get_object_or_404(_owner_cases(request, slug), public_id=case_id)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.case_exclude(case=case, reason=data.validated_data["reason"], actor=request.user)
+        return Response(_case_data(request, slug, case_id))
+
+    @extend_schema(
+        operation_id="cases_restore",
+        responses={200: CaseSerializer, **errors(404, 409)},
+        summary="Bring an excluded case back into the analyses, with raters again (owners)",
+    )
+    def delete(self, request, slug: str, case_id: str):
+        case = get_object_or_404(_owner_cases(request, slug), public_id=case_id)
+        services.case_restore(case=case, actor=request.user)
+        return Response(_case_data(request, slug, case_id))
+
+
+def _case_data(request, slug: str, case_id: str) -> dict:
+    case = get_object_or_404(_owner_cases(request, slug), public_id=case_id)
+    return CaseSerializer(case, context={"request": request}).data
 
 
 # --- imports -------------------------------------------------------------------------------------

@@ -13,13 +13,15 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.selectors import user_by_name
 from accounts.services import link_expiry
 from accounts.validators import MAX_LENGTH, validate_member_name
 from annotation import selectors, services
 from annotation.models import Study, StudyMembership
-from annotation.permissions import Ability, may_create_studies, study_access_get
+from annotation.permissions import GIVEN_ROLES, Ability, may_create_studies, study_access_get
 from annotation.rubrics import RUBRIC_CHOICES, RUBRICS
 from core.api import errors
+from core.errors import InvalidInput
 
 SCHEMA_TAG = "studies"
 Role = StudyMembership.Role
@@ -259,7 +261,7 @@ class MembersApi(generics.ListAPIView):
             validators=[validate_member_name],
             help_text="A username, or an e-mail address: someone new gets an invitation by e-mail (coordinators).",
         )
-        role = serializers.ChoiceField(choices=Role.choices, default=Role.RATER)
+        role = serializers.ChoiceField(choices=GIVEN_ROLES, default=Role.RATER)
 
     def get_queryset(self):
         study = study_access_get(user=self.request.user, slug=self.kwargs["slug"], ability=Ability.MANAGE_STUDY).study
@@ -298,7 +300,7 @@ class MembersApi(generics.ListAPIView):
 
 class MemberApi(APIView):
     class UpdateInputSerializer(serializers.Serializer):
-        role = serializers.ChoiceField(choices=Role.choices, required=False)
+        role = serializers.ChoiceField(choices=GIVEN_ROLES, required=False)
         can_adjudicate = serializers.BooleanField(required=False, help_text="Never for a rater of the study.")
 
     @extend_schema(
@@ -323,6 +325,73 @@ class MemberApi(APIView):
                     study=study, user=membership.user, allowed=allowed, actor=request.user
                 )
         return Response(MemberSerializer(membership).data)
+
+
+class RaterRemovedSerializer(serializers.Serializer):
+    reads_done = serializers.IntegerField(help_text="Their finished reads, kept on record.")
+    ratings_kept = serializers.BooleanField(help_text="Whether those reads stay in the analysis.")
+    withdrawn = serializers.IntegerField(help_text="Their unread assignments, withdrawn.")
+    reassigned = serializers.IntegerField(help_text="Reads given to other raters for the cases that lost one.")
+
+
+class MemberRemovalApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        keep_ratings = serializers.BooleanField(default=False, help_text="Keep their finished reads in the analysis.")
+
+    @extend_schema(
+        operation_id="members_remove_rater",
+        request=InputSerializer,
+        responses={200: RaterRemovedSerializer, **errors(400, 404, 409)},
+        summary="Take a rater off the study; their unread cases go to the other raters (owners)",
+        description="The rater loses access. Their finished reads stay on record and count in the analysis only "
+        "with keep_ratings. 409 for a member who is not a rater, or a locked study.",
+    )
+    def post(self, request, slug: str, member_id: str):
+        study = study_access_get(user=request.user, slug=slug, ability=Ability.MANAGE_STUDY).study
+        membership = get_object_or_404(study.memberships.select_related("user"), public_id=member_id)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        result = services.rater_remove(
+            study=study, user=membership.user, keep_ratings=data.validated_data["keep_ratings"], actor=request.user
+        )
+        return Response(RaterRemovedSerializer(result).data)
+
+
+class MemberReplacementApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        new = serializers.CharField(max_length=MAX_LENGTH, help_text="Username or e-mail of an existing account.")
+        keep_ratings = serializers.BooleanField(default=True, help_text="Keep the leaver's finished reads.")
+
+    class OutputSerializer(serializers.Serializer):
+        removed = RaterRemovedSerializer()
+        new_rater = MemberSerializer()
+        moved = serializers.IntegerField(help_text="Reads the new rater received.")
+
+    @extend_schema(
+        operation_id="members_replace_rater",
+        request=InputSerializer,
+        responses={200: OutputSerializer, **errors(400, 404, 409)},
+        summary="Put another account in a rater's place: it takes their unread cases (owners)",
+        description="400 when nobody has that name (invite them first); 409 for a member who is not a rater, a "
+        "newcomer who may not rate (an adjudicator), or a locked study.",
+    )
+    def post(self, request, slug: str, member_id: str):
+        study = study_access_get(user=request.user, slug=slug, ability=Ability.MANAGE_STUDY).study
+        membership = get_object_or_404(study.memberships.select_related("user"), public_id=member_id)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        new = user_by_name(name=data.validated_data["new"])
+        if new is None:
+            raise InvalidInput(f"nobody is called {data.validated_data['new']!r} here: invite them as a member first")
+        result = services.rater_replace(
+            study=study,
+            old=membership.user,
+            new=new,
+            keep_ratings=data.validated_data["keep_ratings"],
+            actor=request.user,
+        )
+        body = {"removed": result.removed, "new_rater": result.new_rater, "moved": result.moved}
+        return Response(self.OutputSerializer(body).data)
 
 
 class MemberInvitationApi(APIView):

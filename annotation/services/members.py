@@ -36,6 +36,8 @@ def membership_add(
     have left (annotation/services/assignment.py study_rebalance)."""
     if study.is_locked:
         raise StudyStateError("the study is locked")
+    if role == StudyMembership.Role.REMOVED:
+        raise StudyStateError("a rater is removed, with their unread cases given to the others, not given a role")
     membership, created = StudyMembership.objects.get_or_create(
         study=study, user=user, defaults={"role": role, "queue_seed": secrets.randbits(48)}
     )

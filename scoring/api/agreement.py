@@ -17,8 +17,8 @@ from rest_framework.views import APIView
 
 from annotation import services as annotation_services
 from annotation.audit import audit_export
-from annotation.models import Case, Study
-from annotation.permissions import Ability, reads_cases_blind, study_access_get
+from annotation.models import Case
+from annotation.permissions import Ability, StudyAccess, reads_cases_blind, study_access_get
 from core.api import FileResponseMixin, errors
 from core.errors import StateConflict
 from core.http import csv_response
@@ -26,7 +26,7 @@ from core.pagination import Pagination
 from scoring import selectors, services
 from scoring.exports import consensus_csv, scores_covid_severity_export
 from scoring.models import AgreementReport
-from scoring.report_formats import report_csv, report_in_rubric_order
+from scoring.report_formats import report_csv
 
 SCHEMA_TAG = "agreement"
 CSV = OpenApiResponse(OpenApiTypes.STR, description="CSV, UTF-8, with a header row.")
@@ -66,15 +66,15 @@ class ReportNotRequested(StateConflict):
     code = "report_not_requested"
 
 
-def _report(request, slug: str) -> tuple[Study, AgreementReport]:
+def _report(request, slug: str) -> tuple[StudyAccess, AgreementReport]:
     """The report for the current ratings, as computed or queued; a GET never starts one."""
-    study = study_access_get(user=request.user, slug=slug, ability=Ability.VIEW_STUDY).study
-    report = selectors.agreement_report_current(study=study)
+    access = study_access_get(user=request.user, slug=slug, ability=Ability.VIEW_STUDY)
+    report = selectors.agreement_report_current(study=access.study)
     if report is None:
         raise ReportNotRequested("no report for the current ratings yet: POST to the report URL to compute it")
     if report.status == AgreementReport.Status.FAILED:
         raise ReportFailed(report.error or "the report could not be computed")
-    return study, report
+    return access, report
 
 
 def _pending(report: AgreementReport) -> Response:
@@ -99,10 +99,10 @@ class ReportApi(APIView):
         "409 `report_not_requested` until then, 202 while it is computed.",
     )
     def get(self, request, slug: str):
-        _, report = _report(request, slug)
+        access, report = _report(request, slug)
         if report.status != AgreementReport.Status.DONE:
             return _pending(report)
-        return Response(report.data)
+        return Response(selectors.agreement_report_data_for(access=access, report=report))
 
     @extend_schema(
         operation_id="report_request",
@@ -113,15 +113,15 @@ class ReportApi(APIView):
         "already (200). Asking again for the same ratings starts nothing new.",
     )
     def post(self, request, slug: str):
-        study = study_access_get(user=request.user, slug=slug, ability=Ability.VIEW_STUDY).study
-        report = services.agreement_report_request(study=study)
+        access = study_access_get(user=request.user, slug=slug, ability=Ability.VIEW_STUDY)
+        report = services.agreement_report_request(study=access.study)
         if report.status == AgreementReport.Status.FAILED:
             raise ReportFailed(report.error or "the report could not be computed")
         if report.status != AgreementReport.Status.DONE:
             response = _pending(report)
             response["Location"] = request.build_absolute_uri()
             return response
-        return Response(report.data)
+        return Response(selectors.agreement_report_data_for(access=access, report=report))
 
 
 class ReportCsvApi(FileResponseMixin, APIView):
@@ -134,11 +134,11 @@ class ReportCsvApi(FileResponseMixin, APIView):
         summary="The agreement report as CSV (owners and observers)",
     )
     def get(self, request, slug: str):
-        study, report = _report(request, slug)
+        access, report = _report(request, slug)
+        study = access.study
         if report.status != AgreementReport.Status.DONE:
             return _pending(report)
-        rubric = study.rubric_definition
-        text = report_csv(report_in_rubric_order(report.data, keys=[*rubric.total_keys, *rubric.item_keys]))
+        text = report_csv(selectors.agreement_report_data_for(access=access, report=report))
         audit_export(study=study, actor=request.user, export="agreement.csv", text=text, via="api")
         return csv_response(text, filename=f"{study.slug}-agreement.csv")
 

@@ -28,7 +28,7 @@ from scoring.exports import (
     scores_covid_severity_export,
 )
 from scoring.models import AgreementReport
-from scoring.report_formats import figures_by_total, report_csv, report_in_rubric_order
+from scoring.report_formats import figures_by_total, report_csv
 
 
 def _pending(report: AgreementReport | None) -> JsonResponse:
@@ -43,11 +43,6 @@ def _pending(report: AgreementReport | None) -> JsonResponse:
     return response
 
 
-def _score_keys(study) -> list[str]:
-    rubric = study.rubric_definition
-    return [*rubric.total_keys, *rubric.item_keys]
-
-
 @login_required
 def report_page(request: HttpRequest, slug: str) -> HttpResponse:
     access = study_access_get(user=request.user, slug=slug, ability=Ability.VIEW_STUDY)
@@ -55,13 +50,15 @@ def report_page(request: HttpRequest, slug: str) -> HttpResponse:
     report = selectors.agreement_report_current(study=study)
     done = report is not None and report.status == AgreementReport.Status.DONE
     shown = report if done else selectors.agreement_report_latest_done(study=study)
+    blind = reads_cases_blind(access)  # raters by letter; the figures name them, so they go
+    data = selectors.agreement_report_data_for(access=access, report=shown) if shown else None
     context = {
         "study": study,
         "report": report,
         "shown": shown,
         "stale": shown is not None and (report is None or shown.pk != report.pk),
-        "data": report_in_rubric_order(shown.data, keys=_score_keys(study)) if shown else None,
-        "figures_by_total": figures_by_total(shown.plots if shown else {}),
+        "data": data,
+        "figures_by_total": {} if blind else figures_by_total(shown.plots if shown else {}),
         "totals": study.rubric_definition.totals,
         "items": study.rubric_definition.items,
         "queue": selectors.adjudication_queue(study=study) if access.may(Ability.READ_CASES) else None,
@@ -69,7 +66,7 @@ def report_page(request: HttpRequest, slug: str) -> HttpResponse:
         "is_owner": access.may(Ability.MANAGE_STUDY),
         "n_excluded": len(selectors.study_exclusion_reasons(study=study)),
         "scores_export": covid_severity_format_fits(study=study),
-        "blind": reads_cases_blind(access),
+        "blind": blind,
     }
     return render(request, "scoring/report.html", context)
 
@@ -85,20 +82,22 @@ def report_request(request: HttpRequest, slug: str) -> HttpResponse:
 
 @login_required
 def report_json(request: HttpRequest, slug: str) -> HttpResponse:
-    study = study_access_get(user=request.user, slug=slug, ability=Ability.VIEW_STUDY).study
-    report = selectors.agreement_report_current(study=study)
+    access = study_access_get(user=request.user, slug=slug, ability=Ability.VIEW_STUDY)
+    report = selectors.agreement_report_current(study=access.study)
     if report is None or report.status != AgreementReport.Status.DONE:
         return _pending(report)
-    return HttpResponse(json.dumps(report.data, allow_nan=False), content_type="application/json")
+    data = selectors.agreement_report_data_for(access=access, report=report)
+    return HttpResponse(json.dumps(data, allow_nan=False), content_type="application/json")
 
 
 @login_required
 def report_csv_view(request: HttpRequest, slug: str) -> HttpResponse:
-    study = study_access_get(user=request.user, slug=slug, ability=Ability.VIEW_STUDY).study
+    access = study_access_get(user=request.user, slug=slug, ability=Ability.VIEW_STUDY)
+    study = access.study
     report = selectors.agreement_report_current(study=study)
     if report is None or report.status != AgreementReport.Status.DONE:
         return _pending(report)
-    text = report_csv(report_in_rubric_order(report.data, keys=_score_keys(study)))
+    text = report_csv(selectors.agreement_report_data_for(access=access, report=report))
     audit_export(study=study, actor=request.user, export="agreement.csv", text=text)
     return csv_response(text, filename=f"{study.slug}-agreement.csv")
 
