@@ -10,12 +10,19 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from annotation.audit import Action, audit_record
-from annotation.models import Assignment, Case, Rating, Study
+from annotation.models import Assignment, Case, Study
 from annotation.permissions import Ability, memberships_that_may
 from annotation.rubrics import RubricValueError, rubric_clean_values, rubric_get
 from annotation.selectors import study_completed_assignments, study_dropped_rater_ids, study_main_reads_aided
 from annotation.services.assignment import assignment_order_key
-from annotation.services.ratings import READING_TIME_MAX_S, rating_submit, reading_time_valid
+from annotation.services.ratings import (
+    BULK_BATCH,
+    IDS_PER_QUERY,
+    READING_TIME_MAX_S,
+    ImportedRead,
+    ratings_bulk_store,
+    reading_time_valid,
+)
 from core.errors import InvalidFile
 from core.spreadsheet import safe_writer, unquote_cell
 from core.types import User
@@ -173,41 +180,94 @@ def ratings_csv_import(
     via: str = "command line",
 ) -> int:
     """Import a whole ratings file, or nothing: returns the number of ratings stored. The trail
-    records the import (by `actor`, None for the command line) besides each rater's revision."""
+    records the import (by `actor`, None for the command line) besides each rater's revision.
+
+    The whole file is validated first; then cases, assignments, ratings and events are written in
+    bulk statements, so that the number of queries does not grow with the number of rows."""
     if study.is_locked:
         raise RatingsCsvError(["the study is locked: ratings can no longer change"])
     parsed = ratings_csv_parse(study=study, data=data, allow_missing_images=allow_missing_images)
-    cases = {case.original_filename: case for case in study.cases.all()}
-    members = {
-        m.user.username: m for m in study.memberships.filter(memberships_that_may(Ability.RATE)).select_related("user")
-    }
-    main_aided = study_main_reads_aided(study)
-    for row in parsed:
-        case = cases.get(row.image)
-        if case is None:  # a past study's image we do not have: never shown to raters
-            case = cases[row.image] = Case.objects.create(study=study, image=None, original_filename=row.image)
-        membership = members[row.rater]
-        assignment, _ = Assignment.objects.get_or_create(
-            case=case,
-            rater=membership.user,
-            aided=main_aided if row.aided is None else row.aided,
-            defaults={
-                "study": study,
-                "order_key": assignment_order_key(seed=membership.queue_seed, case_id=case.pk),
-            },
-        )
-        rating_submit(
-            assignment=assignment,
-            values=row.values,
-            reading_time_s=row.duration_s,
-            source=Rating.Source.IMPORT,
-            rated_at=row.rated_at,
-        )
+    keyed = _read_keys(study, parsed)
+    cases = _import_cases(study, names=[row.image for row in parsed])
+    assignments = _import_assignments(study, keys=[key for _, key in keyed], cases=cases)
+    ratings_bulk_store(
+        study=study,
+        reads=[
+            ImportedRead(
+                assignment=assignments[key], values=row.values, reading_time_s=row.duration_s, rated_at=row.rated_at
+            )
+            for row, key in keyed
+        ],
+    )
     details = {"ratings": len(parsed), "allow_missing_images": allow_missing_images, "via": via}
     audit_record(
         study=study, actor=actor, action=Action.RATINGS_IMPORT, target=f"{len(parsed)} rating(s)", details=details
     )
     return len(parsed)
+
+
+def _import_cases(study: Study, *, names: list[str]) -> dict[str, Case]:
+    """The study's cases by filename, with an image-less case created for each name it lacks (a past
+    study's image we do not have: never shown to raters; parsing refused them unless allowed)."""
+    cases = {case.original_filename: case for case in study.cases.all()}
+    missing = [
+        Case(study=study, image=None, original_filename=name) for name in dict.fromkeys(names) if name not in cases
+    ]
+    # bulk_create sets the new primary keys on PostgreSQL and SQLite >= 3.35, the databases we run on.
+    cases.update((case.original_filename, case) for case in Case.objects.bulk_create(missing, batch_size=BULK_BATCH))
+    return cases
+
+
+def _read_keys(study: Study, parsed: list[ParsedRating]) -> list[tuple[ParsedRating, tuple[str, str, bool]]]:
+    """Each row with the read it is of: (image, rater, aided), an unmarked row being a main read."""
+    main_aided = study_main_reads_aided(study)
+    return [(row, (row.image, row.rater, main_aided if row.aided is None else row.aided)) for row in parsed]
+
+
+def _import_assignments(
+    study: Study, *, keys: list[tuple[str, str, bool]], cases: dict[str, Case]
+) -> dict[tuple[str, str, bool], Assignment]:
+    """The assignment of each read, locked, with its case and current rating; those that do not
+    exist yet are created (the rater's order key as for a read given by the study)."""
+    members = {
+        m.user.username: m for m in study.memberships.filter(memberships_that_may(Ability.RATE)).select_related("user")
+    }
+    keys = list(dict.fromkeys(keys))
+    found = _locked_assignments(
+        case_ids=sorted({cases[image].pk for image, _, _ in keys}),
+        rater_ids=sorted({members[rater].user_id for _, rater, _ in keys}),
+    )
+    assignments, new = {}, []
+    for image, rater, aided in keys:
+        case, membership = cases[image], members[rater]
+        assignment = found.get((case.pk, membership.user_id, aided))
+        if assignment is None:
+            assignment = Assignment(
+                study_id=study.pk,  # ids, not objects: a relation set through its descriptor costs more, per row
+                case_id=case.pk,
+                rater_id=membership.user_id,
+                aided=aided,
+                order_key=assignment_order_key(seed=membership.queue_seed, case_id=case.pk),
+            )
+            new.append(assignment)
+        assignment.case = case  # the same object for every read of the case: no query for its public id
+        assignments[(image, rater, aided)] = assignment
+    Assignment.objects.bulk_create(new, batch_size=BULK_BATCH)
+    return assignments
+
+
+def _locked_assignments(*, case_ids: list[int], rater_ids: list[int]) -> dict[tuple[int, int, bool], Assignment]:
+    """The raters' existing assignments of these cases, locked as rating_store locks one (a rater
+    saving meanwhile waits, so revision numbers stay in order), a query per IDS_PER_QUERY cases."""
+    found = {}
+    for start in range(0, len(case_ids), IDS_PER_QUERY):
+        rows = (
+            Assignment.objects.select_for_update(of=("self",))
+            .select_related("current_rating")
+            .filter(case_id__in=case_ids[start : start + IDS_PER_QUERY], rater_id__in=rater_ids)
+        )
+        found.update(((a.case_id, a.rater_id, a.aided), a) for a in rows)
+    return found
 
 
 def ratings_csv_export(*, study: Study) -> str:
