@@ -190,6 +190,9 @@ class Assignment(models.Model):
         constraints = [models.UniqueConstraint(fields=["case", "rater", "aided"], name="assignment_unique_read")]
         indexes = [
             models.Index(fields=["study", "rater", "completed_at", "order_key"], name="assignment_queue"),
+            # A case's place in the rater's own order (reading/selectors.py): the count of the keys
+            # before it and its neighbours are read from this index alone, never from the rows.
+            models.Index(fields=["study", "rater", "order_key"], name="assignment_rank"),
         ]
 
     def __str__(self) -> str:

@@ -22,6 +22,7 @@ def build_study(n_cases: int, seed: int = 0):
     from django.contrib.auth import get_user_model
     from django.utils import timezone
 
+    from accounts.services import coordinator_set
     from annotation.models import Assignment, Case, Rating, StudyMembership
     from annotation.rubrics import COHEN2020, rubric_totals
     from annotation.services import study_create
@@ -29,6 +30,7 @@ def build_study(n_cases: int, seed: int = 0):
     rng = np.random.default_rng(seed)
     User = get_user_model()
     owner = User.objects.create_user("bench-owner")
+    coordinator_set(user=owner, allowed=True)  # only coordinators create studies
     study = study_create(owner=owner, slug="bench", title="bench", rubric="cohen2020")
     raters = [User.objects.create_user(f"bench-r{i}") for i in range(3)]
     StudyMembership.objects.bulk_create([StudyMembership(study=study, user=u, role="rater") for u in raters])

@@ -67,12 +67,14 @@ def _build(*, n_cases: int, n_raters: int):
     from django.db import transaction
     from django.utils import timezone
 
+    from accounts.services import coordinator_set
     from annotation.models import Assignment, Case, Image, Study, StudyMembership
     from annotation.services import assignment_order_key, membership_add, study_create
 
     User = get_user_model()
     slug = f"bench-{n_cases}"
     owner = User.objects.create_user(username=f"{slug}-owner")
+    coordinator_set(user=owner, allowed=True)  # only coordinators create studies
     raters = [User.objects.create_user(username=f"{slug}-rater{i}") for i in range(n_raters)]
     study = study_create(owner=owner, slug=slug, title=slug, raters_per_case=n_raters)
     seeds = {r.pk: membership_add(study=study, user=r, role=StudyMembership.Role.RATER).queue_seed for r in raters}

@@ -9,10 +9,10 @@ of a model-assisted study (`_model_hint`), which is why this module sits above s
 from dataclasses import dataclass
 
 from django.db.models import Case as CaseWhen
-from django.db.models import Count, F, Max, Min, OuterRef, Q, QuerySet, Value, When
+from django.db.models import Count, F, Func, IntegerField, Min, OuterRef, Q, QuerySet, Subquery, Value, When
 from django.http import Http404
 
-from annotation.models import Assignment, Case, Study
+from annotation.models import Assignment, Case, Rating, Study
 from annotation.permissions import Ability, may, membership_get
 from annotation.rubrics import Rubric, RubricValueError, rubric_get
 from annotation.selectors import count_subquery
@@ -110,26 +110,10 @@ def _rater_visible_queue(*, user: Visitor, study_id: int) -> QuerySet[Assignment
 
 
 def rater_case_get(*, user: Visitor, public_id: str) -> RaterCase:
-    """One of the rater's cases with its place in their queue.
-
-    A fixed number of queries whatever the queue length: one aggregate over the queue's index gives
-    the counts and the order keys of the neighbours, one more query their ids.
-    """
+    """One of the rater's cases with its place in their queue, in a fixed number of queries whatever
+    the queue length (`_queue_place`)."""
     assignment = assignment_get_for_rater(user=user, public_id=public_id)
-    queue = _rater_visible_queue(user=user, study_id=assignment.study_id)
-    key = assignment.order_key
-    counts = queue.aggregate(
-        total=Count("id"),
-        done=Count("id", filter=Q(completed_at__isnull=False)),
-        before=Count("id", filter=Q(order_key__lt=key)),
-        previous_key=Max("order_key", filter=Q(order_key__lt=key)),
-        next_key=Min("order_key", filter=Q(order_key__gt=key)),
-    )
-    neighbours = dict(
-        queue.filter(
-            order_key__in=[k for k in (counts["previous_key"], counts["next_key"]) if k is not None]
-        ).values_list("order_key", "public_id")
-    )
+    place = _queue_place(queue=_rater_visible_queue(user=user, study_id=assignment.study_id), assignment=assignment)
     study, rating = assignment.study, assignment.current_rating
     return RaterCase(
         public_id=assignment.public_id,
@@ -137,20 +121,56 @@ def rater_case_get(*, user: Visitor, public_id: str) -> RaterCase:
         study_title=study.title,
         study_status=study.status,
         rubric=rubric_get(study.rubric),
-        position=counts["before"] + 1,
-        queue_length=counts["total"],
-        done=counts["done"],
+        position=place["before"] + 1,
+        queue_length=place["total"],
+        done=place["done"],
         values=rating.values if rating else None,
-        revision=assignment.ratings.count(),
+        revision=place["revision"],
         flag_reason=assignment.flag_reason,
         flag_note=assignment.flag_note,
-        previous_id=neighbours.get(counts["previous_key"]),
-        next_id=neighbours.get(counts["next_key"]),
-        upcoming_id=_first_id(queue.filter(completed_at__isnull=True).exclude(pk=assignment.pk), "order_key"),
+        previous_id=place["previous_id"],
+        next_id=place["next_id"],
+        upcoming_id=place["upcoming_id"],
         display_width=assignment.case.image.display_width,
         display_height=assignment.case.image.display_height,
         **_model_hint(assignment),
     )
+
+
+def _queue_place(*, queue: QuerySet[Assignment], assignment: Assignment) -> dict:
+    """The counts and neighbours of one assignment in the rater's queue, in one query.
+
+    Each is its own scalar subquery so that each reads the index made for it and nothing else: the
+    counts scan index entries only (`assignment_queue` for done, `assignment_rank` for the total and
+    the keys before this one) and the neighbours are single index seeks. One aggregate computing
+    them all in one pass over the rows made the page grow with the queue (15 ms at 10,000 cases,
+    44 ms at 100,000; bench/reading_next_case.py).
+    """
+    key = assignment.order_key
+    return (
+        Assignment.objects.filter(pk=assignment.pk)
+        .values(
+            total=_count(queue),
+            done=_count(queue.filter(completed_at__isnull=False)),
+            before=_count(queue.filter(order_key__lt=key)),
+            previous_id=_first(queue.filter(order_key__lt=key), "-order_key"),
+            next_id=_first(queue.filter(order_key__gt=key), "order_key"),
+            # Where "Save and next" leads: the page prefetches its image.
+            upcoming_id=_first(queue.filter(completed_at__isnull=True).exclude(pk=assignment.pk), "order_key"),
+            revision=_count(Rating.objects.filter(assignment=assignment.pk)),
+        )
+        .get()
+    )
+
+
+def _count(scope: QuerySet) -> Subquery:
+    # COUNT(*) as a plain function, not an aggregate: no GROUP BY, no column to read, so the
+    # subquery counts index entries alone (COUNT(id) took half as long again on SQLite).
+    return Subquery(scope.order_by().annotate(n=Func(template="COUNT(*)", output_field=IntegerField())).values("n"))
+
+
+def _first(scope: QuerySet[Assignment], order: str) -> Subquery:
+    return Subquery(scope.order_by(order).values("public_id")[:1])
 
 
 def _model_hint(assignment: Assignment) -> dict:

@@ -12,8 +12,9 @@ from annotation.services import assignment_order_key, membership_add, study_crea
 from tests.conftest import COHEN_VALUES
 
 # Session, user, the assignment with its study, case, image and current rating, the membership
-# check, one aggregate for the counts, the revision count, the previous, next and upcoming ids.
-READING_PAGE_QUERIES = 9
+# check, the rater's image-less cases (none), and one query for the place in the queue: the counts,
+# the previous, next and upcoming ids and the revision count (reading.selectors._queue_place).
+READING_PAGE_QUERIES = 6
 
 
 def _bulk_study(*, slug: str, n_cases: int, owner, raters) -> Study:
