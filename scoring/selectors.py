@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from statistics import median
 
 import numpy as np
+from django.core.cache import cache
 
 from annotation.models import Adjudication, Case, Study, StudyMembership
 from annotation.permissions import StudyAccess, reads_cases_blind
@@ -156,6 +157,25 @@ def study_exclusion_reasons(*, study: Study) -> dict[int, str]:
 
 def adjudication_queue(*, study: Study) -> list[CaseConsensus]:
     return [row for row in study_consensus(study=study) if row.needs_adjudication]
+
+
+QUEUE_SHOWN = 50  # the report page lists this many waiting cases; the case browser lists them all
+
+
+def adjudication_queue_head(*, study: Study) -> tuple[list[CaseConsensus], int]:
+    """The first QUEUE_SHOWN cases waiting for adjudication and how many wait, for the report page.
+    Kept in the cache for the study's current ratings_version (every change to ratings, flags,
+    adjudications, exclusions, raters and the analysis settings bumps it), so that a page view does
+    not recompute the whole study's consensus."""
+    study.refresh_from_db(fields=["ratings_version"])
+    # The creation time too: a study id can come back (a restored database, a test's rollback).
+    key = f"adjudication-queue:{study.pk}:{study.created_at.timestamp()}:{study.ratings_version}"
+    cached = cache.get(key)
+    if cached is None:
+        queue = adjudication_queue(study=study)
+        cached = (queue[:QUEUE_SHOWN], len(queue))
+        cache.set(key, cached, timeout=24 * 3600)
+    return cached
 
 
 def case_ratings_for_adjudicator(*, case: Case, blind: bool | None = None) -> list[dict]:

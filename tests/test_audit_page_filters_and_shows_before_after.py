@@ -145,7 +145,8 @@ def test_the_csv_export_honours_the_filters_and_names_the_file(study, personas, 
     assert f"/studies/{study.slug}/export/audit.csv?action=rating_revision&amp;actor=rater1" in page
     response = client.get(f"/studies/{study.slug}/export/audit.csv?action=rating_revision&actor=rater1")
     (row,) = list(csv.DictReader(io.StringIO(response.content.decode())))
-    assert (row["actor"], row["action"], row["target"], row["filename"]) == (
+    # An id that starts with "-" (1 in 64) leaves the safe CSV writer with a leading quote.
+    assert (row["actor"], row["action"], row["target"].removeprefix("'"), row["filename"]) == (
         "rater1",
         "rating_revision",
         one.case.public_id,

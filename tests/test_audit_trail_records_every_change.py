@@ -217,7 +217,9 @@ def test_csv_export_and_command_carry_the_trail(study, personas, client_for):
     assert response.status_code == 200 and "attachment" in response["Content-Disposition"]
     rows = list(csv.DictReader(io.StringIO(response.content.decode())))
     last = rows[-1]  # oldest first
-    assert (last["actor"], last["action"], last["target"]) == ("rater1", "rating_revision", assignment.case.public_id)
+    # An id that starts with "-" (1 in 64) leaves the safe CSV writer with a leading quote.
+    target = last["target"].removeprefix("'")
+    assert (last["actor"], last["action"], target) == ("rater1", "rating_revision", assignment.case.public_id)
     assert json.loads(last["details"])["revision"] == 1
     out = io.StringIO()
     call_command("export_audit", study.slug, stdout=out)

@@ -38,7 +38,10 @@ def test_the_blind_adjudicator_reads_case_ids_not_filenames(blind_study, client_
     assert "secret-name" not in page and "secret-name" not in export
     assert f"<code>{case_b.public_id}</code>" in page  # the queue, by case id
     rows = list(csv.DictReader(io.StringIO(export)))
-    assert {row["case_id"] for row in rows} == set(blind_study.cases.values_list("public_id", flat=True))
+    # An id that starts with "-" leaves the safe CSV writer with a leading quote.
+    assert {row["case_id"].removeprefix("'") for row in rows} == set(
+        blind_study.cases.values_list("public_id", flat=True)
+    )
     assert {row["image"] for row in rows} == {""}
 
 

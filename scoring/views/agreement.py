@@ -50,6 +50,9 @@ def report_page(request: HttpRequest, slug: str) -> HttpResponse:
     report = selectors.agreement_report_current(study=study)
     done = report is not None and report.status == AgreementReport.Status.DONE
     shown = report if done else selectors.agreement_report_latest_done(study=study)
+    queue, queue_total = None, 0
+    if access.may(Ability.READ_CASES):
+        queue, queue_total = selectors.adjudication_queue_head(study=study)
     blind = reads_cases_blind(access)  # raters by letter; the figures name them, so they go
     data = selectors.agreement_report_data_for(access=access, report=shown) if shown else None
     context = {
@@ -61,7 +64,8 @@ def report_page(request: HttpRequest, slug: str) -> HttpResponse:
         "figures_by_total": {} if blind else figures_by_total(shown.plots if shown else {}),
         "totals": study.rubric_definition.totals,
         "items": study.rubric_definition.items,
-        "queue": selectors.adjudication_queue(study=study) if access.may(Ability.READ_CASES) else None,
+        "queue": queue,
+        "queue_total": queue_total,
         "can_adjudicate": access.may(Ability.ADJUDICATE),
         "is_owner": access.may(Ability.MANAGE_STUDY),
         "n_excluded": len(selectors.study_exclusion_reasons(study=study)),
