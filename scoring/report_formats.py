@@ -73,13 +73,15 @@ FIGURE_TITLES = {
 }
 
 
-def figures_by_total(plots: dict[str, str]) -> dict[str, list[tuple[str, str]]]:
+def figures_by_total(plots: dict[str, str], *, linked: bool = False) -> dict[str, list[tuple[str, str]]]:
+    """Per total, (title, SVG markup) of its figures in a fixed order; with linked, (title, the
+    figure's name) for a page that links each figure as its own image."""
     out: dict[str, list[tuple[str, str]]] = {}
     for name, title in FIGURE_TITLES.items():
         for key, markup in plots.items():
             total, _, figure = key.partition(":")
             if figure == name:
-                out.setdefault(total, []).append((title, markup))
+                out.setdefault(total, []).append((title, figure if linked else markup))
     return out
 
 

@@ -6,6 +6,11 @@ urlpatterns = [
     path("studies/<slug:slug>/report/", agreement.report_page, name="report"),
     path("studies/<slug:slug>/report/compute/", agreement.report_request, name="report_request"),
     path("studies/<slug:slug>/report.json", agreement.report_json, name="report_json"),
+    path(
+        "studies/<slug:slug>/report/<int:report_id>/figures/<str:total>/<str:figure>.svg",
+        agreement.report_figure,
+        name="report_figure",
+    ),
     path("studies/<slug:slug>/report.csv", agreement.report_csv_view, name="report_csv"),
     path("studies/<slug:slug>/export/consensus.csv", agreement.consensus_csv_view, name="export_consensus"),
     path("studies/<slug:slug>/export/scores.csv", agreement.export_scores, name="export_scores"),

@@ -178,4 +178,7 @@ def page_ids(rich: RichStudy, personas) -> dict[str, object]:
         "version": rich.ints["version"][0],
         "uidb64": "MQ",
         "token": "not-a-token",
+        "report": 999999,  # no such report: its figures are a 404 for everyone
+        "total": "geographic_extent",
+        "figure": "scatter",
     }

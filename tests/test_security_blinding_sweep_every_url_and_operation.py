@@ -48,6 +48,10 @@ def _fillers(rich) -> dict[str, list[str]]:
         "uidb64": ["MQ"],
         "token": ["set-password-token"],
         "number": all_ints,
+        # a computed report's figures (a figure names raters: never a rater's)
+        "report_id": sorted({*all_ints, *(str(pk) for pk in study.agreement_reports.values_list("pk", flat=True))}),
+        "total": ["geographic_extent", "opacity"],
+        "figure": ["scatter", "kappa"],
         # the admin: a rater or outsider is not staff, one object of each kind is enough
         "object_id": admin_objects,
         "id": admin_objects,

@@ -224,6 +224,14 @@ MATRIX = [
     ("get", "/studies/{slug}/export/audit.csv", None, (200, 404, 404, 404, 404, L), None),
     # reading times per named rater: owners only
     ("get", "/studies/{slug}/effort/", None, (200, 404, 404, 404, 404, L), None),
+    # a figure of a report that does not exist: 404 for all (tests/test_report_figures_are_linked_images.py)
+    (
+        "get",
+        "/studies/{slug}/report/{report}/figures/{total}/{figure}.svg",
+        None,
+        (404, 404, 404, 404, 404, L),
+        None,
+    ),
     # the case browser and case page: owners (and adjudicators, below)
     ("get", "/studies/{slug}/cases/", None, (200, 404, 404, 404, 404, L), None),
     ("get", "/studies/{slug}/cases/{case}/", None, (200, 404, 404, 404, 404, L), None),

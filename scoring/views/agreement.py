@@ -6,6 +6,7 @@ A page view never writes: the report for the current ratings is asked for with a
 
 import json
 
+from csp.decorators import csp_replace
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -61,7 +62,8 @@ def report_page(request: HttpRequest, slug: str) -> HttpResponse:
         "shown": shown,
         "stale": shown is not None and (report is None or shown.pk != report.pk),
         "data": data,
-        "figures_by_total": {} if blind else figures_by_total(shown.plots if shown else {}),
+        "figures_by_total": {} if blind else figures_by_total(shown.plots if shown else {}, linked=True),
+        "figure_report_id": shown.pk if shown else None,
         "totals": study.rubric_definition.totals,
         "items": study.rubric_definition.items,
         "queue": queue,
@@ -73,6 +75,26 @@ def report_page(request: HttpRequest, slug: str) -> HttpResponse:
         "blind": blind,
     }
     return render(request, "scoring/report.html", context)
+
+
+@login_required
+@csp_replace({"default-src": ["'none'"], "style-src": ["'unsafe-inline'"], "script-src": ["'none'"]})
+def report_figure(request: HttpRequest, slug: str, report_id: int, total: str, figure: str) -> HttpResponse:
+    """One stored figure of a computed report, as its own SVG image: the page links it instead of
+    carrying megabytes of data: URLs (a 10,000-case scatter plot is large). A report's figures never
+    change, so the browser may keep them. Matplotlib styles its SVG inline, which this response's own
+    policy allows (an SVG shown as an image runs no script). A blind adjudicator gets a 404, since
+    the figures name the raters."""
+    access = study_access_get(user=request.user, slug=slug, ability=Ability.VIEW_STUDY)
+    if reads_cases_blind(access):
+        raise Http404("no such figure")
+    report = get_object_or_404(access.study.agreement_reports, pk=report_id, status=AgreementReport.Status.DONE)
+    markup = (report.plots or {}).get(f"{total}:{figure}")
+    if not markup:
+        raise Http404("no such figure")
+    response = HttpResponse(markup, content_type="image/svg+xml")
+    response["Cache-Control"] = "private, max-age=86400, immutable"
+    return response
 
 
 @login_required
