@@ -78,9 +78,11 @@ def agreement(value, digits: int = 3):
 
 @register.filter
 def svg(markup: str | None, alt: str = ""):
-    """A figure as an <img> of a data: URL. Matplotlib's SVG styles itself with style attributes and
-    a <style> element, which the site's Content Security Policy refuses inline in a page; inside an
-    image they are the image's own, and an image runs no script whatever its text."""
+    """A figure as an <img> of a data: URL, for the standalone HTML report (one file; the report
+    page links each figure instead: scoring.views.agreement.report_figure). Matplotlib's SVG styles
+    itself with style attributes and a <style> element, which the site's Content Security Policy
+    refuses inline in a page; inside an image they are the image's own, and an image runs no script
+    whatever its text."""
     if not markup:
         return ""
     data = base64.b64encode(markup.encode()).decode("ascii")
