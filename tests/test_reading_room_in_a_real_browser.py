@@ -337,7 +337,13 @@ def test_pages_viewer_report_and_api_docs_work_under_the_content_security_policy
     page.goto(f"{base}/studies/covid/report/")
     page.get_by_role("button", name="Compute the report").click()
     page.wait_for_selector(".plots img")
-    sizes = page.evaluate("[...document.querySelectorAll('.plots img')].map((img) => img.naturalWidth)")
+    # The figures are lazy images (each its own SVG): load them all, then each must decode.
+    sizes = page.evaluate(
+        """Promise.all([...document.querySelectorAll('.plots img')].map((img) => {
+            img.loading = 'eager';
+            return img.decode().then(() => img.naturalWidth, () => 0);
+        }))"""
+    )
     assert sizes and all(width > 100 for width in sizes)  # the SVG figures decode as images
     page.goto(f"{base}/studies/covid/model/")
     page.goto(f"{base}/api/docs/")
