@@ -194,8 +194,15 @@ function confirmLeave() {
   // Resolves to true when the page may move on: nothing unsaved, or the rater chose to leave it.
   if (!unsaved()) return Promise.resolve(true);
   return new Promise((resolve) => {
+    const closed = () => {
+      // The close event comes as a task of its own: Esc then N at once can deliver the first
+      // opening's close to this one while the dialog is open again. Only a real close answers.
+      if (unsavedDialog.open) return;
+      unsavedDialog.removeEventListener("close", closed);
+      resolve(unsavedDialog.returnValue === "leave");
+    };
     unsavedDialog.returnValue = "";
-    unsavedDialog.addEventListener("close", () => resolve(unsavedDialog.returnValue === "leave"), { once: true });
+    unsavedDialog.addEventListener("close", closed);
     unsavedDialog.showModal();
   });
 }
