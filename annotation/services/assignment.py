@@ -7,8 +7,9 @@ from django.db.models import Count, Exists, OuterRef
 
 from annotation import reading_order
 from annotation.audit import Action, audit_record
-from annotation.models import Assignment, Rating, Study, StudyMembership
+from annotation.models import Assignment, Rating, Study
 from annotation.permissions import Ability, memberships_that_may
+from annotation.selectors import study_dropped_rater_ids
 from core.types import User
 
 
@@ -42,8 +43,7 @@ def study_assign_cases(*, study: Study) -> int:
     seeds = {m.user_id: m.queue_seed for m in raters}
     assigned: dict[int, set[int]] = {}  # raters whose reads count towards the case's quota
     readers: dict[int, set[int]] = {}  # everyone with an assignment of the case, counted or not
-    removed = study.memberships.filter(role=StudyMembership.Role.REMOVED, ratings_kept=False)
-    dropped = set(removed.values_list("user_id", flat=True))
+    dropped = set(study_dropped_rater_ids(study=study).values_list("user_id", flat=True))
     for case_id, rater_id in study.assignments.values_list("case_id", "rater_id"):
         readers.setdefault(case_id, set()).add(rater_id)
         if rater_id not in dropped:

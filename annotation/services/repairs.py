@@ -124,7 +124,11 @@ def rater_remove(*, study: Study, user: User, keep_ratings: bool = False, actor:
     study_ratings_changed(study_id=study.pk)
     result = RaterRemoved(done, keep_ratings, withdrawn, reassigned)
     audit_record(
-        study=study, actor=actor, action=Action.RATER_REMOVE, target=user.get_username(), details=_details(result)
+        study=study,
+        actor=actor,
+        action=Action.RATER_REMOVE,
+        target=user.get_username(),
+        details=dataclasses.asdict(result),
     )
     return result
 
@@ -156,10 +160,6 @@ def rater_replace(
         actor=actor,
         action=Action.RATER_REPLACE,
         target=old.get_username(),
-        details={"replaced_by": new.get_username(), "reads_received": moved, **_details(removed)},
+        details={"replaced_by": new.get_username(), "reads_received": moved, **dataclasses.asdict(removed)},
     )
     return RaterReplaced(removed, membership, moved)
-
-
-def _details(result) -> dict:
-    return dataclasses.asdict(result)
