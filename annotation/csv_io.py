@@ -23,6 +23,7 @@ from annotation.services.ratings import (
     ratings_bulk_store,
     reading_time_valid,
 )
+from core.bulk import bulk_insert
 from core.errors import InvalidFile
 from core.spreadsheet import safe_writer, unquote_cell
 from core.types import User
@@ -252,8 +253,21 @@ def _import_assignments(
             new.append(assignment)
         assignment.case = case  # the same object for every read of the case: no query for its public id
         assignments[(image, rater, aided)] = assignment
-    Assignment.objects.bulk_create(new, batch_size=BULK_BATCH)
+    bulk_insert(new)
+    _fill_primary_keys(study, new)
     return assignments
+
+
+def _fill_primary_keys(study: Study, new: list[Assignment]) -> None:
+    """The ids of assignments just inserted (bulk_insert reads none back), by their natural key, a
+    query per IDS_PER_QUERY cases."""
+    by_key = {(a.case_id, a.rater_id, a.aided): a for a in new}
+    case_ids = sorted({a.case_id for a in new})
+    for start in range(0, len(case_ids), IDS_PER_QUERY):
+        rows = Assignment.objects.filter(study_id=study.pk, case_id__in=case_ids[start : start + IDS_PER_QUERY])
+        for pk, *key in rows.values_list("pk", "case_id", "rater_id", "aided"):
+            if (assignment := by_key.get(tuple(key))) is not None:
+                assignment.pk = pk
 
 
 def _locked_assignments(*, case_ids: list[int], rater_ids: list[int]) -> dict[tuple[int, int, bool], Assignment]:

@@ -14,6 +14,7 @@ from annotation.audit import Action, audit_record, audit_scores
 from annotation.models import Assignment, AuditEvent, Rating, Study
 from annotation.rubrics import RubricValueError, rubric_clean_values, rubric_get, rubric_totals
 from annotation.services.studies import StudyStateError, study_ratings_changed
+from core.bulk import bulk_insert
 from core.errors import IdempotencyConflict
 
 # A reading time at or above a day is a clock or client error, not a read.
@@ -142,7 +143,7 @@ class ImportedRead:
 
 
 @transaction.atomic
-def ratings_bulk_store(*, study: Study, reads: list[ImportedRead]) -> list[Rating]:
+def ratings_bulk_store(*, study: Study, reads: list[ImportedRead]) -> int:
     """Store imported reads as `rating_store` would one by one (source IMPORT), in a few bulk
     statements: a revision after the assignment's last, current on it, flags cleared, one
     RATING_REVISION event each. Reads of one assignment become successive revisions in list order.
@@ -173,14 +174,14 @@ def ratings_bulk_store(*, study: Study, reads: list[ImportedRead]) -> list[Ratin
         events.append(_revision_event(rating, assignment=assignment))
         _make_current(assignment, rating, now=now)
         touched[assignment.pk] = assignment
-    Rating.objects.bulk_create(ratings, batch_size=BULK_BATCH)
+    bulk_insert(ratings)
     _assignments_make_current(assignment_ids=sorted(touched), now=now)
     study_ratings_changed(study_id=study.pk)  # once: one new version of the study's ratings
     # The caller's object too: a later save() of it must not write the old version back, or a
     # report cached before the import would be taken for current.
     study.refresh_from_db(fields=["ratings_version"])
-    AuditEvent.objects.bulk_create(events, batch_size=BULK_BATCH)
-    return ratings
+    bulk_insert(events)
+    return len(ratings)
 
 
 def _imported_values(rubric, read: ImportedRead) -> dict[str, int | None]:
