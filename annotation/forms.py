@@ -96,6 +96,43 @@ class UploadForm(forms.Form):
     )
 
 
+class DicomwebImportForm(forms.Form):
+    """What to fetch from the archive of the settings: UIDs or accession numbers (one or more, separated by
+    spaces, commas or lines), or a query; at least one of them."""
+
+    study_uids = forms.CharField(required=False, max_length=20_000, widget=forms.Textarea(attrs={"rows": 2}))
+    series_uids = forms.CharField(required=False, max_length=20_000, widget=forms.Textarea(attrs={"rows": 2}))
+    accession_numbers = forms.CharField(required=False, max_length=20_000, widget=forms.Textarea(attrs={"rows": 2}))
+    modality = forms.ChoiceField(
+        required=False, choices=[("", "CR and DX"), ("CR", "CR only"), ("DX", "DX only")], initial=""
+    )
+    patient_id = forms.CharField(required=False, max_length=64)
+    date_from = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_to = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+    def selection_fields(self) -> dict:
+        """The cleaned form as annotation.services.dicomweb.Selection's fields (the query as key=value pairs)."""
+        data = self.cleaned_data
+        query = []
+        if data["modality"]:
+            query.append(f"modality={data['modality']}")
+        if data["patient_id"].strip():
+            query.append(f"patient_id={data['patient_id'].strip()}")
+        if data["date_from"] or data["date_to"]:
+            start, end = (day.strftime("%Y%m%d") if day else "" for day in (data["date_from"], data["date_to"]))
+            query.append(f"study_date={start}-{end}")
+        return {
+            "study_uids": tuple(_words(data["study_uids"])),
+            "series_uids": tuple(_words(data["series_uids"])),
+            "accession_numbers": tuple(_words(data["accession_numbers"])),
+            "query": query,
+        }
+
+
+def _words(text: str) -> list[str]:
+    return [word for word in text.replace(",", " ").split() if word]
+
+
 class FlagForm(forms.Form):
     reason = forms.ChoiceField(choices=Assignment.FlagReason.choices)
     note = forms.CharField(max_length=500, required=False)

@@ -103,6 +103,41 @@ def decode_image(
     return image
 
 
+@dataclass(frozen=True)
+class DicomSource:
+    """Which DICOM instance an image is: what a structured report about it refers to."""
+
+    study_uid: str
+    series_uid: str
+    sop_instance_uid: str
+    sop_class_uid: str
+
+
+def dicom_source(data: bytes) -> DicomSource | None:
+    """The UIDs of a DICOM file (header only, pixels not read); None for any other file or when a
+    UID is missing or longer than DICOM allows."""
+    if sniff_format(data) != "dicom":
+        return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # pydicom's warnings may quote tag values
+            head = pydicom.dcmread(io.BytesIO(data[: _file_meta_end(data)]))
+            if str(head.file_meta.get("TransferSyntaxUID", "")) == DEFLATED:  # inflated within the cap
+                ds = _read_dicom(data, max_inflated_bytes=DEFAULT_MAX_INFLATED_BYTES)
+            else:
+                ds = pydicom.dcmread(io.BytesIO(data), stop_before_pixels=True, specific_tags=_SOURCE_TAGS)
+    except Exception:  # noqa: BLE001 - pydicom raises many types; the file was decoded already
+        return None
+    uids = [str(ds.get(keyword, "") or "").strip() for keyword in _SOURCE_KEYWORDS]
+    if not all(uids) or any(len(uid) > 64 for uid in uids):
+        return None
+    return DicomSource(*uids)
+
+
+_SOURCE_KEYWORDS = ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID", "SOPClassUID")
+_SOURCE_TAGS = list(_SOURCE_KEYWORDS)
+
+
 def display_png(image: DecodedImage, *, max_side: int = 2048) -> tuple[bytes, int, int]:
     """8-bit greyscale PNG for raters: windowed, downscaled to max_side, no metadata."""
     if max_side < 1:

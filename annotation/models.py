@@ -145,6 +145,12 @@ class Case(models.Model):
     original_filename = models.CharField(max_length=255)
     patient_id = models.CharField(max_length=128, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
+    # The DICOM instance the image came from (a DICOM upload or a DICOMweb import; empty otherwise):
+    # a structured report of the case's scores refers to it (scoring/dicom_sr.py). Owners only.
+    dicom_study_uid = models.CharField(max_length=64, blank=True)
+    dicom_series_uid = models.CharField(max_length=64, blank=True)
+    dicom_sop_instance_uid = models.CharField(max_length=64, blank=True)
+    dicom_sop_class_uid = models.CharField(max_length=64, blank=True)
     # Excluded by an owner (a wrong view, a duplicate): kept with its reads, left out of every
     # analysis and marked in the exports; restoring it brings it back.
     excluded_at = models.DateTimeField(null=True, blank=True)
@@ -253,6 +259,9 @@ class ImportJob(Job):
     upload_dir = models.CharField(max_length=255)
     # What the upload holds until the job ends: counted against the study's storage quota meanwhile.
     upload_bytes = models.PositiveBigIntegerField(default=0)
+    # An import from the DICOMweb archive of the settings instead of an upload (upload_dir empty): what
+    # to fetch (annotation/services/dicomweb.py, Selection). Never credentials: they stay in the settings.
+    dicomweb_selection = models.JSONField(default=dict, blank=True)
     report = models.JSONField(default=list, blank=True)
 
     def counts(self) -> dict[str, int]:

@@ -12,6 +12,7 @@ urlpatterns = [
     path("studies/<slug:slug>/lock/", studies.study_lock, name="study_lock"),
     path("studies/<slug:slug>/upload/", studies.study_upload, name="study_upload"),
     path("studies/<slug:slug>/imports/<int:job_id>/", studies.import_job_detail, name="import_job"),
+    path("studies/<slug:slug>/import/dicomweb/", studies.study_dicomweb_import, name="study_dicomweb_import"),
     path("studies/<slug:slug>/ratings/import/", studies.ratings_upload, name="ratings_upload"),
     path("studies/<slug:slug>/export/ratings.csv", studies.export_ratings, name="export_ratings"),
     path("studies/<slug:slug>/audit/", audit.study_audit, name="study_audit"),

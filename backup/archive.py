@@ -45,6 +45,8 @@ STUDY_FIELDS = [
 IMAGE_FIELDS = ["source_format", "bit_depth", "width", "height", "display_width", "display_height", "created_at"]
 # Added after format version 1 was first written: an older archive lacks them, and gets these.
 IMAGE_FIELDS_LATER = {"original_bytes": 0, "burned_in_annotation": False}
+# Case fields added after format version 1 was first written: "" when an older archive lacks them.
+DICOM_SOURCE_FIELDS = ["dicom_study_uid", "dicom_series_uid", "dicom_sop_instance_uid", "dicom_sop_class_uid"]
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 EXTENSION = re.compile(r"^[a-z0-9]{1,8}$")
 
@@ -93,6 +95,7 @@ def study_manifest(*, study: Study) -> dict:
                 "original_filename": c.original_filename,
                 "patient_id": c.patient_id,
                 "metadata": c.metadata,
+                **{name: getattr(c, name) for name in DICOM_SOURCE_FIELDS},
                 "excluded_at": _when(c.excluded_at),
                 "exclusion_reason": c.exclusion_reason,
                 "created_at": _when(c.created_at),
@@ -348,6 +351,7 @@ def _restore_rows(manifest: dict, files: dict[str, bytes], written: list[str]) -
                 original_filename=c["original_filename"],
                 patient_id=c["patient_id"],
                 metadata=c["metadata"],
+                **{name: c.get(name, "") for name in DICOM_SOURCE_FIELDS},
                 excluded_at=_parse("excluded_at", c.get("excluded_at")),
                 exclusion_reason=c.get("exclusion_reason", ""),
             ),

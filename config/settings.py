@@ -242,6 +242,12 @@ IMPORT_MAX_ARCHIVE_MEMBERS = env_int("IMPORT_MAX_ARCHIVE_MEMBERS", 20_000, minim
 DISPLAY_MAX_SIDE = env_int("DISPLAY_MAX_SIDE", 2048, minimum=64)
 # The memory one image may take to decode, above what the process holds (core/memory.py); 0: no ceiling.
 IMPORT_DECODE_MEMORY_BYTES = env_int("IMPORT_DECODE_MEMORY_MB", 1536, minimum=0) * 1024 * 1024
+# A DICOMweb archive (Orthanc, a PACS) to import cases from and send score reports to (docs/dicom.md):
+# its base URL (".../dicom-web"), HTTP basic credentials, and how long one request may take.
+DICOMWEB_URL = env_str("DICOMWEB_URL", "")
+DICOMWEB_USERNAME = env_str("DICOMWEB_USERNAME", "")
+DICOMWEB_PASSWORD = env_str("DICOMWEB_PASSWORD", "")
+DICOMWEB_TIMEOUT_S = env_int("DICOMWEB_TIMEOUT_S", 30, minimum=1)
 
 # Celery. The default broker is kombu's file-system transport: no server needed on a laptop.
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
@@ -369,7 +375,13 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     # pydicom's warnings can quote tag values, patient names included: keep them out of the logs.
-    "loggers": {"pydicom": {"level": "ERROR"}, "axes": {"level": "WARNING"}},
+    "loggers": {
+        "pydicom": {"level": "ERROR"},
+        "axes": {"level": "WARNING"},
+        # One INFO line per DICOMweb request and per attribute module copied, naming UIDs: not for the logs.
+        "dicomweb_client": {"level": "WARNING"},
+        "highdicom": {"level": "WARNING"},
+    },
 }
 
 # Headers on every page, image and API answer (docs/deploying.md, "Headers"). Content Security

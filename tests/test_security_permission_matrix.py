@@ -71,6 +71,8 @@ MATRIX = [
     ("post", "/studies/{slug}/open/", None, (302, 404, 404, 404, 404, L), ("post", "/studies/{slug}/open/")),
     ("post", "/studies/{slug}/lock/", None, (302, 404, 404, 404, 404, L), ("post", "/studies/{slug}/lock/")),
     ("post", "/studies/{slug}/upload/", _upload, (302, 404, 404, 404, 404, L), ("post", "/studies/{slug}/imports/")),
+    # No archive in the test settings: the owner gets a message that nothing was imported.
+    ("post", "/studies/{slug}/import/dicomweb/", {"study_uids": "1.2.3"}, (302, 404, 404, 404, 404, L), None),
     (
         "get",
         "/studies/{slug}/imports/{job}/",

@@ -194,11 +194,14 @@ def _case_import(*, study: Study, source: Source) -> ImportRow:
                     "the DICOM says text is burned into the pixels (BurnedInAnnotation YES), which may name "
                     "the patient: this study refuses such images (its settings can import and mark them)"
                 )
+            uids = _dicom_source_fields(data) if image.source_format == "dicom" else {}
             if clash:  # a case imported with ratings but without its image gets its image now
                 clash.image = image
-                clash.save(update_fields=["image"])
+                for name, value in uids.items():
+                    setattr(clash, name, value)
+                clash.save(update_fields=["image", *uids])
             else:
-                Case.objects.create(study=study, image=image, original_filename=source.name[:255])
+                Case.objects.create(study=study, image=image, original_filename=source.name[:255], **uids)
     except imaging.ImageRejected as exc:
         files_delete(written)  # stored before the study's own rule refused it (image_store cleans up its own)
         return ImportRow(source.name, source.where, "rejected", str(exc))
@@ -209,6 +212,19 @@ def _case_import(*, study: Study, source: Source) -> ImportRow:
         files_delete(written)
         raise
     return ImportRow(source.name, source.where, "imported")
+
+
+def _dicom_source_fields(data: bytes) -> dict[str, str]:
+    """The Case fields naming the DICOM instance a file is (empty when its header lacks them)."""
+    source = imaging.dicom_source(data)
+    if source is None:
+        return {}
+    return {
+        "dicom_study_uid": source.study_uid,
+        "dicom_series_uid": source.series_uid,
+        "dicom_sop_instance_uid": source.sop_instance_uid,
+        "dicom_sop_class_uid": source.sop_class_uid,
+    }
 
 
 # --- web uploads, imported by a worker -----------------------------------------------------------
@@ -273,6 +289,10 @@ def import_job_execute(*, job_id: int) -> ImportJob | None:
     job = job_claim(model=ImportJob, pk=job_id, select_related=("study",))
     if job is None:
         return None
+    if job.dicomweb_selection:  # from the archive, not an upload
+        from annotation.services.dicomweb import dicomweb_job_execute  # it imports this module
+
+        return dicomweb_job_execute(job=job)
     rows = list(job.report)  # what an interrupted attempt decided already
     already = {row["where"] for row in rows}
 

@@ -12,8 +12,22 @@ from accounts.services import link_expiry
 from annotation import selectors, services
 from annotation.audit import audit_export
 from annotation.csv_io import RatingsCsvError, ratings_csv_export, ratings_csv_import
-from annotation.forms import MemberForm, RatingsUploadForm, StudyForm, StudySettingsForm, UploadForm
+from annotation.forms import (
+    DicomwebImportForm,
+    MemberForm,
+    RatingsUploadForm,
+    StudyForm,
+    StudySettingsForm,
+    UploadForm,
+)
 from annotation.permissions import Ability, may_create_studies, may_invite_accounts, study_access_get
+from annotation.services.dicomweb import (
+    Archive,
+    DicomwebError,
+    Selection,
+    dicomweb_import_job_create,
+    query_parse,
+)
 from core.errors import InvalidInput, NotAllowed, StateConflict
 from core.http import csv_response, png_response
 
@@ -71,6 +85,9 @@ def _study_page(request: HttpRequest, access, *, settings_form: StudySettingsFor
                 "max_request_bytes": settings.UPLOAD_MAX_REQUEST_BYTES,
             },
             ratings_form=RatingsUploadForm(),
+            # The archive's address only (never its credentials), and only where one is configured.
+            dicomweb_archive=Archive(url=settings.DICOMWEB_URL).shown if settings.DICOMWEB_URL else "",
+            dicomweb_form=DicomwebImportForm(),
         )
     return render(request, "annotation/study_detail.html", context, status=400 if settings_form else 200)
 
@@ -153,6 +170,24 @@ def study_upload(request: HttpRequest, slug: str) -> HttpResponse:
         job = services.import_job_create(study=study, user=request.user, files=form.cleaned_data["files"])
     except (services.StudyStateError, services.StorageQuotaExceeded) as exc:
         messages.error(request, f"Nothing uploaded: {exc}.")
+        return redirect("study", slug=slug)
+    return redirect("import_job", slug=slug, job_id=job.pk)
+
+
+@login_required
+@require_POST
+def study_dicomweb_import(request: HttpRequest, slug: str) -> HttpResponse:
+    study = study_access_get(user=request.user, slug=slug, ability=Ability.MANAGE_STUDY).study
+    form = DicomwebImportForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, f"Nothing imported: {_form_problem(form, 'say what to import')}.")
+        return redirect("study", slug=slug)
+    try:
+        fields = form.selection_fields()
+        selection = Selection(**{**fields, "query": query_parse(fields["query"])})
+        job = dicomweb_import_job_create(study=study, user=request.user, selection=selection)
+    except (DicomwebError, services.StudyStateError) as exc:
+        messages.error(request, f"Nothing imported: {exc}.")
         return redirect("study", slug=slug)
     return redirect("import_job", slug=slug, job_id=job.pk)
 
