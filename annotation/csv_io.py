@@ -15,6 +15,7 @@ from annotation.permissions import Ability, memberships_that_may
 from annotation.rubrics import RubricValueError, rubric_clean_values, rubric_get
 from annotation.selectors import study_completed_assignments, study_dropped_rater_ids, study_main_reads_aided
 from annotation.services.assignment import assignment_order_key
+from annotation.services.queues import rater_queues_renumber
 from annotation.services.ratings import (
     BULK_BATCH,
     IDS_PER_QUERY,
@@ -200,6 +201,7 @@ def ratings_csv_import(
             for row, key in keyed
         ],
     )
+    rater_queues_renumber(study_id=study.pk, rater_ids={assignment.rater_id for assignment in assignments.values()})
     details = {"ratings": len(parsed), "allow_missing_images": allow_missing_images, "via": via}
     audit_record(
         study=study, actor=actor, action=Action.RATINGS_IMPORT, target=f"{len(parsed)} rating(s)", details=details

@@ -104,6 +104,11 @@ class StudyMembership(models.Model):
     # A removed rater: when, and whether the owner kept their reads in the analysis.
     removed_at = models.DateTimeField(null=True, blank=True)
     ratings_kept = models.BooleanField(default=False)
+    # The rater's queue in numbers, kept by annotation/services/queues.py so that the reading page
+    # reads them instead of counting a queue that may be 100,000 cases long: the reads with an
+    # image (what the rater sees) and those of them done (scored or flagged).
+    queue_total = models.PositiveIntegerField(default=0)
+    queue_done = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -183,6 +188,9 @@ class Assignment(models.Model):
     # Raters see their own opaque id per assignment, so two raters cannot tell they share a case.
     public_id = models.CharField(max_length=32, unique=True, default=new_public_id)
     order_key = models.BigIntegerField()
+    # 1-based place in the rater's queue (order_key order, reads with an image only; None for a read
+    # of an image-less case), kept by annotation/services/queues.py whenever the queue changes.
+    position = models.PositiveIntegerField(null=True, blank=True)
     # An aided read shows the active model's pre-score (model-assisted studies only).
     aided = models.BooleanField(default=False)
     current_rating = models.OneToOneField("Rating", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")

@@ -18,6 +18,7 @@ from django.utils.dateparse import parse_datetime
 
 from annotation.models import Adjudication, Assignment, AuditEvent, Case, Image, Rating, Study, StudyMembership
 from annotation.services.members import user_get_or_create
+from annotation.services.queues import rater_queues_renumber
 from annotation.services.storage import file_replace, files_delete, image_file_names
 from scoring.models import ModelVersion, Prediction
 
@@ -380,6 +381,7 @@ def _restore_rows(manifest: dict, files: dict[str, bytes], written: list[str]) -
         )
     for a in manifest["assignments"]:
         _assignment(study, a, cases, users, versions)
+    rater_queues_renumber(study_id=study.pk)
     for a in manifest["adjudications"]:
         _with_times(
             Adjudication.objects.create(

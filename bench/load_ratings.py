@@ -11,11 +11,19 @@ is stored exactly once and that no retry added a revision. gunicorn is stopped a
 dropped whatever happens.
 
     .venv/bin/python bench/load_ratings.py [--seconds 120] [--raters 20] [--cases 20000]
+    .venv/bin/python bench/load_ratings.py --baseline bba8f21 [--rounds 2] [--seconds 60]
+
+With --baseline, the same run is made against the code of that revision (unpacked with git archive
+into a temporary folder, served from there with this virtualenv) and against this tree, alternately
+(--rounds times each, baseline first), and the two are printed side by side with their ratios.
+bba8f21 is the code before issue 17; its goal: at least 3x the baseline's ratings per second, with
+POST p95 under 150 ms, every rating stored exactly once.
 
 Needs PostgreSQL on 127.0.0.1:5432 (trust or password in --postgres) and gunicorn installed.
 """
 
 import argparse
+import json
 import os
 import secrets
 import signal
@@ -50,6 +58,10 @@ def main() -> None:
     parser.add_argument("--cases", type=int, default=20_000, help="cases in the study, each read by 3 raters")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn processes (4 threads each)")
     parser.add_argument("--postgres", default="postgres://postgres@127.0.0.1:5432", help="a loopback PostgreSQL server")
+    parser.add_argument("--baseline", help="a git revision to run side by side with this tree (e.g. bba8f21)")
+    parser.add_argument("--rounds", type=int, default=1, help="with --baseline: runs of each side, alternating")
+    parser.add_argument("--source", default=str(ROOT), help=argparse.SUPPRESS)  # the code served and seeded
+    parser.add_argument("--json", help=argparse.SUPPRESS)  # where a run writes its numbers for --baseline
     args = parser.parse_args()
     if not 10 <= args.seconds <= 600 or not 1 <= args.raters <= 50 or not 1 <= args.workers <= 8:
         parser.error("--seconds must be 10-600, --raters 1-50, --workers 1-8")
@@ -60,26 +72,32 @@ def main() -> None:
         parser.error("--postgres must be on loopback: this script creates and drops a database there")
 
     signal.signal(signal.SIGTERM, _interrupt)
+    if args.baseline:
+        _side_by_side(args)
+        return
+    source = Path(args.source)
     database = f"cxr_bench_load_{secrets.token_hex(4)}"
     admin_url = f"{args.postgres.rstrip('/')}/postgres"
     with tempfile.TemporaryDirectory(prefix="bench-load-") as var_dir:
         _create_database(admin_url, database)
         try:
             env = _environment(var_dir=var_dir, database_url=f"{args.postgres.rstrip('/')}/{database}")
-            _setup_django(env)
+            _setup_django(env, source=source)
             started = time.perf_counter()
             study, tokens = _seed(n_cases=args.cases, n_raters=args.raters)
             print(
                 f"Seeded {args.cases:,} cases x 3 raters ({args.raters} raters) "
                 f"in {time.perf_counter() - started:.0f} s."
             )
-            gunicorn = _start_gunicorn(env=env, workers=args.workers)
+            gunicorn = _start_gunicorn(env=env, workers=args.workers, source=source)
             try:
                 run = _load(base=gunicorn.url, tokens=tokens, slug=study.slug, seconds=args.seconds)
             finally:
                 gunicorn.stop()
             checks = _verify(study=study, run=run)
             _report(run=run, checks=checks, args=args)
+            if args.json:
+                Path(args.json).write_text(json.dumps(_numbers(run, checks)))
         finally:
             _close_django()
             _drop_database(admin_url, database)
@@ -124,9 +142,9 @@ def _environment(*, var_dir: str, database_url: str) -> dict[str, str]:
     }
 
 
-def _setup_django(env: dict[str, str]) -> None:
+def _setup_django(env: dict[str, str], *, source: Path) -> None:
     os.environ.update(env)
-    sys.path.insert(0, str(ROOT))
+    sys.path.insert(0, str(source))
     import django
     from django.core.management import call_command
 
@@ -158,7 +176,7 @@ class Gunicorn:
         print("Stopped gunicorn.")
 
 
-def _start_gunicorn(*, env: dict[str, str], workers: int) -> Gunicorn:
+def _start_gunicorn(*, env: dict[str, str], workers: int, source: Path) -> Gunicorn:
     with socket.socket() as probe:  # a free port on loopback; gunicorn binds it a moment later
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -176,7 +194,7 @@ def _start_gunicorn(*, env: dict[str, str], workers: int) -> Gunicorn:
             "--log-level=warning",
             "--no-control-socket",
         ],  # several benches may run on one machine
-        cwd=ROOT,
+        cwd=source,
         env=env,
         start_new_session=True,
     )
@@ -203,11 +221,13 @@ def _seed(*, n_cases: int, n_raters: int):
     from django.db import transaction
     from rest_framework.authtoken.models import Token
 
+    from accounts.services import coordinator_set
     from annotation.models import Case, Image, StudyMembership
     from annotation.services import membership_add, study_create, study_open
 
     User = get_user_model()
     owner = User.objects.create_user(username="bench-owner")
+    coordinator_set(user=owner, allowed=True)  # only coordinators create studies
     study = study_create(owner=owner, slug="bench-load", title="Load test", rubric="cohen2020", raters_per_case=3)
     raters = [User.objects.create_user(username=f"bench-rater{i:02d}") for i in range(n_raters)]
     for rater in raters:
@@ -415,6 +435,67 @@ def _report(*, run: Run, checks: dict[str, tuple[bool, str]], args) -> None:
     print()
     for name, (ok, detail) in checks.items():
         print(f"{'PASS' if ok else 'FAIL'}  {name}: {detail}")
+
+
+# --- side by side with a baseline revision ---------------------------------------------------------
+
+
+def _numbers(run: Run, checks: dict[str, tuple[bool, str]]) -> dict:
+    posts = sorted(ms for log in run.logs for ms in log.post_ms)
+    gets = sorted(ms for log in run.logs for ms in log.next_ms)
+    return {
+        "ratings_per_s": sum(len(log.stored) for log in run.logs) / run.seconds,
+        "post_p50": statistics.median(posts) if posts else None,
+        "post_p95": _p95(posts),
+        "get_p95": _p95(gets),
+        "checks_pass": all(ok for ok, _ in checks.values()),
+    }
+
+
+def _p95(ordered: list[float]) -> float | None:
+    return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))] if ordered else None
+
+
+def _side_by_side(args) -> None:
+    """Run the baseline revision and this tree alternately, each in a process of its own, and print
+    their medians side by side."""
+    passed = ["--seconds", str(args.seconds), "--raters", str(args.raters), "--cases", str(args.cases)]
+    passed += ["--workers", str(args.workers), "--postgres", args.postgres]
+    results: dict[str, list[dict]] = {"baseline": [], "this tree": []}
+    with tempfile.TemporaryDirectory(prefix="bench-load-baseline-") as folder:
+        baseline = Path(folder) / "code"
+        baseline.mkdir()
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", args.baseline], check=True, capture_output=True)
+        subprocess.run(["tar", "-x", "-C", str(baseline)], input=archive.stdout, check=True)
+        for round_number in range(args.rounds):
+            for name, source in (("baseline", baseline), ("this tree", ROOT)):
+                out = Path(folder) / f"{name.replace(' ', '-')}-{round_number}.json"
+                code = args.baseline if name == "baseline" else "working tree"
+                print(f"\n=== {name} ({code}), run {round_number + 1}", flush=True)
+                command = [sys.executable, str(Path(__file__).resolve()), *passed, "--source", str(source)]
+                subprocess.run([*command, "--json", str(out)], check=False)
+                if out.exists():
+                    results[name].append(json.loads(out.read_text()))
+    _print_side_by_side(results, baseline=args.baseline)
+
+
+def _print_side_by_side(results: dict[str, list[dict]], *, baseline: str) -> None:
+    if not all(results.values()):
+        sys.exit("a side produced no numbers: see its output above")
+    medians = {
+        name: {key: statistics.median(run[key] for run in runs) for key in ("ratings_per_s", "post_p50", "post_p95")}
+        for name, runs in results.items()
+    }
+    base, mine = medians["baseline"], medians["this tree"]
+    print(f"\nSide by side (median of {len(results['baseline'])} run(s) each; baseline = {baseline}):")
+    print(f"{'':16}{'ratings/s':>12}{'POST p50 ms':>14}{'POST p95 ms':>14}")
+    for name, m in medians.items():
+        print(f"{name:16}{m['ratings_per_s']:12.1f}{m['post_p50']:14.1f}{m['post_p95']:14.1f}")
+    ratio = mine["ratings_per_s"] / base["ratings_per_s"]
+    stored_once = all(run["checks_pass"] for runs in results.values() for run in runs)
+    print(f"throughput ratio: {ratio:.2f}x (goal >= 3x: {'met' if ratio >= 3 else 'NOT met'})")
+    print(f"POST p95 {mine['post_p95']:.0f} ms (goal < 150 ms: {'met' if mine['post_p95'] < 150 else 'NOT met'})")
+    print(f"every rating stored exactly once in every run: {'yes' if stored_once else 'NO'}")
 
 
 if __name__ == "__main__":

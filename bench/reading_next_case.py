@@ -70,6 +70,7 @@ def _build(*, n_cases: int, n_raters: int):
     from accounts.services import coordinator_set
     from annotation.models import Assignment, Case, Image, Study, StudyMembership
     from annotation.services import assignment_order_key, membership_add, study_create
+    from annotation.services.queues import rater_queues_renumber
 
     User = get_user_model()
     slug = f"bench-{n_cases}"
@@ -111,6 +112,7 @@ def _build(*, n_cases: int, n_raters: int):
         keys = Assignment.objects.filter(study=study, rater=r).order_by("order_key").values_list("order_key", flat=True)
         middle = keys[n_cases // 2]
         Assignment.objects.filter(study=study, rater=r, order_key__lt=middle).update(completed_at=now)
+    rater_queues_renumber(study_id=study.pk)  # what the services do after changing queues in bulk
     return study, raters[0]
 
 

@@ -117,7 +117,7 @@ class QueueMineApi(generics.ListAPIView):
 
     class OutputSerializer(serializers.Serializer):
         id = serializers.CharField(source="public_id")
-        position = serializers.IntegerField(help_text="1-based, in your own order.")
+        position = serializers.IntegerField(source="queue_position", help_text="1-based, in your own order.")
         state = serializers.ChoiceField(choices=["todo", "scored", "flagged"])
         values = serializers.DictField(child=serializers.IntegerField(allow_null=True), allow_null=True)
         totals = serializers.DictField(child=serializers.IntegerField(), allow_null=True)

@@ -10,9 +10,10 @@ from dataclasses import dataclass
 
 from django.db.models import Case as CaseWhen
 from django.db.models import Count, F, Func, IntegerField, Min, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.db.models.functions import Coalesce
 from django.http import Http404
 
-from annotation.models import Assignment, Case, Rating, Study
+from annotation.models import Assignment, Case, Rating, Study, StudyMembership
 from annotation.permissions import Ability, may, membership_get
 from annotation.rubrics import Rubric, RubricValueError, rubric_get
 from annotation.selectors import count_subquery
@@ -76,6 +77,10 @@ class RaterCase:
 
 
 def assignment_get_for_rater(*, user: Visitor, public_id: str) -> Assignment:
+    return _rater_assignment_and_membership(user=user, public_id=public_id)[0]
+
+
+def _rater_assignment_and_membership(*, user: Visitor, public_id: str) -> tuple[Assignment, StudyMembership]:
     # 404, not 403: a rater must not learn that someone else's assignment exists.
     if not user.is_authenticated:
         raise Http404("no such case")
@@ -85,9 +90,10 @@ def assignment_get_for_rater(*, user: Visitor, public_id: str) -> Assignment:
         .exclude(study__status=Study.Status.DRAFT)
         .first()
     )
-    if assignment is None or not may(membership_get(user=user, study=assignment.study_id), Ability.RATE):
+    membership = None if assignment is None else membership_get(user=user, study=assignment.study_id)
+    if assignment is None or not may(membership, Ability.RATE):
         raise Http404("no such case")
-    return assignment
+    return assignment, membership
 
 
 def _first_id(queue: QuerySet[Assignment], order: str) -> str | None:
@@ -112,8 +118,8 @@ def _rater_visible_queue(*, user: Visitor, study_id: int) -> QuerySet[Assignment
 def rater_case_get(*, user: Visitor, public_id: str) -> RaterCase:
     """One of the rater's cases with its place in their queue, in a fixed number of queries whatever
     the queue length (`_queue_place`)."""
-    assignment = assignment_get_for_rater(user=user, public_id=public_id)
-    place = _queue_place(queue=_rater_visible_queue(user=user, study_id=assignment.study_id), assignment=assignment)
+    assignment, membership = _rater_assignment_and_membership(user=user, public_id=public_id)
+    place = _queue_place(user=user, assignment=assignment, membership=membership)
     study, rating = assignment.study, assignment.current_rating
     return RaterCase(
         public_id=assignment.public_id,
@@ -137,22 +143,31 @@ def rater_case_get(*, user: Visitor, public_id: str) -> RaterCase:
     )
 
 
-def _queue_place(*, queue: QuerySet[Assignment], assignment: Assignment) -> dict:
-    """The counts and neighbours of one assignment in the rater's queue, in one query.
+def _queue_place(*, user: Visitor, assignment: Assignment, membership: StudyMembership) -> dict:
+    """The counts and neighbours of one assignment in the rater's queue, in one query whose cost
+    does not grow with the queue.
 
-    Each is its own scalar subquery so that each reads the index made for it and nothing else: the
-    counts scan index entries only (`assignment_queue` for done, `assignment_rank` for the total and
-    the keys before this one) and the neighbours are single index seeks. One aggregate computing
-    them all in one pass over the rows made the page grow with the queue (15 ms at 10,000 cases,
-    44 ms at 100,000; bench/reading_next_case.py).
+    The place and the counts are stored (annotation/services/queues.py keeps them); the neighbours
+    are single seeks in the `assignment_rank` and `assignment_queue` indexes. Counted per page, as
+    before, the page grew with the queue (10 ms at 10,000 cases, 42 ms at 100,000;
+    bench/reading_next_case.py). A read never numbered (position None: only rows written around the
+    services) is counted the old way, so that the page is right even then.
     """
     key = assignment.order_key
-    return (
+    queue = _rater_visible_queue(user=user, study_id=assignment.study_id)
+    numbers = (
+        {"total": Value(membership.queue_total), "done": Value(membership.queue_done)}
+        if assignment.position is not None
+        else {
+            "total": _count(queue),
+            "done": _count(queue.filter(completed_at__isnull=False)),
+            "before": _count(queue.filter(order_key__lt=key)),
+        }
+    )
+    place = (
         Assignment.objects.filter(pk=assignment.pk)
         .values(
-            total=_count(queue),
-            done=_count(queue.filter(completed_at__isnull=False)),
-            before=_count(queue.filter(order_key__lt=key)),
+            **numbers,
             previous_id=_first(queue.filter(order_key__lt=key), "-order_key"),
             next_id=_first(queue.filter(order_key__gt=key), "order_key"),
             # Where "Save and next" leads: the page prefetches its image.
@@ -161,6 +176,9 @@ def _queue_place(*, queue: QuerySet[Assignment], assignment: Assignment) -> dict
         )
         .get()
     )
+    if assignment.position is not None:
+        place["before"] = assignment.position - 1
+    return place
 
 
 def _count(scope: QuerySet) -> Subquery:
@@ -283,7 +301,7 @@ def rater_display_image_path(*, user: Visitor, public_id: str) -> str:
 # with these keys, so a caller cannot reach the case, its filename or anyone else's rating.
 RATER_QUEUE_FIELDS = (
     "public_id",
-    "position",
+    "queue_position",
     "state",
     "values",
     "totals",
@@ -306,7 +324,8 @@ def rater_queue_rows(*, user: Visitor, study: Study) -> QuerySet:
     )
     return (
         queue.annotate(
-            position=count_subquery(before) + 1,
+            # The stored place; counted for a read never numbered (written around the services).
+            queue_position=Coalesce(F("position"), count_subquery(before) + 1),
             state=state,
             values=F("current_rating__values"),
             totals=F("current_rating__totals"),

@@ -260,9 +260,16 @@ def agreement_report_key(*, study: Study, n_boot: int, seed: int) -> dict:
     return {"study": study, "ratings_version": study.ratings_version, "n_boot": n_boot, "seed": seed}
 
 
+REPORT_CONTENT = ("data", "plots")
+
+
 def agreement_report_current(*, study: Study, n_boot: int = DEFAULT_BOOTSTRAP, seed: int = 0) -> AgreementReport | None:
-    """The report for the study's current ratings, computed or queued; None until someone asks."""
-    return AgreementReport.objects.filter(**agreement_report_key(study=study, n_boot=n_boot, seed=seed)).first()
+    """The report for the study's current ratings, computed or queued; None until someone asks.
+
+    Its statistics and figures (megabytes for a large study) are loaded when first read: the page
+    usually has them rendered already (scoring/views/agreement.py)."""
+    reports = AgreementReport.objects.filter(**agreement_report_key(study=study, n_boot=n_boot, seed=seed))
+    return reports.defer(*REPORT_CONTENT).first()
 
 
 def agreement_report_data_for(*, access: StudyAccess, report: AgreementReport) -> dict:
@@ -279,6 +286,7 @@ def agreement_report_latest_done(*, study: Study) -> AgreementReport | None:
     return (
         study.agreement_reports.filter(status=AgreementReport.Status.DONE)
         .order_by("-ratings_version", "-finished_at")
+        .defer(*REPORT_CONTENT)
         .first()
     )
 

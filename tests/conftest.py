@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
 from django.db import connections
 from PIL import Image as PILImage
 
@@ -33,6 +34,7 @@ PASSWORD = "correct horse battery staple"
 
 @pytest.fixture(autouse=True)
 def _isolated_media(settings, tmp_path):
+    cache.clear()  # what one test's pages cached (per report, per ratings version) is not the next one's
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.CELERY_TASK_ALWAYS_EAGER = True
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -48,4 +48,4 @@ def test_import_of_300_ratings_makes_as_many_queries_as_of_30(make_study, monkey
 
     assert Rating.objects.filter(assignment__study=study).count() == (660 if revisions else 330)
     assert counts[300] == counts[30], counts
-    assert counts[30] <= 20, counts  # was about 10 a row
+    assert counts[30] <= 25, counts  # was about 10 a row; numbering the raters' queues takes four

@@ -9,11 +9,13 @@ from django.utils import timezone
 
 from annotation.models import Assignment, Case, Image, Study, StudyMembership
 from annotation.services import assignment_order_key, membership_add, study_create
+from annotation.services.queues import rater_queues_renumber
 from tests.conftest import COHEN_VALUES
 
 # Session, user, the assignment with its study, case, image and current rating, the membership
-# check, the rater's image-less cases (none), and one query for the place in the queue: the counts,
-# the previous, next and upcoming ids and the revision count (reading.selectors._queue_place).
+# check, the rater's image-less cases (none), and one query for the place in the queue: the
+# previous, next and upcoming ids and the revision count beside the stored place and counts
+# (reading.selectors._queue_place).
 READING_PAGE_QUERIES = 6
 
 
@@ -60,6 +62,7 @@ def _bulk_study(*, slug: str, n_cases: int, owner, raters) -> Study:
             Assignment.objects.filter(study=study, rater=rater).order_by("order_key").values_list("pk", flat=True)
         )
         Assignment.objects.filter(pk__in=queue[: n_cases // 2]).update(completed_at=timezone.now())
+    rater_queues_renumber(study_id=study.pk)  # as the services do after changing queues in bulk
     study.refresh_from_db()
     return study
 

@@ -10,6 +10,7 @@ from annotation.audit import Action, audit_record
 from annotation.models import Assignment, Rating, Study
 from annotation.permissions import Ability, memberships_that_may
 from annotation.selectors import study_dropped_rater_ids
+from annotation.services.queues import rater_queues_renumber
 from core.types import User
 
 
@@ -70,6 +71,7 @@ def study_assign_cases(*, study: Study) -> int:
     if study.model_assistance == Study.ModelAssistance.CROSSOVER:
         for rater_id in touched:
             crossover_space(study=study, rater_id=rater_id)
+    rater_queues_renumber(study_id=study.pk, rater_ids=touched)
     return len(new)
 
 
@@ -95,7 +97,11 @@ def unread_withdraw(scope) -> int:
     """Delete the unread assignments in scope, under their row locks, re-checking each is still
     unread: a rater who saves at the same moment keeps their read."""
     ids = list(assignments_unread(scope).select_for_update().values_list("pk", flat=True))
-    Assignment.objects.filter(pk__in=ids).delete()
+    queues = Assignment.objects.filter(pk__in=ids)
+    changed = list(queues.order_by().values_list("study_id", "rater_id").distinct())
+    queues.delete()
+    for study_id in {study_id for study_id, _ in changed}:
+        rater_queues_renumber(study_id=study_id, rater_ids=[rater for study, rater in changed if study == study_id])
     return len(ids)
 
 
@@ -150,9 +156,11 @@ def study_rebalance(*, study: Study, actor: User | None = None) -> int:
         ],
         batch_size=1000,
     )
+    changed = {taker for _, taker, _ in moves} | {giver for giver, _, _ in moves}
     if study.model_assistance == Study.ModelAssistance.CROSSOVER:
-        for rater_id in {taker for _, taker, _ in moves} | {giver for giver, _, _ in moves}:
+        for rater_id in changed:
             crossover_space(study=study, rater_id=rater_id)
+    rater_queues_renumber(study_id=study.pk, rater_ids=changed)
     names = {m.user_id: m.user.get_username() for m in raters}
     counts: dict[str, int] = {}
     for giver, taker, _ in moves:

@@ -5,6 +5,7 @@ from django.db import transaction
 
 from annotation.audit import Action, audit_record
 from annotation.models import Case
+from annotation.services.queues import rater_queues_renumber
 from annotation.services.storage import files_delete
 from annotation.services.studies import StudyStateError
 from core.types import User
@@ -28,6 +29,7 @@ def case_remove(*, case: Case, actor: User | None) -> None:
         if case.adjudications.exists():
             raise StudyStateError("this case was adjudicated: it stays in the study")
         image = case.image
+        raters = list(case.assignments.values_list("rater_id", flat=True))
         audit_record(
             study=study,
             actor=actor,
@@ -36,6 +38,7 @@ def case_remove(*, case: Case, actor: User | None) -> None:
             details={"filename": case.original_filename, "sha256": image.sha256 if image else ""},
         )
         case.delete()
+        rater_queues_renumber(study_id=study.pk, rater_ids=raters)
         if image is not None and not image.cases.exists():
             names = [image.original.name, image.display.name]
             image.delete()

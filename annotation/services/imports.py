@@ -18,6 +18,7 @@ from annotation.ingest import Limits, MetadataError, Source, metadata_parse, met
 from annotation.models import Case, ImportJob, Study
 from annotation.selectors import study_storage_used
 from annotation.services.assignment import study_assign_cases
+from annotation.services.queues import rater_queues_renumber
 from annotation.services.storage import files_delete, image_store
 from annotation.services.studies import StudyStateError
 from core.errors import TooLarge
@@ -104,6 +105,8 @@ def images_import(
             add(row)
     if study.status == Study.Status.OPEN:
         study_assign_cases(study=study)
+    if report.count("imported"):  # an image for a case imported without one puts it in raters' queues
+        rater_queues_renumber(study_id=study.pk)
     return report
 
 

@@ -6,14 +6,15 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import models, transaction
-from django.db.models import Max, OuterRef, Subquery, Value
+from django.db.models import F, Max, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from annotation.audit import Action, audit_record, audit_scores
 from annotation.models import Assignment, AuditEvent, Rating, Study
 from annotation.rubrics import RubricValueError, rubric_clean_values, rubric_get, rubric_totals
-from annotation.services.studies import StudyStateError, study_ratings_changed
+from annotation.services.queues import rater_queue_count_done
+from annotation.services.studies import StudyStateError
 from core.bulk import bulk_insert
 from core.errors import IdempotencyConflict
 
@@ -31,6 +32,8 @@ NO_LONGER_YOURS = "this case is no longer yours to read: the study's owner gave 
 # parameters a statement) and ids per IN (...), within that bound.
 BULK_BATCH = 1000
 IDS_PER_QUERY = 500
+# What a save or a flag changes on the assignment.
+CHANGED_BY_A_READ = ("current_rating", "flag_reason", "flag_note", "flagged_at", "completed_at")
 
 
 def reading_time_valid(value: float) -> bool:
@@ -81,7 +84,7 @@ def rating_store(
     Raises RubricValueError for an incomplete or out-of-range set of values, StudyStateError when the
     study does not accept ratings.
     """
-    locked = Assignment.objects.select_for_update().select_related("study", "case").filter(pk=assignment.pk).first()
+    locked = _assignment_locked(assignment)
     if locked is None:  # withdrawn while the rater had it open (annotation/services/repairs.py)
         raise StudyStateError(NO_LONGER_YOURS)
     rubric = rubric_get(locked.study.rubric)
@@ -115,11 +118,12 @@ def rating_store(
         client_key=client_key,
         model_version_shown=model_version_shown,
     )
+    if locked.completed_at is None:
+        rater_queue_count_done(assignment=locked)
     locked.current_rating = rating
     locked.flag_reason, locked.flag_note, locked.flagged_at = "", "", None
     locked.completed_at = locked.completed_at or now
-    locked.save(update_fields=["current_rating", "flag_reason", "flag_note", "flagged_at", "completed_at"])
-    study_ratings_changed(study_id=locked.study_id)
+    locked.save(update_fields=CHANGED_BY_A_READ)
     # The actor is the rater whose scores these are, also for an owner's CSV import of them.
     audit_record(
         study=locked.study_id,
@@ -128,8 +132,40 @@ def rating_store(
         target=locked.case.public_id,
         details=_revision_details(rating, previous=previous, was_flagged=was_flagged, assignment=locked),
     )
-    assignment.refresh_from_db()
+    _study_changed_while_writable(locked.study, source=source)
+    _copy_read_fields(locked, into=assignment)
     return rating, True
+
+
+def _assignment_locked(assignment: Assignment) -> Assignment | None:
+    """The assignment under its row lock, with its study, case and current rating. Only its own row:
+    a FOR UPDATE over the join locked the study's row too, so that every save of every rater waited
+    for the one before (bench/load_ratings.py). Whether the study still accepts the write is settled
+    at the end instead (`_study_changed_while_writable`)."""
+    return (
+        Assignment.objects.select_for_update(of=("self",))
+        .select_related("study", "case", "current_rating")
+        .filter(pk=assignment.pk)
+        .first()
+    )
+
+
+def _study_changed_while_writable(study: Study, *, source: str) -> None:
+    """A new version of the study's ratings (a cached report is then out of date), written last, so
+    that the study's row is locked only from here to the commit, and only while the study still
+    accepts the write: when a lock (or close) of the study committed since `_ensure_writable` read
+    it, nothing is updated and the whole save is undone with the reason."""
+    accepts = ~Q(status=Study.Status.LOCKED) if source == Rating.Source.IMPORT else Q(status=Study.Status.OPEN)
+    if not Study.objects.filter(accepts, pk=study.pk).update(ratings_version=F("ratings_version") + 1):
+        study.refresh_from_db(fields=["status"])
+        _ensure_writable(study, source=source)
+        raise StudyStateError("the study no longer accepts ratings")
+
+
+def _copy_read_fields(locked: Assignment, *, into: Assignment) -> None:
+    # The caller's object as saved, without reading the row again.
+    for name in (*CHANGED_BY_A_READ, "current_rating_id"):
+        setattr(into, name, getattr(locked, name))
 
 
 @dataclass(frozen=True)
@@ -176,7 +212,7 @@ def ratings_bulk_store(*, study: Study, reads: list[ImportedRead]) -> int:
         touched[assignment.pk] = assignment
     bulk_insert(ratings)
     _assignments_make_current(assignment_ids=sorted(touched), now=now)
-    study_ratings_changed(study_id=study.pk)  # once: one new version of the study's ratings
+    _study_changed_while_writable(study, source=Rating.Source.IMPORT)  # once: one new version of its ratings
     # The caller's object too: a later save() of it must not write the old version back, or a
     # report cached before the import would be taken for current.
     study.refresh_from_db(fields=["ratings_version"])
@@ -285,7 +321,7 @@ def assignment_flag(*, assignment: Assignment, reason: str, note: str = "") -> A
         raise RubricValueError(f"unknown flag reason {reason!r}")
     if reason == Assignment.FlagReason.OTHER and not note.strip():
         raise RubricValueError("say why the case is flagged")
-    locked = Assignment.objects.select_for_update().select_related("study", "case").filter(pk=assignment.pk).first()
+    locked = _assignment_locked(assignment)
     if locked is None:
         raise StudyStateError(NO_LONGER_YOURS)
     _ensure_writable(locked.study, source=Rating.Source.WEB)
@@ -293,9 +329,10 @@ def assignment_flag(*, assignment: Assignment, reason: str, note: str = "") -> A
     now = timezone.now()
     locked.flag_reason, locked.flag_note, locked.flagged_at = reason, note.strip()[:500], now
     locked.current_rating = None
+    if locked.completed_at is None:
+        rater_queue_count_done(assignment=locked)
     locked.completed_at = locked.completed_at or now
-    locked.save(update_fields=["flag_reason", "flag_note", "flagged_at", "current_rating", "completed_at"])
-    study_ratings_changed(study_id=locked.study_id)
+    locked.save(update_fields=CHANGED_BY_A_READ)
     audit_record(
         study=locked.study_id,
         actor=locked.rater_id,
@@ -307,5 +344,6 @@ def assignment_flag(*, assignment: Assignment, reason: str, note: str = "") -> A
             "before": audit_scores(values=previous.values, totals=previous.totals) if previous else None,
         },
     )
-    assignment.refresh_from_db()
+    _study_changed_while_writable(locked.study, source=Rating.Source.WEB)
+    _copy_read_fields(locked, into=assignment)
     return locked

@@ -4,14 +4,19 @@ A page view never writes: the report for the current ratings is asked for with a
 "Compute" button), and the page shows the latest finished report meanwhile.
 """
 
+import functools
+import hashlib
 import json
 
 from csp.decorators import csp_replace
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import pluralize
+from django.template.loader import get_template, render_to_string
+from django.utils.safestring import mark_safe
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
@@ -55,17 +60,13 @@ def report_page(request: HttpRequest, slug: str) -> HttpResponse:
     if access.may(Ability.READ_CASES):
         queue, queue_total = selectors.adjudication_queue_head(study=study)
     blind = reads_cases_blind(access)  # raters by letter; the figures name them, so they go
-    data = selectors.agreement_report_data_for(access=access, report=shown) if shown else None
     context = {
         "study": study,
         "report": report,
         "shown": shown,
         "stale": shown is not None and (report is None or shown.pk != report.pk),
-        "data": data,
-        "figures_by_total": {} if blind else figures_by_total(shown.plots if shown else {}, linked=True),
-        "figure_report_id": shown.pk if shown else None,
+        "report_section": _report_section(request, access=access, report=shown, blind=blind) if shown else "",
         "totals": study.rubric_definition.totals,
-        "items": study.rubric_definition.items,
         "queue": queue,
         "queue_total": queue_total,
         "can_adjudicate": access.may(Ability.ADJUDICATE),
@@ -75,6 +76,48 @@ def report_page(request: HttpRequest, slug: str) -> HttpResponse:
         "blind": blind,
     }
     return render(request, "scoring/report.html", context)
+
+
+# A finished report never changes, so its statistics and figure links are rendered once (per kind of
+# visitor: raters by name or, for a blind adjudicator, by letter) and kept in the cache: drawing the
+# tables of a 10,000-case report cost more than sending its JSON (bench/report_pages.py). The key
+# names the templates' own digest, so that a new release never shows an old rendering.
+REPORT_SECTION_TEMPLATES = (
+    "scoring/_report_section.html",
+    "scoring/_report_body.html",
+    "scoring/_agreement_legend.html",
+)
+REPORT_SECTION_SECONDS = 24 * 3600
+
+
+def _report_section(request: HttpRequest, *, access, report: AgreementReport, blind: bool) -> str:
+    # The finish time too: a report id alone can come back (a database restored, a test rolled back).
+    stamp = f"{report.pk}:{report.finished_at.timestamp() if report.finished_at else 0}"
+    key = f"report-section:{_templates_digest()}:{stamp}:{access.study.slug}:{'blind' if blind else 'named'}"
+    html = cache.get(key)
+    if html is None:
+        rubric = access.study.rubric_definition
+        context = {
+            "study": access.study,
+            "data": selectors.agreement_report_data_for(access=access, report=report),
+            # The figures name the raters: none for a blind adjudicator.
+            "figures_by_total": {} if blind else figures_by_total(report.plots or {}, linked=True),
+            "figure_report_id": report.pk,
+            "totals": rubric.totals,
+            "items": rubric.items,
+            "blind": blind,
+        }
+        html = render_to_string("scoring/_report_section.html", context, request=request)
+        cache.set(key, html, REPORT_SECTION_SECONDS)
+    return mark_safe(html)  # noqa: S308 - rendered by our own templates, escaping applied there
+
+
+@functools.cache
+def _templates_digest() -> str:
+    digest = hashlib.sha256()
+    for name in REPORT_SECTION_TEMPLATES:
+        digest.update(get_template(name).template.source.encode())
+    return digest.hexdigest()[:16]
 
 
 @login_required
