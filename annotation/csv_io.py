@@ -83,6 +83,7 @@ def _parse_rows(study: Study, rubric, text: str, allow_missing_images: bool) -> 
         raise RatingsCsvError(errors)
     images = set(study.cases.values_list("original_filename", flat=True))
     raters = set(study.memberships.filter(memberships_that_may(Ability.RATE)).values_list("user__username", flat=True))
+    main_aided, crossover = study_main_reads_aided(study), study.model_assistance == Study.ModelAssistance.CROSSOVER
     parsed, seen = [], {}
     for line, row in enumerate(reader, start=2):
         if (row.get("status") or "").strip() == "flagged":
@@ -99,6 +100,8 @@ def _parse_rows(study: Study, rubric, text: str, allow_missing_images: bool) -> 
         if rater not in raters:
             row_errors.append(f"rater {rater!r} is not a rater of the study")
         aided = _row_aided(row, row_errors)
+        if aided is not None and aided != main_aided and not crossover:
+            row_errors.append(f"aided {row['aided'].strip()!r}: only a crossover study has aided and unaided reads")
         if (image, rater, aided) in seen:
             row_errors.append(f"duplicate of line {seen[(image, rater, aided)]} (same image and rater)")
         seen.setdefault((image, rater, aided), line)

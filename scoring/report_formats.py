@@ -6,6 +6,8 @@ from core.spreadsheet import safe_writer
 from scoring.agreement.base import ICC_KEYS, LEVELS
 
 COLUMNS = ["score", "statistic", "variant", "value", "ci95_low", "ci95_high", "n_cases", "note"]
+# The variance components in reading order; SEM and MDC95 (Weir 2005) follow from them.
+VARIANCE_PARTS = ("case", "reader", "residual", "sem", "mdc95")
 
 
 def _ci(entry: dict | None) -> tuple[object, object]:
@@ -18,9 +20,12 @@ def _rows_for_score(key: str, score: dict):
     for level, entry in score.get("krippendorff_alpha", {}).items():
         yield [key, "krippendorff_alpha", level, entry.get("value"), *_ci(entry), n, entry.get("reason", "")]
     for name, entry in score.get("icc", {}).items():
-        yield [key, "icc", name, entry.get("value"), *_ci(entry), score.get("icc_n_cases", ""), entry.get("reason", "")]
+        note = "; ".join(filter(None, [entry.get("estimator"), entry.get("reason")]))
+        yield [key, "icc", name, entry.get("value"), *_ci(entry), entry.get("n_cases", score.get("icc_n_cases")), note]
     fleiss = score.get("fleiss_kappa")
-    yield [key, "fleiss_kappa", "", fleiss, None, None, n, score.get("undefined", {}).get("fleiss_kappa", "")]
+    fleiss_n = score.get("fleiss_kappa_n_cases", n)
+    yield [key, "fleiss_kappa", "", fleiss, None, None, fleiss_n, score.get("undefined", {}).get("fleiss_kappa", "")]
+    yield from _rows_for_new_coefficients(key, score)
     kappa = score.get("weighted_kappa", {})
     yield [key, "weighted_kappa", "mean", kappa.get("mean"), *_ci(kappa), n, kappa.get("reason", "")]
     for pair in kappa.get("pairs", []):
@@ -51,6 +56,41 @@ def _rows_for_score(key: str, score: dict):
             entry.get("n", ""),
             "limits of agreement in the CI columns",
         ]
+
+
+def _rows_for_new_coefficients(key: str, score: dict):
+    """Gwet's AC1/AC2, Lin's CCC, the variance components and the test for reader differences."""
+    for name in ("gwet_ac1", "gwet_ac2"):
+        entry = score.get(name)
+        if isinstance(entry, dict):
+            note = entry.get("reason") or (f"SE {entry['se']:.6g}" if entry.get("se") is not None else "")
+            yield [key, name, entry.get("weights", ""), entry.get("value"), *_ci(entry), entry.get("n_cases"), note]
+    ccc = score.get("lin_ccc")
+    if isinstance(ccc, dict):
+        method, note = ccc.get("method", ""), ccc.get("reason", "")
+        yield [key, "lin_ccc", method, ccc.get("value"), *_ci(ccc), ccc.get("n_cases"), note]
+    for cut in score.get("kappa_at_cutoffs") or []:
+        variant, n = f">= {cut['cutoff']:g}", cut.get("n_cases")
+        share = f"positive share {cut['positive_share']:.6g}" if cut.get("positive_share") is not None else ""
+        yield [key, "cutoff_cohen_kappa_mean", variant, cut.get("cohen_kappa_mean"), None, None, n, share]
+        fleiss = cut.get("fleiss_kappa") or {}
+        yield [key, "cutoff_fleiss_kappa", variant, fleiss.get("value"), None, None, n, fleiss.get("reason", "")]
+        ac1 = cut.get("gwet_ac1") or {}
+        yield [key, "cutoff_gwet_ac1", variant, ac1.get("value"), *_ci(ac1), n, ac1.get("reason", "")]
+    components = score.get("variance_components")
+    if not isinstance(components, dict):
+        return
+    n, note = components.get("n_cases"), components.get("reason", components.get("estimator", ""))
+    for part in VARIANCE_PARTS:
+        yield [key, "variance_component", part, (components.get(part) or {}).get("value"), None, None, n, note]
+    for name in ("reader_test", "reader_test_ordinal"):
+        test = components.get(name)
+        if isinstance(test, dict):
+            statistic = test.get("statistic")
+            note = (
+                f"statistic {statistic:.6g}, df {test.get('df')}" if statistic is not None else test.get("reason", "")
+            )
+            yield [key, name, test.get("test", ""), test.get("p_value"), None, None, test.get("n_cases"), note]
 
 
 def report_csv(data: dict) -> str:
@@ -106,17 +146,35 @@ def report_in_rubric_order(data: dict | None, *, keys: list[str]) -> dict | None
         score["krippendorff_alpha"] = _ordered(score.get("krippendorff_alpha"), LEVELS)
         score["icc"] = _ordered(score.get("icc"), ICC_KEYS)
         score["raters"] = _ordered(score.get("raters"), ())
+        score["variance_components"] = _ordered(
+            score.get("variance_components"), ("estimator", "n_cases", "n_ratings", *VARIANCE_PARTS, "reader_test")
+        )
         scores[key] = score
     out["scores"] = scores
     if isinstance(data.get("model"), dict):
         out["model"] = {**data["model"], "scores": _ordered(data["model"].get("scores"), keys)}
     if isinstance(data.get("reading_conditions"), dict):
-        conditions = _ordered(data["reading_conditions"], ("unaided", "aided"))
+        conditions = _ordered(data["reading_conditions"], ("unaided", "aided", "comparison"))
         out["reading_conditions"] = {
-            name: {**c, "scores": _ordered(c.get("scores"), keys)} if isinstance(c, dict) else c
+            name: _comparison_in_order(c, keys)
+            if name == "comparison"
+            else {**c, "scores": _ordered(c.get("scores"), keys)}
+            if isinstance(c, dict)
+            else c
             for name, c in conditions.items()
         }
     return out
+
+
+def _comparison_in_order(comparison: dict | None, keys: list[str]) -> dict | None:
+    """The crossover comparison: totals in the rubric's order, reading time last, readers by name."""
+    ordered = _ordered(comparison, [*keys, "reading_time_s"])
+    if not isinstance(ordered, dict):
+        return ordered
+    return {
+        key: {**entry, "readers": _ordered(entry.get("readers"), ())} if isinstance(entry, dict) else entry
+        for key, entry in ordered.items()
+    }
 
 
 def report_with_rater_labels(data: dict | None, *, labels: dict[str, str]) -> dict | None:
@@ -144,4 +202,18 @@ def report_with_rater_labels(data: dict | None, *, labels: dict[str, str]) -> di
             score["weighted_kappa"] = {**kappa, "pairs": pairs}
         scores[key] = score
     out["scores"] = scores
+    comparison = (data.get("reading_conditions") or {}).get("comparison")
+    if isinstance(comparison, dict):  # the crossover comparison's per-reader rows
+        relabelled = {}
+        for key, entry in comparison.items():
+            if isinstance(entry, dict) and isinstance(entry.get("readers"), dict):
+                renamed = {name(n): stats for n, stats in entry["readers"].items()}
+                entry = {**entry, "readers": {label: renamed[label] for label in sorted(renamed, key=_label_order)}}
+            relabelled[key] = entry
+        out["reading_conditions"] = {**data["reading_conditions"], "comparison": relabelled}
     return out
+
+
+def _label_order(label: str) -> tuple[int, str]:
+    """Blind labels in reading order: "Rater B" before "Rater AA"."""
+    return len(label), label

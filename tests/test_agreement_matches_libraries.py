@@ -47,11 +47,19 @@ def test_weighted_kappa_equals_scikit_learn_for_every_pair(seed):
     assert result["mean"] == pytest.approx(np.mean(expected), abs=1e-12)
 
 
-def test_fleiss_kappa_equals_statsmodels_on_complete_cases():
-    ratings = noisy_ratings(4)
-    complete = ratings[~np.isnan(ratings).any(axis=1)].astype(int)
-    table, _ = aggregate_raters(complete, n_cat=9)
+def test_fleiss_kappa_equals_statsmodels_when_every_case_has_three_ratings_from_any_raters():
+    # Fleiss (1971) needs the same number of ratings per case, not the same raters (issue 15).
+    ratings = noisy_ratings(4, missing=0)
+    skipped = np.random.default_rng(4).integers(0, 4, ratings.shape[0])
+    ratings[np.arange(ratings.shape[0]), skipped] = np.nan
+    present = ratings[~np.isnan(ratings)].reshape(-1, 3).astype(int)
+    table, _ = aggregate_raters(present, n_cat=9)
     assert fleiss_kappa(ratings, domain=DOMAIN) == pytest.approx(statsmodels_fleiss_kappa(table), abs=1e-12)
+
+
+def test_fleiss_kappa_is_null_with_a_reason_when_the_number_of_ratings_per_case_varies():
+    result = fleiss_kappa(noisy_ratings(4), domain=DOMAIN)
+    assert "number of ratings per case varies" in result.reason
 
 
 @pytest.mark.parametrize("seed", [5, 6])

@@ -110,6 +110,25 @@ def test_icc_interval_formulas_match_jasp_at_90_percent(key):
     assert result["ci95"] == pytest.approx(JASP_90[key], abs=1e-3)
 
 
-def test_icc_uses_only_cases_rated_by_every_rater():
+def test_icc_with_a_missing_rating_uses_every_case_with_two_ratings_and_names_its_estimator():
+    # Issue 15: ICCs used to drop every case a rater missed. A case with one rating shows no
+    # agreement and is left out; a case with three of four ratings now counts.
     with_gaps = np.vstack([SHROUT_FLEISS_1979, [[3, nan, 4, 5], [nan, nan, nan, 1]]])
-    assert icc_all(with_gaps) == icc_all(SHROUT_FLEISS_1979)
+    table = icc_all(with_gaps)
+    assert {entry["n_cases"] for entry in table.values()} == {7}
+    assert table["ICC1_1"]["estimator"] == "one_way_anova_unbalanced" and table["ICC1_1"]["ci95"]
+    assert table["ICC2_1"]["estimator"] == "reml_two_way_random" and table["ICC2_1"]["ci95"] is None
+    assert table["ICC2_1"]["value"] != icc_all(SHROUT_FLEISS_1979)["ICC2_1"]["value"]
+
+
+def test_icc_on_a_complete_design_is_the_two_way_anova():
+    single_ratings_only = np.vstack([SHROUT_FLEISS_1979, [[nan, nan, nan, 1]]])
+    table = icc_all(single_ratings_only)
+    assert table == icc_all(SHROUT_FLEISS_1979)
+    assert table["ICC3_k"] | {"value": 0} == {
+        "value": 0,
+        "ci95": table["ICC3_k"]["ci95"],
+        "n_cases": 6,
+        "estimator": "two_way_anova",
+        "k": 4.0,
+    }

@@ -66,8 +66,11 @@ def test_cli_json_has_the_documented_shape_for_every_total_and_item(past_study, 
     assert score["n_cases"] == 6
     assert set(score["krippendorff_alpha"]) == {"nominal", "ordinal", "interval", "ratio"}
     assert set(score["icc"]) == {"ICC1_1", "ICC2_1", "ICC3_1", "ICC1_k", "ICC2_k", "ICC3_k"}
-    assert score["icc_n_cases"] == 5  # img5 lacks rater3: ICC uses complete cases only
+    assert score["icc_n_cases"] == 6  # img5 lacks rater3 and still counts (issue 15: incomplete designs)
+    assert score["icc"]["ICC2_1"]["estimator"] == "reml_two_way_random"
     for key in ("fleiss_kappa", "weighted_kappa", "exact_agreement", "within_one", "raters", "bland_altman"):
+        assert key in score
+    for key in ("gwet_ac1", "gwet_ac2", "lin_ccc", "variance_components", "fleiss_kappa_n_cases", "icc_estimator"):
         assert key in score
     assert set(score["raters"]) == {"rater1", "rater2", "rater3"}
     alpha = score["krippendorff_alpha"]["interval"]

@@ -153,7 +153,7 @@ def test_report_compares_unaided_and_aided_reads_and_the_model(personas):
     conditions = data["reading_conditions"]
     assert conditions["unaided"]["n_reads"] == conditions["aided"]["n_reads"] == 18
     assert conditions["unaided"]["mean_reading_time_s"] == 10.0 and conditions["aided"]["mean_reading_time_s"] == 11.0
-    assert conditions["unaided"]["scores"]["geographic_extent"]["mae_vs_unaided_consensus"] is not None
+    assert conditions["unaided"]["scores"]["geographic_extent"]["mae_vs_reference"] is not None
     model = data["model"]
     assert model["version"] == 1 and model["n_cases"] == 6
     assert model["scores"]["geographic_extent"]["mae"] is not None

@@ -265,7 +265,8 @@ class RatingsImportApi(APIView):
     class InputSerializer(serializers.Serializer):
         file = serializers.FileField(
             help_text="CSV: image, rater, one column per rubric item; optional duration_s, "
-            "rated_at (ISO 8601). An export_ratings file can be imported back."
+            "rated_at (ISO 8601), and aided (1 or 0) in a crossover study. An export_ratings file can be "
+            "imported back."
         )
         allow_missing_images = serializers.BooleanField(
             default=False, help_text="Create image-less cases for a past study's images (never shown to raters)."

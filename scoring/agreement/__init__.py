@@ -7,8 +7,14 @@ SciPy); this module chooses the cases each statistic may use and turns "cannot b
 
 Conventions a methods reviewer will ask about:
 - Krippendorff's alpha uses every pairable value (cases with at least two ratings).
-- ICC and Fleiss' kappa need the same raters on every case, so they use only the cases rated by
-  all raters; `agreement_summary` reports that count as "icc_n_cases" (Fleiss uses the same cases).
+- ICC uses every case with two or more ratings: the two-way ANOVA when every rater scored all of
+  them, else ICC(1,.) from the unbalanced one-way ANOVA (k0) and the two-way ICCs from REML
+  variance components (variance.py); each entry names its estimator and cases ("icc_n_cases").
+- Fleiss' kappa needs the same NUMBER of ratings per case, not the same raters: it uses every case
+  with two or more ratings when they all have the same number, else it is null with a reason
+  ("fleiss_kappa_n_cases").
+- Gwet's AC1/AC2 (gwet.py) and Lin's/the overall CCC (concordance.py) allow missing ratings; each
+  reports the cases it used.
 - Weighted kappa is quadratic-weighted Cohen's kappa per rater pair, on the cases both rated; as in
   scikit-learn, the weights are the squared distances between the positions of the labels in the
   value domain (the rubric's values, or the values observed anywhere in the matrix).

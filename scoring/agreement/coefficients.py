@@ -11,7 +11,6 @@ import numpy as np
 import numpy.typing as npt
 from scipy.stats import f as f_dist
 from sklearn.metrics import cohen_kappa_score
-from statsmodels.stats.inter_rater import aggregate_raters
 from statsmodels.stats.inter_rater import fleiss_kappa as _statsmodels_fleiss_kappa
 
 from scoring.agreement.base import (
@@ -22,13 +21,13 @@ from scoring.agreement.base import (
     _as_matrix,
     _check_names,
     _codes,
-    _complete_rows,
     _entry,
     _finite,
     _pairable_values,
     _too_small,
     _value_domain,
 )
+from scoring.agreement.variance import Ratings, one_way, one_way_iccs, reml_components
 
 # --- Krippendorff's alpha --------------------------------------------------------------------
 
@@ -161,10 +160,15 @@ def _icc_entry(value: float, bounds: tuple[float, float]) -> dict:
     return {"value": float(value), "ci95": [float(bounds[0]), float(bounds[1])]}
 
 
-def _icc_table(complete: np.ndarray, *, alpha: float = 0.05) -> dict[str, dict]:
-    problem = _too_small(*complete.shape)
-    if problem is None and np.ptp(complete) == 0:
+def _icc_problem(m: np.ndarray) -> Undefined | None:
+    problem = _too_small(*m.shape)
+    if problem is None and np.ptp(m[~np.isnan(m)]) == 0:
         problem = Undefined("no variance: every rating is the same")
+    return problem
+
+
+def _icc_table(complete: np.ndarray, *, alpha: float = 0.05) -> dict[str, dict]:
+    problem = _icc_problem(complete)
     if problem:
         return {key: {"value": None, "ci95": None, "reason": problem.reason} for key in ICC_KEYS}
     s = _mean_squares(complete)
@@ -174,25 +178,92 @@ def _icc_table(complete: np.ndarray, *, alpha: float = 0.05) -> dict[str, dict]:
     return {key: _icc_entry(values[key], bounds[key]) for key in ICC_KEYS}
 
 
+def _icc_incomplete(m: np.ndarray, *, alpha: float = 0.05) -> dict[str, dict]:
+    """Raters vary per case or ratings are missing: ICC(1,.) from the unbalanced one-way ANOVA, the
+    two-way ICCs from REML variance components; the "k" forms for k0 ratings per case."""
+    problem = _icc_problem(m)
+    if problem:
+        return {key: {"value": None, "ci95": None, "reason": problem.reason} for key in ICC_KEYS}
+    ratings = Ratings.from_matrix(m)
+    s = one_way(ratings)
+    with np.errstate(all="ignore"):
+        one = {key: _icc_entry(value, bounds) for key, (value, bounds) in one_way_iccs(s, alpha).items()}
+    var_c, var_r, var_e = reml_components(ratings)
+    values = {
+        "ICC2_1": var_c / (var_c + var_r + var_e),
+        "ICC3_1": var_c / (var_c + var_e),
+        "ICC2_k": var_c / (var_c + (var_r + var_e) / s.k0),
+        "ICC3_k": var_c / (var_c + var_e / s.k0),
+    }
+    reason = "no closed-form interval for an ICC from REML variance components"
+    two = {key: {"value": float(value), "ci95": None, "reason": reason} for key, value in values.items()}
+    return {key: (one | two)[key] for key in ICC_KEYS}
+
+
+def _with_design(table: dict[str, dict], n_cases: int, estimators: dict[str, str], k: float) -> dict[str, dict]:
+    out = {}
+    for key, entry in table.items():
+        extra = {"n_cases": n_cases, "estimator": estimators[key]}
+        out[key] = entry | extra | ({"k": k} if key.endswith("_k") else {})
+    return out
+
+
 def icc_all(matrix: npt.ArrayLike) -> dict[str, dict]:
-    """The six Shrout & Fleiss ICCs with F-based 95% CIs, on the cases rated by every rater."""
-    return _icc_table(_complete_rows(_as_matrix(matrix)))
+    """The six Shrout & Fleiss ICCs on every case with two or more ratings.
+
+    Every rater on every such case: the two-way ANOVA with F-based 95% CIs (Shrout & Fleiss 1979;
+    McGraw & Wong 1996). Otherwise (a pool of raters larger than the raters per case, or missing
+    ratings): ICC(1,1) and ICC(1,k) from the unbalanced one-way ANOVA with F-based intervals, and the
+    two-way ICCs from REML variance components (case, reader, residual), without an interval. Each
+    entry names its estimator and the cases it used; "k" is the (effective) ratings per case."""
+    m = _as_matrix(matrix)
+    m = m[(~np.isnan(m)).sum(axis=1) >= 2]
+    if m.shape[0]:  # a rater with no rating on these cases does not make the design incomplete
+        m = m[:, (~np.isnan(m)).any(axis=0)]
+    if not np.isnan(m).any():
+        table = _icc_table(m)
+        return _with_design(table, m.shape[0], dict.fromkeys(ICC_KEYS, "two_way_anova"), float(m.shape[1]))
+    table = _icc_incomplete(m)
+    n_i = (~np.isnan(m)).sum(axis=1)
+    k0 = float((n_i.sum() - (n_i**2).sum() / n_i.sum()) / (m.shape[0] - 1)) if m.shape[0] > 1 else float("nan")
+    estimators = {
+        key: "one_way_anova_unbalanced" if key.startswith("ICC1") else "reml_two_way_random" for key in ICC_KEYS
+    }
+    return _with_design(table, m.shape[0], estimators, k0 if np.isfinite(k0) else None)
 
 
 # --- kappas ----------------------------------------------------------------------------------
 
 
+def fleiss_cases(matrix: npt.ArrayLike) -> np.ndarray:
+    """The cases Fleiss' kappa uses: those rated by two or more raters (a single rating shows no
+    agreement or disagreement)."""
+    m = _as_matrix(matrix)
+    return (~np.isnan(m)).sum(axis=1) >= 2 if m.ndim == 2 and m.size else np.zeros(0, dtype=bool)
+
+
 def fleiss_kappa(matrix: npt.ArrayLike, *, domain: Sequence[float] | None) -> float | Undefined:
-    """Fleiss' kappa (statsmodels) on the cases rated by every rater: Fleiss needs equal raters per case."""
-    complete = _complete_rows(_as_matrix(matrix))
-    if complete.shape[1] < 2:
+    """Fleiss' kappa (statsmodels) on the cases with two or more ratings, whichever raters gave them:
+    Fleiss (1971) needs the same NUMBER of ratings per case, not the same raters."""
+    m = _as_matrix(matrix)
+    if m.ndim != 2 or m.shape[1] < 2:
         return Undefined("fewer than two raters")
-    if complete.shape[0] < 2:
-        return Undefined("fewer than two cases rated by every rater (Fleiss' kappa needs the same raters per case)")
-    labels = _value_domain(complete, domain)
+    m = m[fleiss_cases(m)]
+    if m.shape[0] < 2:
+        return Undefined("fewer than two cases rated by two or more raters")
+    per_case = np.unique((~np.isnan(m)).sum(axis=1))
+    if per_case.size > 1:
+        return Undefined(
+            f"the number of ratings per case varies ({per_case.min()}-{per_case.max()}); "
+            "Fleiss' kappa needs the same number on every case (Gwet's AC1 and alpha allow it)"
+        )
+    labels = _value_domain(m, domain)
     if isinstance(labels, Undefined):
         return labels
-    table, _ = aggregate_raters(_codes(complete, labels), n_cat=len(labels))
+    codes = _codes(m, labels)
+    table = np.zeros((m.shape[0], len(labels)))
+    rows, cols = np.nonzero(codes >= 0)
+    np.add.at(table, (rows, codes[rows, cols]), 1)
     with np.errstate(all="ignore"):
         value = _statsmodels_fleiss_kappa(table, method="fleiss")
     return _finite(value, "no variance: every rating is in the same category")

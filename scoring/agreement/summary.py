@@ -12,7 +12,6 @@ from scoring.agreement.base import (
     Undefined,
     _as_matrix,
     _check_names,
-    _complete_rows,
     _entry,
     _number,
     _plain,
@@ -21,6 +20,7 @@ from scoring.agreement.bootstrap import _fast_replicates, _percentile_ci, _resam
 from scoring.agreement.coefficients import (
     bland_altman,
     exact_agreement,
+    fleiss_cases,
     fleiss_kappa,
     icc_all,
     krippendorff_alpha,
@@ -28,6 +28,10 @@ from scoring.agreement.coefficients import (
     weighted_kappa_pairs,
     within_one,
 )
+from scoring.agreement.concordance import lin_ccc
+from scoring.agreement.cutoffs import kappa_at_cutoffs
+from scoring.agreement.gwet import gwet_ac
+from scoring.agreement.variance import variance_components
 
 # --- summary ---------------------------------------------------------------------------------
 
@@ -69,6 +73,22 @@ def _slow_replicates(
     }
 
 
+def _gwet_entry(result: dict | Undefined) -> dict:
+    if isinstance(result, Undefined):
+        return {"value": None, "ci95": None, "reason": result.reason}
+    return result
+
+
+def _icc_estimator(icc: dict[str, dict]) -> str:
+    """In words, for the report: which estimator gave the ICCs."""
+    if icc["ICC2_1"].get("estimator") == "two_way_anova":
+        return "two-way ANOVA: every rater scored every case used"
+    return (
+        "incomplete design: ICC(1,1) and ICC(1,k) from the unbalanced one-way ANOVA (k0 ratings per case), "
+        "two-way ICCs from REML variance components (crossed random case and reader effects)"
+    )
+
+
 def agreement_summary(
     matrix: npt.ArrayLike,
     rater_names: Sequence[str],
@@ -77,11 +97,13 @@ def agreement_summary(
     categorical: bool,
     n_boot: int = 1000,
     seed: int = 0,
+    cutoffs: Sequence[float] | None = None,
 ) -> dict:
     """Every agreement statistic for one score, JSON-ready: plain floats, None (with a reason) for undefined.
 
     Cases nobody rated are dropped first: they carry no information and would only add noise to the
     bootstrap. Scalar statistics that are undefined are explained in the top-level "undefined" map.
+    With `cutoffs`, also the agreement on "score >= cut-off" at each ("kappa_at_cutoffs").
     """
     if n_boot < 0:
         raise ValueError("n_boot must be >= 0")
@@ -103,16 +125,24 @@ def agreement_summary(
         "exact_agreement": exact_agreement(m),
         "within_one": within_one(m),
     }
+    icc = icc_all(m)
+    extra = {"kappa_at_cutoffs": kappa_at_cutoffs(m, rater_names, cutoffs=cutoffs)} if cutoffs else {}
     return {
         "n_cases": int(m.shape[0]),
         "krippendorff_alpha": {level: _with_ci(alphas[level], ci(level), n_boot) for level in LEVELS},
-        "icc": icc_all(m),
-        "icc_n_cases": int(_complete_rows(m).shape[0]),
+        "icc": icc,
+        "icc_n_cases": icc["ICC1_1"]["n_cases"],
+        "icc_estimator": _icc_estimator(icc),
         "fleiss_kappa": _plain(scalars["fleiss_kappa"]),
+        "fleiss_kappa_n_cases": int(fleiss_cases(m).sum()),
+        "gwet_ac1": _gwet_entry(gwet_ac(m, domain=domain, weights="identity")),
+        "gwet_ac2": _gwet_entry(gwet_ac(m, domain=domain, weights="quadratic")),
+        "lin_ccc": lin_ccc(m),
+        "variance_components": variance_components(m, ordinal=categorical),
         "weighted_kappa": _with_ci(kappa, ci("kappa"), n_boot, key="mean"),
         "exact_agreement": _plain(scalars["exact_agreement"]),
         "within_one": _plain(scalars["within_one"]),
         "raters": rater_stats(m, rater_names),
         "bland_altman": bland_altman(m, rater_names),
         "undefined": {key: value.reason for key, value in scalars.items() if isinstance(value, Undefined)},
-    }
+    } | extra

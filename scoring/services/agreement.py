@@ -25,9 +25,16 @@ def _domain(table: ScoreTable, key: str) -> tuple[int, int]:
 
 
 def agreement_report_build(
-    *, study: Study, table: ScoreTable, n_boot: int = DEFAULT_BOOTSTRAP, seed: int = 0, progress=None
+    *,
+    study: Study,
+    table: ScoreTable,
+    n_boot: int = DEFAULT_BOOTSTRAP,
+    seed: int = 0,
+    progress=None,
+    cutoffs: dict[str, list[float]] | None = None,
 ) -> dict:
-    """The report as JSON-ready data: every total and every item, plus consensus and adjudication."""
+    """The report as JSON-ready data: every total and every item, plus consensus and adjudication;
+    with `cutoffs` ({score key: [cut-off, ...]}), agreement on "score >= cut-off" for those scores."""
     from scoring.agreement import agreement_summary  # NumPy/SciPy/krippendorff: load on first use
 
     keys = [*table.rubric.total_keys, *table.rubric.item_keys]
@@ -43,6 +50,7 @@ def agreement_report_build(
             categorical=key in table.rubric.item_keys,
             n_boot=n_boot,
             seed=seed,
+            cutoffs=(cutoffs or {}).get(key),
         )
         if progress:
             progress(done, len(keys))
@@ -126,38 +134,116 @@ def _alpha_value(matrix: np.ndarray) -> float | None:
     return None if isinstance(alpha, Undefined) else float(alpha)
 
 
+CONDITIONS = (("unaided", False), ("aided", True))
+NEEDS_READERS = "needs two or more readers who each read two or more of the cases in both conditions"
+
+
 def _reading_conditions(study: Study, consensus: list) -> dict:
-    """Crossover: unaided against aided reads of the same cases by the same raters: agreement,
-    error against the unaided consensus, and reading time."""
-    truth = {row.case_id: row.consensus for row in consensus}
+    """Crossover: the unaided and aided reads of the same cases by the same raters, each
+    condition's agreement and reading time, and the aided-minus-unaided comparison: the MAE of
+    each read against a reference that never contains the reader's own read (the adjudicated
+    value, else the consensus of the other readers' unaided reads) and the reading time, each in
+    an Obuchowski-Rockette analysis with Hillis' ddf (scoring.agreement.mrmc), readers and cases
+    random, paired by reader and case."""
+    from scoring.agreement.mrmc import crossover_errors  # NumPy/SciPy: on first use
+
+    tables = {name: study_score_table(study=study, aided=aided) for name, aided in CONDITIONS}
+    cases = sorted({*tables["unaided"].case_ids, *tables["aided"].case_ids})
+    raters = sorted({*tables["unaided"].raters, *tables["aided"].raters})
+    adjudicated = {row.case_id: row.adjudicated for row in consensus if row.adjudicated}
+    combine = "median" if study.consensus_method == Study.Consensus.MEDIAN else "mean"
+    comparison = {}
+    for key in tables["unaided"].rubric.total_keys:
+        unaided, aided = (_aligned(tables[name], key, cases, raters) for name, _ in CONDITIONS)
+        reference = np.array([_number((adjudicated.get(case_id) or {}).get(key)) for case_id in cases])
+        errors = crossover_errors(unaided=unaided, aided=aided, adjudicated=reference, combine=combine)
+        comparison[key] = _comparison(errors, raters, "mae_vs_reference")
+    times = _reading_times(study)
+    seconds = np.full((2, len(raters), len(cases)), np.nan)
+    for i, (_, aided) in enumerate(CONDITIONS):
+        for j, rater in enumerate(raters):
+            seconds[i, j] = [times.get((case_id, rater, aided), np.nan) for case_id in cases]
+    comparison["reading_time_s"] = _comparison(seconds, raters, "mean_reading_time_s")
     out = {}
-    for name, aided in (("unaided", False), ("aided", True)):
-        table = study_score_table(study=study, aided=aided)
-        times = (
-            study_assignments_in_analysis(study=study)
-            .filter(aided=aided, current_rating__isnull=False)
-            .values_list("current_rating__reading_time_s", flat=True)
-        )
-        times = [t for t in times if t is not None]
-        scores = {}
-        for key in table.rubric.total_keys:
-            errors = [
-                abs(value - truth[case_id][key])
-                for i, case_id in enumerate(table.case_ids)
-                if case_id in truth and truth[case_id][key] is not None
-                for value in table.matrices[key][i]
-                if not np.isnan(value)
-            ]
-            scores[key] = {
-                "alpha_interval": _alpha_value(table.matrices[key]),
-                "mae_vs_unaided_consensus": _finite_or_none(np.mean(errors)) if errors else None,
-            }
+    for name, aided in CONDITIONS:
+        table = tables[name]
+        condition_times = [t for (_, _, a), t in times.items() if a == aided]
         out[name] = {
             "n_reads": table.n_ratings,
-            "mean_reading_time_s": _finite_or_none(np.mean(times)) if times else None,
-            "scores": scores,
+            "mean_reading_time_s": _finite_or_none(np.mean(condition_times)) if condition_times else None,
+            "scores": {
+                key: {"alpha_interval": _alpha_value(table.matrices[key]), "mae_vs_reference": comparison[key][name]}
+                for key in table.rubric.total_keys
+            },
         }
+    out["comparison"] = comparison
     return out
+
+
+def _number(value) -> float:
+    return np.nan if value is None else float(value)
+
+
+def _aligned(table: ScoreTable, key: str, cases: list[int], raters: list[str]) -> np.ndarray:
+    """The table's matrix for `key` on the given cases x raters (NaN where the table has none)."""
+    out = np.full((len(cases), len(raters)), np.nan)
+    case_index = {case_id: i for i, case_id in enumerate(cases)}
+    rows = [case_index[case_id] for case_id in table.case_ids]
+    columns = [raters.index(name) for name in table.raters]
+    out[np.ix_(rows, columns)] = table.matrices[key]
+    return out
+
+
+def _reading_times(study: Study) -> dict[tuple[int, str, bool], float]:
+    """(case id, rater, aided) -> the current rating's reading time, where one was recorded."""
+    rows = (
+        study_assignments_in_analysis(study=study)
+        .filter(current_rating__isnull=False, current_rating__reading_time_s__isnull=False)
+        .values_list("case_id", "rater__username", "aided", "current_rating__reading_time_s")
+    )
+    return {(case_id, rater, aided): float(seconds) for case_id, rater, aided, seconds in rows}
+
+
+def _comparison(values: np.ndarray, raters: list[str], figure_of_merit: str) -> dict:
+    """The OR-Hillis comparison of a mean figure of merit (2 conditions x raters x cases, NaN where
+    not scored) as the report's JSON, per reader and averaged over readers."""
+    from scoring.agreement.mrmc import or_hillis_mean, paired_reads, usable_readers
+
+    keep = usable_readers(values)
+    entry = {
+        "figure_of_merit": figure_of_merit,
+        **dict.fromkeys(("unaided", "aided", "difference", "ci95", "p_value", "df")),
+        "readers": {},
+        "n_readers": int(keep.sum()),
+        "n_cases": 0,
+    }
+    if keep.sum() < 2:
+        return {**entry, "reason": NEEDS_READERS}
+    result = or_hillis_mean(values[:, keep])
+    counts = (~np.isnan(paired_reads(values[:, keep])[0])).sum(axis=-1)
+    names = [name for name, kept in zip(raters, keep, strict=True) if kept]
+    readers = {
+        name: {
+            "unaided": _finite_or_none(r.first),
+            "aided": _finite_or_none(r.second),
+            "difference": _finite_or_none(r.difference),
+            "ci95": [_finite_or_none(r.ci95[0]), _finite_or_none(r.ci95[1])],
+            "p_value": _finite_or_none(r.p_value),
+            "n_cases": int(n),
+        }
+        for name, r, n in zip(names, result.readers, counts, strict=True)
+    }
+    return {
+        **entry,
+        "unaided": _finite_or_none(result.means[0]),
+        "aided": _finite_or_none(result.means[1]),
+        "difference": _finite_or_none(result.difference),
+        "ci95": [_finite_or_none(result.ci95[0]), _finite_or_none(result.ci95[1])],
+        "p_value": _finite_or_none(result.p_value),
+        "df": _finite_or_none(result.df),
+        "readers": readers,
+        "n_cases": result.n_cases,
+    }
 
 
 def agreement_report_plots(*, table: ScoreTable, data: dict) -> dict[str, str]:

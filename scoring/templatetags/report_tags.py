@@ -52,6 +52,19 @@ def statistic_label(name: str) -> str:
     return f"ICC({match[1]},{match[2]})" if match else str(name)
 
 
+ESTIMATOR_LABELS = {
+    "two_way_anova": "two-way ANOVA",
+    "one_way_anova_unbalanced": "one-way ANOVA, unbalanced (k0 ratings per case)",
+    "reml_two_way_random": "REML variance components",
+}
+
+
+@register.filter
+def estimator_label(name: str | None) -> str:
+    """How an ICC or a variance component was estimated, in words ("" when not stated)."""
+    return ESTIMATOR_LABELS.get(name, name or "")
+
+
 # Agreement statistics (α, κ, ICC) run from -1 to 1: a diverging scale, red below 0 (worse than
 # chance: systematic disagreement), blue and darker towards 1. The page's legend names the bands.
 AGREEMENT_BANDS = ((0.0, "agree-below"), (0.4, "agree-0"), (0.6, "agree-4"), (0.8, "agree-6"))

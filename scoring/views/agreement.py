@@ -85,6 +85,7 @@ def report_page(request: HttpRequest, slug: str) -> HttpResponse:
 REPORT_SECTION_TEMPLATES = (
     "scoring/_report_section.html",
     "scoring/_report_body.html",
+    "scoring/_report_more_statistics.html",
     "scoring/_agreement_legend.html",
 )
 REPORT_SECTION_SECONDS = 24 * 3600

@@ -9,7 +9,7 @@ from accounts.validators import validate_member_name
 from annotation.models import Study, StudyMembership
 from annotation.permissions import may_create_studies
 from annotation.rubrics import RUBRICS
-from annotation.services import member_add, study_create
+from annotation.services import member_add, study_create, study_update
 
 
 class Command(BaseCommand):
@@ -25,9 +25,16 @@ class Command(BaseCommand):
         parser.add_argument("--raters", default="", help="comma-separated usernames or e-mail addresses")
         parser.add_argument("--raters-per-case", type=int, default=3)
         parser.add_argument("--owner", default=None, help="username of a coordinator (default: the first superuser)")
+        parser.add_argument(
+            "--model-assistance",
+            default=Study.ModelAssistance.NONE,
+            choices=Study.ModelAssistance.values,
+            help="none (default), shown (raters see the model's pre-score) or crossover (each case read "
+            "unaided and aided; import_ratings takes an `aided` column of 0 or 1)",
+        )
 
     @transaction.atomic
-    def handle(self, *args, slug, rubric, title, raters, raters_per_case, owner, **options):
+    def handle(self, *args, slug, rubric, title, raters, raters_per_case, owner, model_assistance, **options):
         if slug != slugify(slug):
             raise CommandError(f"{slug!r} is not a slug (lowercase letters, digits, hyphens), e.g. {slugify(slug)!r}")
         if Study.objects.filter(slug=slug).exists():
@@ -42,6 +49,15 @@ class Command(BaseCommand):
                 raise CommandError(f"--raters: {name!r}: {'; '.join(exc.messages)}") from None
         owner_user = self._owner(owner)
         study = study_create(owner=owner_user, slug=slug, title=title, rubric=rubric, raters_per_case=raters_per_case)
+        if model_assistance != Study.ModelAssistance.NONE:  # a design setting: set while the study is a draft
+            study_update(
+                study=study,
+                title=study.title,
+                rubric=rubric,
+                raters_per_case=raters_per_case,
+                model_assistance=model_assistance,
+                actor=owner_user,
+            )
         for name in names:
             added = member_add(
                 study=study, name=name, role=StudyMembership.Role.RATER, actor=None, base_url=settings.SITE_URL
@@ -49,7 +65,8 @@ class Command(BaseCommand):
             if added.invitation_link:
                 self.stdout.write(f"invited {name}: they set their password at {added.invitation_link}")
         count = f"{len(names)} rater(s)"
-        self.stdout.write(self.style.SUCCESS(f"created study {slug} ({rubric}), owner {owner_user.username}, {count}"))
+        design = rubric if model_assistance == Study.ModelAssistance.NONE else f"{rubric}, {model_assistance}"
+        self.stdout.write(self.style.SUCCESS(f"created study {slug} ({design}), owner {owner_user.username}, {count}"))
 
     def _owner(self, username: str | None):
         User = get_user_model()

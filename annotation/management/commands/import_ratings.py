@@ -8,7 +8,8 @@ from annotation.management.commands._common import study_by_slug
 
 class Command(BaseCommand):
     help = (
-        "Import a ratings CSV (image, rater, one column per rubric item; optional duration_s, rated_at). "
+        "Import a ratings CSV (image, rater, one column per rubric item; optional duration_s, rated_at, "
+        "and aided (1 or 0) in a crossover study). "
         "All or nothing."
     )
 

@@ -22,13 +22,21 @@ class Command(BaseCommand):
             "--bootstrap", type=int, default=DEFAULT_BOOTSTRAP, help="bootstrap resamples for CIs (0: none)"
         )
         parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument(
+            "--cutoff",
+            action="append",
+            default=[],
+            metavar="SCORE=VALUE",
+            help="also report agreement on 'score >= VALUE' (a clinical cut-off); repeat for more",
+        )
 
-    def handle(self, *args, slug, format, bootstrap, seed, **options):
+    def handle(self, *args, slug, format, bootstrap, seed, cutoff, **options):
         if bootstrap < 0:
             raise CommandError("--bootstrap must be 0 or more")
         study = study_by_slug(slug)
         table = study_score_table(study=study)
-        data = agreement_report_build(study=study, table=table, n_boot=bootstrap, seed=seed)
+        cutoffs = _cutoffs(cutoff, [*table.rubric.total_keys, *table.rubric.item_keys])
+        data = agreement_report_build(study=study, table=table, n_boot=bootstrap, seed=seed, cutoffs=cutoffs)
         if format == "json":
             self.stdout.write(json.dumps(data, indent=2, allow_nan=False))
         elif format == "csv":
@@ -49,3 +57,17 @@ class Command(BaseCommand):
                 "figures_by_total": figures_by_total(agreement_report_plots(table=table, data=data)),
             },
         )
+
+
+def _cutoffs(values: list[str], keys: list[str]) -> dict[str, list[float]]:
+    """--cutoff geographic_extent=4 --cutoff geographic_extent=8 -> {"geographic_extent": [4.0, 8.0]}."""
+    out: dict[str, list[float]] = {}
+    for value in values:
+        key, _, number = value.partition("=")
+        if key not in keys:
+            raise CommandError(f"--cutoff {value}: unknown score {key!r}; the scores are {', '.join(keys)}")
+        try:
+            out.setdefault(key, []).append(float(number))
+        except ValueError:
+            raise CommandError(f"--cutoff {value}: the cut-off must be a number") from None
+    return out
