@@ -154,7 +154,10 @@ def _queue_place(*, user: Visitor, assignment: Assignment, membership: StudyMemb
     services) is counted the old way, so that the page is right even then.
     """
     key = assignment.order_key
-    queue = _rater_visible_queue(user=user, study_id=assignment.study_id)
+    if assignment.position is not None:  # numbered: the reads with a place are the visible ones
+        queue = Assignment.objects.filter(rater=user, study_id=assignment.study_id, position__isnull=False)
+    else:
+        queue = _rater_visible_queue(user=user, study_id=assignment.study_id)
     numbers = (
         {"total": Value(membership.queue_total), "done": Value(membership.queue_done)}
         if assignment.position is not None

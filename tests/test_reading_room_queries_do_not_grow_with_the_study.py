@@ -13,10 +13,9 @@ from annotation.services.queues import rater_queues_renumber
 from tests.conftest import COHEN_VALUES
 
 # Session, user, the assignment with its study, case, image and current rating, the membership
-# check, the rater's image-less cases (none), and one query for the place in the queue: the
-# previous, next and upcoming ids and the revision count beside the stored place and counts
-# (reading.selectors._queue_place).
-READING_PAGE_QUERIES = 6
+# check, and one query for the place in the queue: the previous, next and upcoming ids and the
+# revision count beside the stored place and counts (reading.selectors._queue_place).
+READING_PAGE_QUERIES = 5
 
 
 def _bulk_study(*, slug: str, n_cases: int, owner, raters) -> Study:
