@@ -38,7 +38,7 @@ class StudySettingsForm(forms.Form):
         help_text="Crossover: at least this many other cases between a rater's two reads of a case.",
     )
     auto_promote = forms.BooleanField(
-        required=False, label="Promote a retrained model automatically when its MAE beats the active one's"
+        required=False, label="Promote a retrained model automatically when it is better on the same splits"
     )
     burned_in_annotation = forms.ChoiceField(
         choices=Study.BurnedIn.choices, label="DICOM images with text burned into the pixels", required=False

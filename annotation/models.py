@@ -46,7 +46,8 @@ class Study(models.Model):
     model_assistance = models.CharField(max_length=10, choices=ModelAssistance.choices, default=ModelAssistance.NONE)
     # Crossover: at least this many other cases between a rater's two reads of a case.
     crossover_gap = models.PositiveSmallIntegerField(default=5)
-    # Promote a newly trained model by itself when its cross-validated MAE beats the active one's.
+    # Promote a newly trained model by itself when the paired comparison on the same splits says it
+    # is better (scoring/model/compare.py).
     auto_promote = models.BooleanField(default=False)
 
     class BurnedIn(models.TextChoices):

@@ -20,7 +20,7 @@ from annotation.models import Adjudication, Assignment, AuditEvent, Case, Image,
 from annotation.services.members import user_get_or_create
 from annotation.services.queues import rater_queues_renumber
 from annotation.services.storage import file_replace, files_delete, image_file_names
-from scoring.models import ModelVersion, Prediction
+from scoring.models import LockedTestSet, ModelVersion, Prediction
 
 FORMAT = "cxr-study-backup"
 FORMAT_VERSION = 1
@@ -48,6 +48,16 @@ IMAGE_FIELDS = ["source_format", "bit_depth", "width", "height", "display_width"
 IMAGE_FIELDS_LATER = {"original_bytes": 0, "burned_in_annotation": False}
 # Case fields added after format version 1 was first written: "" when an older archive lacks them.
 DICOM_SOURCE_FIELDS = ["dicom_study_uid", "dicom_series_uid", "dicom_sop_instance_uid", "dicom_sop_class_uid"]
+# Model version and prediction fields added after format version 1 was first written (issue 16):
+# an older archive lacks them, and gets these empty values.
+MODEL_VERSION_FIELDS_LATER = {
+    "weights_sha256": "",
+    "provenance": {},
+    "training_table": [],
+    "promotion": {},
+    "intervals": {},
+}
+PREDICTION_FIELDS_LATER = {"intervals": {}, "backbone_key": ""}
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 EXTENSION = re.compile(r"^[a-z0-9]{1,8}$")
 
@@ -65,6 +75,14 @@ def _username(user) -> str | None:
 
 
 # --- export --------------------------------------------------------------------------------------
+
+
+def _locked_test_set_manifest(study: Study) -> dict | None:
+    locked = LockedTestSet.objects.filter(study=study).first()
+    if locked is None:
+        return None
+    ids = sorted(locked.cases.values_list("public_id", flat=True))
+    return {"fraction": locked.fraction, "seed": locked.seed, "cases": ids}
 
 
 def study_manifest(*, study: Study) -> dict:
@@ -124,6 +142,7 @@ def study_manifest(*, study: Study) -> dict:
                 "head": v.head,
                 "metrics": v.metrics,
                 "training_cases": v.training_cases,
+                **{name: getattr(v, name) for name in MODEL_VERSION_FIELDS_LATER},
                 "source": v.source,
                 "is_active": v.is_active,
                 "created_at": _when(v.created_at),
@@ -135,12 +154,14 @@ def study_manifest(*, study: Study) -> dict:
                 "case": p.case.public_id,
                 "model_version": p.model_version.number,
                 "values": p.values,
+                **{name: getattr(p, name) for name in PREDICTION_FIELDS_LATER},
                 "created_at": _when(p.created_at),
             }
             for p in Prediction.objects.filter(model_version__study=study)
             .select_related("case", "model_version")
             .order_by("pk")
         ],
+        "locked_test_set": _locked_test_set_manifest(study),
         "audit_events": [
             {
                 "actor": _username(e.actor),
@@ -376,6 +397,7 @@ def _restore_rows(manifest: dict, files: dict[str, bytes], written: list[str]) -
                         "is_active",
                     )
                 },
+                **{k: v.get(k, type(empty)()) for k, empty in MODEL_VERSION_FIELDS_LATER.items()},
             ),
             v,
         )
@@ -394,10 +416,17 @@ def _restore_rows(manifest: dict, files: dict[str, bytes], written: list[str]) -
             ),
             a,
         )
+    locked = manifest.get("locked_test_set")  # absent from archives written before issue 16
+    if locked:
+        kept = LockedTestSet.objects.create(study=study, fraction=locked["fraction"], seed=locked["seed"])
+        kept.cases.set([cases[public_id] for public_id in locked["cases"]])
     for p in manifest["predictions"]:
         _with_times(
             Prediction.objects.create(
-                case=cases[p["case"]], model_version=versions[p["model_version"]], values=p["values"]
+                case=cases[p["case"]],
+                model_version=versions[p["model_version"]],
+                values=p["values"],
+                **{k: p.get(k, type(empty)()) for k, empty in PREDICTION_FIELDS_LATER.items()},
             ),
             p,
         )

@@ -42,13 +42,17 @@ def _fmt(value) -> str:
 
 
 def predictions_csv(*, study: Study) -> str:
-    """filename,model_version,<target>,...: every stored prediction of the study."""
+    """filename,model_version,<target>,...,<target>_low,<target>_high,...,interval_level: every stored
+    prediction of the study with its conformal prediction interval (empty where the version has none)."""
     targets = study.rubric_definition.total_keys
     out = io.StringIO()
     writer = safe_writer(out, lineterminator="\n")
-    writer.writerow(["filename", "model_version", *targets])
-    for filename, number, values in study_predictions(study=study):
-        writer.writerow([filename, number, *(values.get(t, "") for t in targets)])
+    bounds = [f"{t}_{end}" for t in targets for end in ("low", "high")]
+    writer.writerow(["filename", "model_version", *targets, *bounds, "interval_level"])
+    for filename, number, values, intervals, version_intervals in study_predictions(study=study):
+        ends = [(intervals.get(t) or ["", ""])[i] for t in targets for i in (0, 1)]
+        level = (version_intervals or {}).get("level", "") if intervals else ""
+        writer.writerow([filename, number, *(values.get(t, "") for t in targets), *ends, level])
     return out.getvalue()
 
 

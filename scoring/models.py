@@ -39,6 +39,16 @@ class ModelVersion(models.Model):
     head = models.JSONField()  # scoring.model.heads.LinearHead.to_dict()
     metrics = models.JSONField(default=dict, blank=True)  # the paper-style evaluation, when trained here
     training_cases = models.PositiveIntegerField(default=0)
+    # SHA-256 of the weights file whose outputs the head was fitted on ("" for `none` and the
+    # published head, which any file under the official name serves).
+    weights_sha256 = models.CharField(max_length=64, blank=True)
+    # backbone identity, environment, feature set, ridge, split seeds, grouping, code version and the
+    # training table's hash: scoring/services/retrain.py version_provenance
+    provenance = models.JSONField(default=dict, blank=True)
+    # [case public id, filename, patient id, {target: final score}] per training case, in fit order
+    training_table = models.JSONField(default=list, blank=True)
+    promotion = models.JSONField(default=dict, blank=True)  # the paired comparison and its decision
+    intervals = models.JSONField(default=dict, blank=True)  # conformal half-widths per target
     source = models.CharField(max_length=200, blank=True)  # "published head (Cohen et al. 2020)" or the run
     created_by_job = models.ForeignKey("ModelJob", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     is_active = models.BooleanField(default=False)
@@ -57,23 +67,40 @@ class ModelVersion(models.Model):
         return f"v{self.number} ({self.feature_set})"
 
 
+class LockedTestSet(models.Model):
+    """Cases set aside once, before retraining: no retrain fits or compares on them; a version's error
+    on them is computed only when the promotion rule promotes it (scoring/services/retrain.py)."""
+
+    study = models.OneToOneField(Study, on_delete=models.CASCADE, related_name="locked_test_set")
+    cases = models.ManyToManyField("annotation.Case", related_name="+")
+    fraction = models.FloatField()
+    seed = models.IntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+
 class BackboneOutput(models.Model):
     """The backbone's outputs for one image, computed once: heads are re-fitted and re-run on these."""
 
     image = models.ForeignKey("annotation.Image", on_delete=models.CASCADE, related_name="backbone_outputs")
     backbone = models.CharField(max_length=100)
+    # scoring.model.provenance.BackboneIdentity.key: weights bytes, library versions, preprocessing.
+    key = models.CharField(max_length=64)
+    weights_sha256 = models.CharField(max_length=64)
     logits = models.BinaryField()  # float32 x 18, raw (op_threshs = None)
     features = models.BinaryField()  # float32 x 1024, pooled
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["image", "backbone"], name="backboneoutput_unique")]
+        constraints = [models.UniqueConstraint(fields=["image", "key"], name="backboneoutput_unique_key")]
 
 
 class Prediction(models.Model):
     case = models.ForeignKey("annotation.Case", on_delete=models.CASCADE, related_name="predictions")
     model_version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="predictions")
     values = models.JSONField()  # target -> score
+    # Conformal prediction interval per target, [low, high]; owners only, never served to raters.
+    intervals = models.JSONField(default=dict, blank=True)
+    backbone_key = models.CharField(max_length=64, blank=True)  # the outputs it came from; "" for `none`
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -13,7 +13,7 @@ from annotation.permissions import StudyAccess, reads_cases_blind
 from annotation.rubrics import Rubric, rubric_get
 from annotation.selectors import study_assignments_in_analysis, study_main_reads_aided
 from scoring.consensus import consensus_mean
-from scoring.models import DEFAULT_BOOTSTRAP, AgreementReport, ModelJob, Prediction, SaliencyMap
+from scoring.models import DEFAULT_BOOTSTRAP, AgreementReport, LockedTestSet, ModelJob, Prediction, SaliencyMap
 from scoring.report_formats import report_in_rubric_order, report_with_rater_labels
 
 
@@ -198,11 +198,14 @@ def case_ratings_for_adjudicator(*, case: Case, blind: bool | None = None) -> li
 
 
 def study_predictions(*, study: Study):
-    """(filename, version number, values) for every stored prediction; owners and exports only."""
+    """(filename, version number, values, intervals, the version's interval level) for every stored
+    prediction; owners and exports only (intervals are never served to raters)."""
     return (
         Prediction.objects.filter(case__study=study)
         .order_by("case__original_filename", "model_version__number")
-        .values_list("case__original_filename", "model_version__number", "values")
+        .values_list(
+            "case__original_filename", "model_version__number", "values", "intervals", "model_version__intervals"
+        )
     )
 
 
@@ -217,6 +220,7 @@ def study_model_overview(*, study: Study) -> dict:
         "initial_pending": not versions and study.rubric == "cohen2020",
         "jobs": list(ModelJob.objects.filter(study=study).select_related("model_version")[:8]),
         "any_running": ModelJob.objects.filter(study=study, status__in=["queued", "running"]).exists(),
+        "locked_cases": LockedTestSet.cases.through.objects.filter(lockedtestset__study=study).count(),
     }
 
 

@@ -328,14 +328,25 @@ def _tiny_backbone():
     return tiny_backbone()
 
 
+@pytest.fixture(scope="session")
+def _stand_in_weights_dir(tmp_path_factory) -> Path:
+    # A file under the official name for the stand-in: cached outputs are keyed by its SHA-256.
+    from tests.model_weights import OFFICIAL_FILE
+
+    folder = tmp_path_factory.mktemp("stand-in-weights")
+    (folder / OFFICIAL_FILE).write_bytes(b"tests/fake_backbone.py tiny_backbone")
+    return folder
+
+
 @pytest.fixture
-def fake_backbone(settings, monkeypatch, _tiny_backbone):
+def fake_backbone(settings, monkeypatch, _tiny_backbone, _stand_in_weights_dir):
     """Pre-scoring, retraining and saliency maps run on a tiny stand-in backbone (tests/fake_backbone.py)
     instead of loading a DenseNet: for unit tests of the services and views around the model."""
     from scoring.services import backbone_cache
 
     settings.SCORING_BATCH_SIZE = 4
-    monkeypatch.setattr(backbone_cache, "backbone_get", lambda weights: _tiny_backbone)
+    settings.SCORING_XRV_CACHE_DIR = str(_stand_in_weights_dir)
+    monkeypatch.setattr(backbone_cache, "backbone_get", lambda identity: _tiny_backbone)
     return _tiny_backbone
 
 

@@ -57,14 +57,15 @@ def calibrate_batchnorm(model, arrays: list[np.ndarray]) -> None:
     model.eval()
 
 
-def write_random_weights(folder: Path) -> Path:
-    """A cache dir holding a random DenseNet in the official file's format: a pickled module."""
+def write_random_weights(folder: Path, *, seed: int = 0) -> Path:
+    """A cache dir holding a random DenseNet in the official file's format: a pickled module.
+    Another seed gives another network under the same file name."""
     import torch
     import torchxrayvision as xrv
 
     from scoring.model.preprocess import paper_transform
 
-    torch.manual_seed(0)
+    torch.manual_seed(seed)
     model = xrv.models.DenseNet(weights=None, num_classes=18)
     torch.nn.init.normal_(model.classifier.weight, std=0.1)  # spreads the logits over images
     # Half of them with the annotations' red channel: without, coloured uploads are so far out of

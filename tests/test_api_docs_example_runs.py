@@ -71,4 +71,4 @@ def test_the_api_example_of_the_docs_runs_against_a_live_server(
     assert out.count("/accounts/invitation/") == 3  # r1-r3 were new: invited, with links to pass on
     # PostgreSQL's jsonb keeps a dict's keys in its own order: compare the printed dict, not its text.
     results = [ast.literal_eval(line) for line in out.splitlines() if line.startswith("{'")]
-    assert {"cases": 3, "predicted": 3, "already_predicted": 0, "saliency_maps": 0} in results
+    assert {"cases": 3, "predicted": 3, "already_predicted": 0, "recomputed_stale": 0, "saliency_maps": 0} in results

@@ -48,7 +48,13 @@ def test_owner_prescores_and_lists_every_prediction(study, owner, django_capture
     job = start_and_run(owner, django_capture_on_commit_callbacks, {"kind": "prescore"})
     assert (job["kind"], job["status"], job["error"], job["model_version"]) == ("prescore", "done", "", 1)
     assert (job["phase"], job["done"], job["total"], job["percent"]) == ("done", N_CASES, N_CASES, 100)
-    assert job["result"] == {"cases": N_CASES, "predicted": N_CASES, "already_predicted": 0, "saliency_maps": 0}
+    assert job["result"] == {
+        "cases": N_CASES,
+        "predicted": N_CASES,
+        "already_predicted": 0,
+        "recomputed_stale": 0,
+        "saliency_maps": 0,
+    }
 
     listed = owner.get(f"{API}/studies/cxr/predictions/").json()
     assert listed["count"] == N_CASES
@@ -63,13 +69,26 @@ def test_owner_prescores_and_lists_every_prediction(study, owner, django_capture
     exported = owner.get(f"{API}/studies/cxr/exports/predictions.csv")
     assert exported["Content-Type"].startswith("text/csv") and "cxr-predictions.csv" in exported["Content-Disposition"]
     lines = list(csv.reader(io.StringIO(exported.content.decode())))
-    assert lines[0] == ["filename", "model_version", "geographic_extent", "opacity"] and len(lines) == 1 + N_CASES
+    assert lines[0][:4] == ["filename", "model_version", "geographic_extent", "opacity"] and len(lines) == 1 + N_CASES
+    assert lines[0][4:] == [
+        "geographic_extent_low",
+        "geographic_extent_high",
+        "opacity_low",
+        "opacity_high",
+        "interval_level",
+    ]
 
 
 def test_prescore_is_idempotent_through_the_api(study, owner, django_capture_on_commit_callbacks):
     start_and_run(owner, django_capture_on_commit_callbacks, {"kind": "prescore"})
     again = start_and_run(owner, django_capture_on_commit_callbacks, {"kind": "prescore", "model_version": 1})
-    assert again["result"] == {"cases": N_CASES, "predicted": 0, "already_predicted": N_CASES, "saliency_maps": 0}
+    assert again["result"] == {
+        "cases": N_CASES,
+        "predicted": 0,
+        "already_predicted": N_CASES,
+        "recomputed_stale": 0,
+        "saliency_maps": 0,
+    }
     assert Prediction.objects.filter(case__study=study).count() == N_CASES
 
 
@@ -82,7 +101,7 @@ def test_owner_retrains_activates_the_new_version_and_prescores_with_it(
         {"kind": "retrain", "feature_set": "four_outputs", "ridge_alpha": 1.0},
     )
     assert (job["status"], job["model_version"]) == ("done", 2), job["error"]
-    assert job["params"] == {"feature_set": "four_outputs", "ridge_alpha": 1.0}
+    assert job["params"] == {"feature_set": "four_outputs", "ridge_alpha": 1.0, "group_by_case": False}
     assert job["result"] == {"version": 2, "training_cases": N_CASES, "promoted": False}
 
     versions = owner.get(f"{API}/studies/cxr/model-versions/").json()["results"]
@@ -94,6 +113,8 @@ def test_owner_retrains_activates_the_new_version_and_prescores_with_it(
     assert v2["training_cases"] == N_CASES and set(v2["metrics"]) == {"candidate", "none", "active"}
     assert v2["metrics"]["candidate"]["opacity"]["mae"]["mean"] > 0
     assert v2["head"] == ModelVersion.objects.get(study=study, number=2).head
+    assert len(v2["training_table"]) == N_CASES and v2["provenance"]["training_table_sha256"]
+    assert v2["provenance"]["grouping"]["by"] == "patient" and v2["promotion"]["reason"]
 
     activated = owner.post(f"{API}/studies/cxr/model-versions/2/activate/")
     assert activated.status_code == 200 and activated.json()["is_active"] is True

@@ -239,5 +239,7 @@ def test_evaluate_model_cli_extracts_features_and_reports_missing_images(tmp_pat
     )
     result = json.loads(out.getvalue())
     assert result["n_cases"] == 10 and result["n_patients"] == 5 and result["n_splits"] == 5
+    assert result["grouped_by"] == "patient" and result["clamped"] is False
+    assert len(result["backbone"]["weights_sha256"]) == 64 and result["backbone"]["libraries"]["torch"]
     assert result["geographic_extent"]["pearson_r"]["mean"] is not None
     assert "gone.png" in err.getvalue()

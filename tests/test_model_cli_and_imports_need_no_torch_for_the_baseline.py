@@ -34,14 +34,22 @@ def run(*args: str) -> dict:
 
 def test_evaluate_model_none_prints_json_per_target_without_images_or_weights(tmp_path):
     scores, metadata = write_inputs(tmp_path)
-    result = run("--scores", str(scores), "--metadata", str(metadata), "--features", "none", "--splits", "10")
+    args = ("--scores", str(scores), "--metadata", str(metadata), "--features", "none", "--splits", "10")
+    result = run(*args, "--group-by-case")
     assert result["n_cases"] == 12 and result["n_patients"] == 5 and result["n_cases_without_patient_id"] == 2
+    assert result["grouped_by"] == "case" and result["clamped"] is False
     assert result["feature_set"] == "none" and result["n_splits"] == 10
     for target in ("geographic_extent", "opacity"):
         assert set(result[target]) == {"pearson_r", "r2", "mae", "mse"}
         assert set(result[target]["mae"]) == {"mean", "sd"}
         assert result[target]["mae"]["mean"] > 0
         assert result[target]["pearson_r"]["mean"] is None
+
+
+def test_evaluate_model_refuses_to_claim_patient_grouping_when_ids_are_missing(tmp_path):
+    scores, metadata = write_inputs(tmp_path)
+    with pytest.raises(CommandError, match="2 of 12 cases have no patient id.*5 patients known"):
+        run("--scores", str(scores), "--metadata", str(metadata), "--features", "none", "--splits", "10")
 
 
 def test_evaluate_model_needs_images_for_backbone_features(tmp_path):

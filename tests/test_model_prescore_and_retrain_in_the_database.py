@@ -1,7 +1,6 @@
 """Pre-scoring and retraining through the database, on the tiny stand-in backbone; the missing
 weights file is found through the real loading path."""
 
-import numpy as np
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
@@ -92,16 +91,16 @@ def test_rescoring_with_a_new_head_uses_the_cached_backbone_outputs(study, monke
     assert Prediction.objects.filter(model_version__number=2).count() == N_CASES
 
 
-def test_auto_promote_activates_a_version_that_beats_the_active_mae(study):
+def test_auto_promote_follows_the_recorded_paired_decision(study):
     Study.objects.filter(pk=study.pk).update(auto_promote=True)
     study.refresh_from_db()
     job = model_job_start(study=study, kind="retrain", feature_set="none", dispatch=False)
     retrain_execute(job_id=job.pk)
     job.refresh_from_db()
     v2 = ModelVersion.objects.get(study=study, number=2)
-    candidate = np.mean([m["mae"]["mean"] for m in v2.metrics["candidate"].values()])
-    active = np.mean([m["mae"]["mean"] for m in v2.metrics["active"].values()])
-    assert job.result["promoted"] == bool(candidate < active) == v2.is_active
+    assert set(v2.promotion["targets"]) == {"geographic_extent", "opacity"}
+    assert job.result["promoted"] == v2.promotion["promote"] == v2.promotion["promoted"] == v2.is_active
+    assert v2.promotion["reason"]
 
 
 def test_only_one_retrain_per_study_at_a_time(study):
@@ -131,7 +130,10 @@ def test_export_predictions_lists_every_prediction(study, capsys):
     capsys.readouterr()
     call_command("export_predictions", study.slug)
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0] == "filename,model_version,geographic_extent,opacity"
+    assert lines[0] == (
+        "filename,model_version,geographic_extent,opacity,"
+        "geographic_extent_low,geographic_extent_high,opacity_low,opacity_high,interval_level"
+    )
     assert len(lines) == 1 + N_CASES and lines[1].startswith("img-0.png,1,")
 
 

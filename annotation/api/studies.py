@@ -58,7 +58,9 @@ class StudyDetailSerializer(serializers.Serializer):
         source="study.crossover_gap", help_text="Crossover studies: other cases between a rater's two reads of a case."
     )
     auto_promote = serializers.BooleanField(
-        source="study.auto_promote", help_text="A retrained version whose MAE beats the active one's becomes active."
+        source="study.auto_promote",
+        help_text="A retrained version becomes active when the paired comparison with the active one, both "
+        "refitted on the same splits, says it is better (docs/model.md).",
     )
     burned_in_annotation = serializers.ChoiceField(
         source="study.burned_in_annotation",

@@ -53,6 +53,20 @@ class ModelVersionSerializer(serializers.Serializer):
         "(pearson_r, r2, mae, mse over 50 grouped 50/50 splits); {} for the published head."
     )
     training_cases = serializers.IntegerField()
+    weights_sha256 = serializers.CharField(
+        allow_blank=True, help_text="SHA-256 of the weights file the head was fitted on ('' for the published head)."
+    )
+    provenance = serializers.DictField(
+        help_text="Backbone identity (weights hash, library and preprocessing versions), feature set, ridge, "
+        "split seeds, grouping, code version and the training table's SHA-256."
+    )
+    training_table = serializers.ListField(
+        help_text="Per training case: [case id, filename, patient id, {target: final score}], in fit order."
+    )
+    promotion = serializers.DictField(
+        help_text="The paired comparison with the active version on the same splits, and its decision."
+    )
+    intervals = serializers.DictField(help_text="Conformal prediction interval half-widths per target, and the level.")
     source = serializers.CharField(allow_blank=True)
     is_active = serializers.BooleanField(help_text="The version pre-scoring uses by default; one per study.")
     created_at = serializers.DateTimeField()
@@ -128,7 +142,7 @@ class ModelJobSerializer(serializers.Serializer):
         allow_null=True,
         help_text="Pre-score: the version it predicts with; retrain: the version it made, once done.",
     )
-    params = serializers.DictField(help_text="Retrain: feature_set and ridge_alpha.")
+    params = serializers.DictField(help_text="Retrain: feature_set, ridge_alpha and group_by_case.")
     result = serializers.DictField(
         help_text="When done. Pre-score: cases, predicted, already_predicted, "
         "saliency_maps (drawn now); retrain: "
@@ -174,6 +188,11 @@ class ModelJobsApi(generics.ListAPIView):
         ridge_alpha = serializers.FloatField(
             required=False, allow_null=True, help_text="Retrain: a positive ridge penalty; leave out for least squares."
         )
+        group_by_case = serializers.BooleanField(
+            required=False,
+            allow_null=True,
+            help_text="Retrain: accept splits grouped by case when some cases have no patient id (else 409).",
+        )
 
         def validate_ridge_alpha(self, value: float | None) -> float | None:
             if not ridge_alpha_valid(value):
@@ -184,7 +203,7 @@ class ModelJobsApi(generics.ListAPIView):
             retrain = data["kind"] == ModelJob.Kind.RETRAIN
             if retrain and "feature_set" not in data:
                 raise serializers.ValidationError({"feature_set": ["required to retrain"]})
-            other = ("model_version",) if retrain else ("feature_set", "ridge_alpha")
+            other = ("model_version",) if retrain else ("feature_set", "ridge_alpha", "group_by_case")
             for field in other:
                 if data.get(field) is not None:
                     raise serializers.ValidationError({field: [f"not for a {data['kind']} job"]})
@@ -248,6 +267,10 @@ class PredictionSerializer(serializers.Serializer):
     filename = serializers.CharField(source="case.original_filename")
     model_version = serializers.IntegerField(source="model_version.number")
     values = serializers.DictField(child=serializers.FloatField(), help_text="Per total of the rubric: the prediction.")
+    intervals = serializers.DictField(
+        child=serializers.ListField(child=serializers.FloatField()),
+        help_text="Per total: [low, high], the version's conformal prediction interval; {} when it has none.",
+    )
     created_at = serializers.DateTimeField()
 
 

@@ -6,6 +6,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from scoring.model.provenance import BackboneIdentity, backbone_identity
+
 DEFAULT_WEIGHTS = "densenet121-res224-all"
 
 
@@ -25,24 +27,45 @@ class WeightsUnreadable(Exception):
     """The weights file exists but torch cannot load it (partial download, wrong file)."""
 
 
+# torchxrayvision's file name for each DenseNet weights name (its models.model_urls), so that the
+# file can be found and hashed without importing torch; a test checks it against the library.
+_TRAINING = "densenet121-d121-tw-lr001-rot45-tr15-sc15-seed0-best.pt"
+WEIGHTS_FILES = {
+    "densenet121-res224-all": f"nih-pc-chex-mimic_ch-google-openi-kaggle-{_TRAINING}",
+    "densenet121-res224-nih": f"nih-{_TRAINING}",
+    "densenet121-res224-pc": f"pc-{_TRAINING}",
+    "densenet121-res224-chex": f"chex-{_TRAINING}",
+    "densenet121-res224-rsna": f"kaggle-{_TRAINING}",
+    "densenet121-res224-mimic_nb": f"mimic_nb-{_TRAINING}",
+    "densenet121-res224-mimic_ch": f"mimic_ch-{_TRAINING}",
+}
+WEIGHTS_BASE_URL = "https://github.com/mlmed/torchxrayvision/releases/download/v1/"
+
+
 def weights_url(weights: str) -> str:
     """The URL torchxrayvision would download `weights` from (DenseNet weights only)."""
-    from torchxrayvision.models import model_urls
-
-    entry = model_urls.get(weights)
-    if entry is None or "densenet121" not in entry["weights_url"]:
-        known = sorted(k for k, v in model_urls.items() if "densenet121" in v["weights_url"])
-        raise ValueError(f"unknown DenseNet weights {weights!r}; known: {', '.join(known)}")
-    return entry["weights_url"]
+    return WEIGHTS_BASE_URL + _weights_file(weights)
 
 
 def weights_path(weights: str, cache_dir: str | os.PathLike | None) -> Path:
-    """Where torchxrayvision looks for the file: the same rule as xrv.models.get_weights."""
-    from torchxrayvision.utils import get_cache_dir
+    """Where torchxrayvision looks for the file: the same rule as xrv.models.get_weights and
+    xrv.utils.get_cache_dir, without importing them (they import torch)."""
+    folder = os.path.join("~", ".torchxrayvision", "models_data/") if cache_dir is None else os.fspath(cache_dir)
+    return Path(os.path.expanduser(os.path.join(folder, _weights_file(weights))))
 
-    folder = get_cache_dir() if cache_dir is None else os.fspath(cache_dir)
-    filename = os.path.basename(weights_url(weights))
-    return Path(os.path.expanduser(os.path.join(folder, filename)))
+
+def weights_identity(*, weights: str, cache_dir: str | os.PathLike | None) -> BackboneIdentity:
+    """The weights file's identity (its SHA-256 and the environment); WeightsMissing without it."""
+    path = weights_path(weights, cache_dir)
+    if not path.is_file():
+        raise WeightsMissing(weights=weights, path=path, url=weights_url(weights))
+    return backbone_identity(name=weights, path=path)
+
+
+def _weights_file(weights: str) -> str:
+    if weights not in WEIGHTS_FILES:
+        raise ValueError(f"unknown DenseNet weights {weights!r}; known: {', '.join(sorted(WEIGHTS_FILES))}")
+    return WEIGHTS_FILES[weights]
 
 
 def load_backbone(*, weights: str = DEFAULT_WEIGHTS, cache_dir: str | os.PathLike | None = None) -> Any:

@@ -68,18 +68,75 @@ def evaluate(
     """Per target, per metric: {"mean", "sd"} over the splits (None where undefined)."""
     if n_splits < 2:
         raise ValueError("n_splits must be at least 2 to report an SD")
+    splits = group_splits(groups, n_splits=n_splits)
+    return summarise_splits(split_metrics(X, Y, splits, feature_set=feature_set, ridge_alpha=ridge_alpha, clamp=clamp))
+
+
+Splits = Sequence[tuple[np.ndarray, np.ndarray]]
+PerSplit = dict[str, dict[str, list[float | None]]]  # target -> metric -> one value per split
+
+
+def split_metrics(
+    X: np.ndarray,
+    Y: Mapping[str, np.ndarray],
+    splits: Splits,
+    *,
+    feature_set: str,
+    ridge_alpha: float | None,
+    clamp: Clamp,
+) -> PerSplit:
+    """A head of this recipe fitted on each split's training half and scored on its test half."""
     X = np.asarray(X, dtype=np.float64)
     Y = {target: np.asarray(y, dtype=np.float64) for target, y in Y.items()}
-    per_split: dict[str, dict[str, list[float | None]]] = {t: {m: [] for m in METRICS} for t in Y}
-    for train, test in group_splits(groups, n_splits=n_splits):
+    per_split: PerSplit = {t: {m: [] for m in METRICS} for t in Y}
+    for train, test in splits:
         head = fit_head(
             X[train], {t: y[train] for t, y in Y.items()}, feature_set=feature_set, ridge_alpha=ridge_alpha, clamp=clamp
         )
-        predicted = head.predict(X[test])
-        for target, y in Y.items():
-            for metric, value in regression_metrics(y[test], predicted[target]).items():
-                per_split[target][metric].append(value)
+        _append(per_split, Y, head.predict(X[test]), test)
+    return per_split
+
+
+def fixed_split_metrics(predicted: Mapping[str, np.ndarray], Y: Mapping[str, np.ndarray], splits: Splits) -> PerSplit:
+    """A head that was not fitted on these cases (the published one), scored on each test half."""
+    per_split: PerSplit = {t: {m: [] for m in METRICS} for t in predicted}
+    for _, test in splits:
+        _append(per_split, Y, {t: np.asarray(p)[test] for t, p in predicted.items()}, test)
+    return per_split
+
+
+def _append(per_split: PerSplit, Y: Mapping[str, np.ndarray], predicted: Mapping[str, np.ndarray], test) -> None:
+    for target in per_split:
+        for metric, value in regression_metrics(np.asarray(Y[target])[test], predicted[target]).items():
+            per_split[target][metric].append(value)
+
+
+def summarise_splits(per_split: PerSplit) -> dict[str, dict[str, dict[str, float | None]]]:
     return {t: {m: summarise(values) for m, values in metrics.items()} for t, metrics in per_split.items()}
+
+
+class UngroupedCases(ValueError):
+    """Some cases have no patient id: splits grouped by patient cannot be claimed."""
+
+
+def grouping_check(groups: Sequence[str | int | None], *, allow_case_grouping: bool) -> dict[str, Any]:
+    """How the splits are grouped: by patient when every case has a patient id; otherwise only when
+    the owner accepted grouping by case (each case without an id its own group), else UngroupedCases.
+    Two images of one patient on both sides of a split would flatter the model."""
+    missing = sum(g is None or str(g).strip() == "" for g in groups)
+    summary = {
+        "n_cases": len(groups),
+        "n_patients": len({str(g).strip() for g in groups if g is not None and str(g).strip()}),
+        "n_cases_without_patient_id": missing,
+        "by": "patient" if missing == 0 else "case",
+    }
+    if missing and not allow_case_grouping:
+        raise UngroupedCases(
+            f"{missing} of {len(groups)} cases have no patient id, so the splits cannot be grouped by "
+            f"patient ({summary['n_patients']} patients known): add the patient ids, or accept grouping by "
+            "case (each case without an id is its own group)"
+        )
+    return summary
 
 
 def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float | None]:

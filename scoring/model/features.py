@@ -7,6 +7,13 @@ from typing import Any
 import numpy as np
 
 LUNG_OPACITY = "Lung Opacity"  # index 16 of the 18 outputs of densenet121-res224-all
+# torchxrayvision.datasets.default_pathologies, the outputs of densenet121-res224-all in order:
+# known here without importing torchxrayvision (which imports torch); a test checks the copy.
+DEFAULT_PATHOLOGIES = (
+    "Atelectasis", "Consolidation", "Infiltration", "Pneumothorax", "Edema", "Emphysema", "Fibrosis",
+    "Effusion", "Pneumonia", "Pleural_Thickening", "Cardiomegaly", "Nodule", "Mass", "Hernia",
+    "Lung Lesion", "Fracture", "Lung Opacity", "Enlarged Cardiomediastinum",
+)  # fmt: skip
 
 
 def extract(model: Any, arrays: list[np.ndarray], *, batch_size: int = 16) -> tuple[np.ndarray, np.ndarray]:

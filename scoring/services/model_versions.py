@@ -6,6 +6,7 @@ scoring/services/prescore.py and scoring/services/retrain.py, reached by task na
 
 import math
 
+import numpy as np
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
@@ -16,7 +17,7 @@ from core.errors import InvalidInput, StateConflict
 from core.jobs import job_dispatch
 from core.types import User
 from scoring.model.heads import FEATURE_SETS, paper_head
-from scoring.models import ModelJob, ModelVersion
+from scoring.models import LockedTestSet, ModelJob, ModelVersion
 
 PAPER_SOURCE = "published head (Cohen et al. 2020, Lung Opacity logit)"
 
@@ -90,11 +91,13 @@ def model_job_start(
     model_version: ModelVersion | None = None,
     feature_set: str = "lung_opacity",
     ridge_alpha: float | None = None,
+    group_by_case: bool = False,
     dispatch: bool = True,
 ) -> ModelJob:
     """Queue a pre-score or retrain job; the worker is told once the job row is committed.
 
     With dispatch=False the caller runs it inline (`--sync` on the command line, no broker needed).
+    group_by_case: the owner accepts splits grouped by case where patient ids are missing.
     """
     if kind == ModelJob.Kind.RETRAIN and not ridge_alpha_valid(ridge_alpha):
         raise InvalidInput(f"{RIDGE_ALPHA_RULE} (not {ridge_alpha!r})")
@@ -105,7 +108,9 @@ def model_job_start(
         model_version = study.model_versions.filter(is_active=True).first()
         if model_version is None:
             raise ModelStateError("this study has no model version yet: retrain one on the raters' consensus first")
-    params = {"feature_set": feature_set, "ridge_alpha": ridge_alpha} if kind == ModelJob.Kind.RETRAIN else {}
+    params = {}
+    if kind == ModelJob.Kind.RETRAIN:
+        params = {"feature_set": feature_set, "ridge_alpha": ridge_alpha, "group_by_case": bool(group_by_case)}
     try:
         with transaction.atomic():
             job = ModelJob.objects.create(
@@ -116,3 +121,31 @@ def model_job_start(
     except IntegrityError:
         raise ModelStateError("a retrain of this study is already queued or running") from None
     return job
+
+
+LOCKED_FRACTION_RULE = "the locked fraction must be above 0 and at most 0.5"
+
+
+def locked_test_set_create(*, study: Study, fraction: float, seed: int = 0) -> LockedTestSet:
+    """Set aside whole patients (a case without a patient id is its own group), about `fraction` of
+    the study's cases with an image, chosen at random with `seed`. Once: a test set that could be
+    redrawn after looking at it would not be locked."""
+    if not (math.isfinite(fraction) and 0 < fraction <= 0.5):
+        raise InvalidInput(f"{LOCKED_FRACTION_RULE} (not {fraction!r})")
+    cases = list(study.cases.filter(image__isnull=False).order_by("pk").values_list("pk", "patient_id"))
+    groups: dict[str, list[int]] = {}
+    for pk, patient in cases:
+        groups.setdefault(patient.strip() if patient and patient.strip() else f"case {pk}", []).append(pk)
+    order = np.random.default_rng(seed).permutation(sorted(groups))
+    chosen: list[int] = []
+    for label in order:
+        if len(chosen) >= fraction * len(cases):
+            break
+        chosen += groups[label]
+    with transaction.atomic():
+        Study.objects.select_for_update().get(pk=study.pk)
+        if LockedTestSet.objects.filter(study=study).exists():
+            raise ModelStateError("this study already has a locked test set; it cannot be drawn again")
+        locked = LockedTestSet.objects.create(study=study, fraction=fraction, seed=seed)
+        locked.cases.set(chosen)
+    return locked

@@ -60,6 +60,7 @@ def model_retrain(request: HttpRequest, slug: str) -> HttpResponse:
             user=request.user,
             feature_set=request.POST.get("feature_set", ""),
             ridge_alpha=ridge,
+            group_by_case=request.POST.get("group_by_case") == "1",
         )
         messages.success(request, "Retraining queued for the model worker.")
     except InvalidInput as exc:

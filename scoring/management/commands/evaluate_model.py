@@ -12,9 +12,9 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from annotation.imaging import ImageRejected
-from scoring.model.backbone import DEFAULT_WEIGHTS, WeightsMissing, WeightsUnreadable, load_backbone
+from scoring.model.backbone import DEFAULT_WEIGHTS, WeightsMissing, WeightsUnreadable, load_backbone, weights_identity
 from scoring.model.covid_severity import ScoredImage, ScoresFileError, read_patient_ids, read_scores
-from scoring.model.evaluate import SD_DDOF, evaluate
+from scoring.model.evaluate import SD_DDOF, UngroupedCases, evaluate, grouping_check
 from scoring.model.features import extract, pathologies
 from scoring.model.heads import FEATURE_SETS, PAPER_CLAMP, TARGETS, select_features
 from scoring.model.preprocess import preprocess_bytes
@@ -23,7 +23,8 @@ from scoring.model.preprocess import preprocess_bytes
 class Command(BaseCommand):
     help = (
         "Evaluate a linear head on a feature set over repeated 50/50 splits grouped by patient "
-        "(Cohen et al. 2020); prints JSON with the mean and SD of Pearson r, R^2, MAE and MSE."
+        "(Cohen et al. 2020), predictions unclamped as in the paper's notebook; prints JSON with the "
+        "mean and SD of Pearson r, R^2, MAE and MSE."
     )
     requires_system_checks = []
 
@@ -34,7 +35,14 @@ class Command(BaseCommand):
         parser.add_argument("--features", required=True, choices=FEATURE_SETS)
         parser.add_argument("--splits", type=int, default=50)
         parser.add_argument("--ridge-alpha", type=float, default=None, help="ridge instead of OLS")
-        parser.add_argument("--no-clamp", action="store_true", help="do not clamp predictions to 0-8 / 0-6")
+        parser.add_argument(
+            "--clamp", action="store_true", help="clamp predictions to 0-8 / 0-6 (the paper's notebook did not)"
+        )
+        parser.add_argument(
+            "--group-by-case",
+            action="store_true",
+            help="accept that cases without a patient id are each their own group (else refused)",
+        )
         parser.add_argument("--weights", default=None, help=f"torchxrayvision weights (default {DEFAULT_WEIGHTS})")
         parser.add_argument("--cache-dir", default=None, help="folder holding the weights file")
         parser.add_argument("--batch-size", type=int, default=16)
@@ -57,6 +65,10 @@ class Command(BaseCommand):
         if len(images) < 4:
             raise CommandError(f"only {len(images)} case(s) to evaluate; need at least 4")
         groups = [patient_ids.get(image.filename) for image in images]
+        try:
+            grouping = grouping_check(groups, allow_case_grouping=options["group_by_case"])
+        except UngroupedCases as exc:
+            raise CommandError(f"{exc} (--group-by-case)") from None
         metrics = evaluate(
             X,
             {target: np.array([image.scores[target] for image in images]) for target in TARGETS},
@@ -64,15 +76,18 @@ class Command(BaseCommand):
             feature_set=feature_set,
             n_splits=options["splits"],
             ridge_alpha=options["ridge_alpha"],
-            clamp={} if options["no_clamp"] else PAPER_CLAMP,
+            clamp=PAPER_CLAMP if options["clamp"] else {},
         )
         result = {
             "feature_set": feature_set,
             "n_splits": options["splits"],
             "sd_ddof": SD_DDOF,
+            "clamped": options["clamp"],
+            "backbone": getattr(self, "backbone", None),  # weights file SHA-256 and library versions
+            "grouped_by": grouping["by"],
             "n_cases": len(images),
-            "n_patients": len({g for g in groups if g is not None}),
-            "n_cases_without_patient_id": sum(g is None for g in groups),
+            "n_patients": grouping["n_patients"],
+            "n_cases_without_patient_id": grouping["n_cases_without_patient_id"],
             **metrics,
         }
         self.stdout.write(json.dumps(result, indent=2, allow_nan=False))
@@ -87,6 +102,7 @@ class Command(BaseCommand):
         cache_dir = options["cache_dir"] or getattr(settings, "SCORING_XRV_CACHE_DIR", None)
         try:  # before decoding anything: a missing file should fail at once
             model = load_backbone(weights=weights, cache_dir=cache_dir)
+            self.backbone = weights_identity(weights=weights, cache_dir=cache_dir).describe()
         except (WeightsMissing, WeightsUnreadable, ValueError) as exc:
             raise CommandError(str(exc)) from None
         kept, arrays = [], []
