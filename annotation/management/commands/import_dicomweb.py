@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from annotation.management.commands._common import study_by_slug
+from annotation.management.commands._common import import_report_write, study_by_slug
 from annotation.services.dicomweb import DicomwebError, Selection, archive_from_settings, dicomweb_import, query_parse
 
 
@@ -38,12 +38,4 @@ class Command(BaseCommand):
             report = dicomweb_import(study=study, archive=archive, selection=selection)
         except DicomwebError as exc:
             raise CommandError(str(exc)) from None
-        for row in report.rows:
-            if row.status != "imported":
-                self.stdout.write(f"{row.status:9} {row.where}: {row.reason}")
-        self.stdout.write(
-            self.style.SUCCESS(
-                f"imported {report.count('imported')}, duplicates {report.count('duplicate')}, "
-                f"rejected {report.count('rejected')}"
-            )
-        )
+        import_report_write(self, report)

@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from annotation.audit import audit_import
 from annotation.ingest import MetadataError, metadata_parse, sources_from_paths
-from annotation.management.commands._common import study_by_slug
+from annotation.management.commands._common import import_report_write, study_by_slug
 from annotation.services import StudyStateError, images_import, import_limits
 
 
@@ -33,12 +33,4 @@ class Command(BaseCommand):
         except StudyStateError as exc:
             raise CommandError(str(exc)) from None
         audit_import(study=study, actor=None, rows=[row.as_dict() for row in report.rows], via="command line")
-        for row in report.rows:
-            if row.status != "imported":
-                self.stdout.write(f"{row.status:9} {row.where}: {row.reason}")
-        self.stdout.write(
-            self.style.SUCCESS(
-                f"imported {report.count('imported')}, duplicates {report.count('duplicate')}, "
-                f"rejected {report.count('rejected')}"
-            )
-        )
+        import_report_write(self, report)
