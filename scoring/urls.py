@@ -1,8 +1,9 @@
 from django.urls import path
 
-from scoring.views import agreement, cases, model
+from scoring.views import agreement, cases, model, planning
 
 urlpatterns = [
+    path("plan/", planning.plan_page, name="plan"),
     path("studies/<slug:slug>/report/", agreement.report_page, name="report"),
     path("studies/<slug:slug>/report/compute/", agreement.report_request, name="report_request"),
     path("studies/<slug:slug>/report.json", agreement.report_json, name="report_json"),

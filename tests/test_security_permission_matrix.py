@@ -266,6 +266,8 @@ MATRIX = [
         (302, 404, 404, 404, 404, L),
         ("post", "/studies/{slug}/members/{member}/replacement/"),
     ),
+    # planning a study reads no study: anyone logged in (tests/test_plan_page_answers_logged_in_users.py)
+    ("get", "/plan/", None, (200, 200, 200, 200, 200, L), None),
     # the site's icon, for everyone (a redirect to the static file)
     ("get", "/favicon.ico", None, (302, 302, 302, 302, 302, 302), None),
 ]
