@@ -56,6 +56,22 @@ def _rows_for_score(key: str, score: dict):
             entry.get("n", ""),
             "limits of agreement in the CI columns",
         ]
+        for side, limit in (("lower", loa[0]), ("upper", loa[1])):
+            if limit is not None:
+                ci = entry.get(f"loa_{side}_ci95") or [None, None]
+                note = entry.get("loa_ci_method", "")
+                yield [key, f"bland_altman_loa_{side}", f"{entry['a']} - {entry['b']}", limit, *ci, entry["n"], note]
+    yield from _bca_rows(key, score)
+
+
+def _bca_rows(key: str, score: dict):
+    """The BCa bootstrap intervals, next to the percentile ones in the rows above."""
+    entries = [("krippendorff_alpha", level, e, "value") for level, e in score.get("krippendorff_alpha", {}).items()]
+    entries.append(("weighted_kappa", "mean", score.get("weighted_kappa") or {}, "mean"))
+    for name, variant, entry, value in entries:
+        if entry.get("ci95_bca"):
+            low, high = entry["ci95_bca"]
+            yield [key, f"{name}_bca", variant, entry.get(value), low, high, score.get("n_cases"), "BCa bootstrap"]
 
 
 def _rows_for_new_coefficients(key: str, score: dict):

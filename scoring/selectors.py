@@ -30,6 +30,8 @@ class ScoreTable:
     n_ratings: int = 0
     # Only with include_excluded: the cases an owner excluded (all False otherwise).
     excluded: list[bool] = field(default_factory=list)
+    # Case.patient_id per case ("" where unknown): serial images of one patient are resampled together.
+    patient_ids: list[str] = field(default_factory=list)
 
 
 def study_score_table(
@@ -55,18 +57,19 @@ def study_score_table(
             "current_rating__values",
             "current_rating__totals",
             "case__excluded_at",
+            "case__patient_id",
         )
     )
     case_index: dict[int, int] = {}
     cases, raters = [], sorted({row[3] for row in rows})
-    for case_id, public_id, filename, *_, excluded_at in rows:
+    for case_id, public_id, filename, *_, excluded_at, patient_id in rows:
         if case_id not in case_index:
             case_index[case_id] = len(cases)
-            cases.append((case_id, public_id, filename, excluded_at is not None))
+            cases.append((case_id, public_id, filename, excluded_at is not None, patient_id))
     rater_index = {name: i for i, name in enumerate(raters)}
     keys = [*rubric.total_keys, *rubric.item_keys]
     matrices = {key: np.full((len(cases), len(raters)), np.nan) for key in keys}
-    for case_id, _, _, rater, values, totals, _ in rows:
+    for case_id, _, _, rater, values, totals, *_ in rows:
         i, j = case_index[case_id], rater_index[rater]
         for key in rubric.total_keys:
             matrices[key][i, j] = totals[key]
@@ -82,6 +85,7 @@ def study_score_table(
         matrices=matrices,
         n_ratings=len(rows),
         excluded=[c[3] for c in cases],
+        patient_ids=[c[4] for c in cases],
     )
 
 

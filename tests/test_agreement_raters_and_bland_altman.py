@@ -53,6 +53,8 @@ def test_bland_altman_with_one_shared_case_has_no_limits():
         "n": 1,
         "mean_diff": -1.0,
         "loa": None,
+        "loa_lower_ci95": None,
+        "loa_upper_ci95": None,
         "reason": "fewer than two cases: no spread",
     }
 

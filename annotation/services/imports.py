@@ -20,7 +20,7 @@ from annotation.selectors import study_storage_used
 from annotation.services.assignment import study_assign_cases
 from annotation.services.queues import rater_queues_renumber
 from annotation.services.storage import files_delete, image_store
-from annotation.services.studies import StudyStateError
+from annotation.services.studies import StudyStateError, study_ratings_changed
 from core.errors import TooLarge
 from core.jobs import job_claim, job_dispatch, job_finish, job_progress
 from core.types import User
@@ -142,10 +142,15 @@ def cases_apply_metadata(*, study: Study, metadata: dict[str, dict[str, str]]) -
         target = name if name in cases else base[name]
         if target in cases and target not in matched:
             matched[target] = name
+    regrouped = False
     for target, name in matched.items():
+        patient_id = metadata_patient_id(metadata[name])[:128]
+        regrouped |= patient_id != cases[target].patient_id
         cases[target].metadata = metadata[name]
-        cases[target].patient_id = metadata_patient_id(metadata[name])[:128]
+        cases[target].patient_id = patient_id
     Case.objects.bulk_update([cases[target] for target in matched], ["metadata", "patient_id"], batch_size=500)
+    if regrouped:  # the report's bootstrap resamples patients: a report computed before is out of date
+        study_ratings_changed(study_id=study.pk)
     unmatched = sorted(set(metadata) - set(matched.values()))
     summary = f"{len(matched)} of {len(metadata)} metadata rows matched a case"
     if unmatched:

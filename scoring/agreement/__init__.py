@@ -21,9 +21,12 @@ Conventions a methods reviewer will ask about:
 - Consensus for rater bias and Bland-Altman is leave-one-out: the mean of the OTHER raters on that
   case, so a rater is never compared with a consensus that contains their own rating.
 - 95% CIs for alpha and the mean kappa come from a case bootstrap (rows resampled with replacement,
-  seeded, percentile 2.5/97.5, undefined replicates left out). For speed the summary computes the
-  replicates from per-case coincidence and confusion counts; tests check that this equals calling
-  the libraries on every resample.
+  seeded, percentile 2.5/97.5, undefined replicates left out), with the BCa interval (jackknife
+  acceleration) next to it as "ci95_bca". With patient ids (`clusters`) whole patients are resampled,
+  so serial images of one patient move together.
+  For speed the summary computes the replicates from per-case coincidence and confusion counts;
+  tests check that this equals calling the libraries on every resample.
+- Bland-Altman limits carry 95% CIs (Bland & Altman 1999: SE sqrt(3 s^2 / n), t with n - 1 df).
 """
 
 from scoring.agreement.base import ICC_KEYS, LEVELS, Undefined

@@ -1,5 +1,5 @@
-"""Case-bootstrap confidence intervals, and the fast replicates of alpha and kappa computed from
-per-case coincidence and confusion counts (tests check them against the libraries)."""
+"""Case- or patient-bootstrap confidence intervals (percentile and BCa), and the fast replicates of alpha
+and kappa computed from per-case coincidence and confusion counts (tests check them against the libraries)."""
 
 import warnings
 from collections.abc import Iterator, Sequence
@@ -8,18 +8,46 @@ from itertools import combinations, permutations
 import numpy as np
 import numpy.typing as npt
 from scipy import sparse
+from scipy.special import ndtr, ndtri
 
 from scoring.agreement.base import _BLOCK, Statistic, _as_matrix, _codes, _number
+
+CI_METHODS = ("percentile", "bca")
 
 # --- bootstrap -------------------------------------------------------------------------------
 
 
-def _resamples(n: int, n_boot: int, seed: int) -> Iterator[np.ndarray]:
+def _units(n: int, clusters: Sequence | None) -> list[np.ndarray]:
+    """The rows of each resampling unit: one case each, or all the cases of one patient together."""
+    if clusters is None:
+        return [np.array([row]) for row in range(n)]
+    if len(clusters) != n:
+        raise ValueError(f"{len(clusters)} cluster labels for {n} cases")
+    rows: dict[object, list[int]] = {}  # in order of first appearance: the labels' spelling is no matter
+    for row, label in enumerate(clusters):
+        rows.setdefault(label, []).append(row)
+    return [np.array(members) for members in rows.values()]
+
+
+def _resamples(n: int, n_boot: int, seed: int, clusters: Sequence | None = None) -> Iterator[np.ndarray]:
     """Case indices of each resample. One draw per resample, so the numbers do not depend on how the
-    fast path groups resamples into blocks: both paths see the same resamples for a seed."""
+    fast path groups resamples into blocks: both paths see the same resamples for a seed. With
+    `clusters` (a patient id per case) patients are drawn and bring all their cases: serial images of
+    one patient are not independent, and resampling them apart understates the standard error."""
     rng = np.random.default_rng(seed)
+    if clusters is None:
+        for _ in range(n_boot):
+            yield rng.integers(0, n, size=n)
+        return
+    units = _units(n, clusters)
     for _ in range(n_boot):
-        yield rng.integers(0, n, size=n)
+        yield np.concatenate([units[u] for u in rng.integers(0, len(units), size=len(units))])
+
+
+def _jackknife(n: int, clusters: Sequence | None = None) -> Iterator[np.ndarray]:
+    """Case indices with one unit (a case, or a patient's cases) left out, for BCa's acceleration."""
+    for unit in _units(n, clusters):
+        yield np.setdiff1d(np.arange(n), unit)
 
 
 def _percentile_ci(replicates: np.ndarray) -> list[float] | None:
@@ -30,15 +58,49 @@ def _percentile_ci(replicates: np.ndarray) -> list[float] | None:
     return [float(low), float(high)]
 
 
+def _bca_ci(replicates: np.ndarray, estimate: float | None, jackknife: np.ndarray) -> list[float] | None:
+    """Efron's bias-corrected and accelerated 95% interval (Efron & Tibshirani 1993, chapter 14):
+    bias z0 from the share of replicates below the estimate (ties count half, as in SciPy), acceleration
+    from the skewness of the leave-one-unit-out (jackknife) values; undefined replicates left out."""
+    finite = replicates[np.isfinite(replicates)]
+    jack = jackknife[np.isfinite(jackknife)]
+    if finite.size == 0 or estimate is None or not np.isfinite(estimate) or jack.size < 2:
+        return None
+    z0 = ndtri((np.count_nonzero(finite < estimate) + np.count_nonzero(finite <= estimate)) / (2 * finite.size))
+    spread = jack.mean() - jack
+    denominator = 6 * float((spread**2).sum()) ** 1.5
+    acceleration = float((spread**3).sum()) / denominator if denominator > 0 else 0.0
+    z = z0 + ndtri(np.array([0.025, 0.975]))
+    with np.errstate(invalid="ignore", divide="ignore"):  # z0 infinite: handled just below
+        levels = ndtr(z0 + z / (1 - acceleration * z))
+    if not np.isfinite(levels).all():
+        return None  # every replicate on one side of the estimate: no bias correction is possible
+    low, high = np.percentile(finite, 100 * levels)
+    return [float(low), float(high)]
+
+
 def bootstrap_ci(
-    matrix: npt.ArrayLike, statistic: Statistic, *, n_boot: int = 1000, seed: int = 0
+    matrix: npt.ArrayLike,
+    statistic: Statistic,
+    *,
+    n_boot: int = 1000,
+    seed: int = 0,
+    method: str = "percentile",
+    clusters: Sequence | None = None,
 ) -> list[float] | None:
-    """Percentile 95% CI of `statistic` over resampled cases; undefined replicates are left out."""
+    """95% CI of `statistic` over resampled cases ("percentile" or "bca"); undefined replicates are left
+    out. With `clusters` (one label per case, e.g. the patient id) whole clusters are resampled."""
+    if method not in CI_METHODS:
+        raise ValueError(f"method must be one of {CI_METHODS}")
     m = _as_matrix(matrix)
     if m.shape[0] < 2 or n_boot < 1:
         return None
-    replicates = np.array([_number(statistic(m[idx])) for idx in _resamples(m.shape[0], n_boot, seed)])
-    return _percentile_ci(replicates)
+    replicates = np.array([_number(statistic(m[idx])) for idx in _resamples(m.shape[0], n_boot, seed, clusters)])
+    if method == "percentile":
+        return _percentile_ci(replicates)
+    jackknife = np.array([_number(statistic(m[idx])) for idx in _jackknife(m.shape[0], clusters)])
+    estimate = _number(statistic(m))
+    return _bca_ci(replicates, estimate if np.isfinite(estimate) else None, jackknife)
 
 
 # The summary's fast path. A resample is a vector of counts over the distinct rating patterns (rows);
@@ -46,13 +108,23 @@ def bootstrap_ci(
 # contributions, so a block of resamples is one (sparse) matrix product.
 
 
-def _pattern_counts(inverse: np.ndarray, n_patterns: int, n_boot: int, seed: int) -> Iterator[np.ndarray]:
-    draws = _resamples(inverse.size, n_boot, seed)
-    for start in range(0, n_boot, _BLOCK):
-        counts = np.empty((min(_BLOCK, n_boot - start), n_patterns))
+def _pattern_counts(
+    inverse: np.ndarray, n_patterns: int, draws: Iterator[np.ndarray], n_draws: int
+) -> Iterator[np.ndarray]:
+    """Blocks of pattern counts, one row per resample (or jackknife sample) of case indices."""
+    for start in range(0, n_draws, _BLOCK):
+        counts = np.empty((min(_BLOCK, n_draws - start), n_patterns))
         for row in range(counts.shape[0]):
             counts[row] = np.bincount(inverse[next(draws)], minlength=n_patterns)
         yield counts
+
+
+def _jackknife_counts(inverse: np.ndarray, n_patterns: int, units: list[np.ndarray]) -> Iterator[np.ndarray]:
+    """Blocks of pattern counts with one unit left out: all the cases minus that unit's cases."""
+    everything = np.bincount(inverse, minlength=n_patterns).astype(float)
+    for start in range(0, len(units), _BLOCK):
+        block = units[start : start + _BLOCK]
+        yield np.stack([everything - np.bincount(inverse[unit], minlength=n_patterns) for unit in block])
 
 
 def _coincidence_contributions(patterns: np.ndarray, n_values: int) -> sparse.csr_array:
@@ -114,9 +186,18 @@ def _kappa_from_confusion(c: np.ndarray) -> np.ndarray:
 
 
 def _fast_replicates(
-    m: np.ndarray, values: np.ndarray, levels: Sequence[str], kappa: bool, n_boot: int, seed: int
+    m: np.ndarray,
+    values: np.ndarray,
+    levels: Sequence[str],
+    kappa: bool,
+    n_boot: int,
+    seed: int,
+    clusters: Sequence | None = None,
+    *,
+    jackknife: bool = False,
 ) -> dict[str, np.ndarray]:
-    """Bootstrap replicates of alpha (each level) and of the mean pairwise kappa, in one pass."""
+    """Bootstrap replicates of alpha (each level) and of the mean pairwise kappa, in one pass; with
+    `jackknife`, the leave-one-unit-out values instead (for BCa)."""
     n_values = len(values)
     patterns, inverse = np.unique(_codes(m, values), axis=0, return_inverse=True)
     coincidence = _coincidence_contributions(patterns, n_values)
@@ -126,7 +207,17 @@ def _fast_replicates(
         else []
     )
     out: dict[str, list[np.ndarray]] = {key: [] for key in [*levels, *(["kappa"] if kappa else [])]}
-    for counts in _pattern_counts(inverse.ravel(), len(patterns), n_boot, seed):
+    inverse = inverse.ravel()
+    expand = None
+    if jackknife and clusters is None:
+        # Leaving out either of two cases with the same ratings gives the same value: one per pattern.
+        first = np.unique(inverse, return_index=True)[1]
+        blocks, expand = _jackknife_counts(inverse, len(patterns), [np.array([row]) for row in first]), inverse
+    elif jackknife:
+        blocks = _jackknife_counts(inverse, len(patterns), _units(m.shape[0], clusters))
+    else:
+        blocks = _pattern_counts(inverse, len(patterns), _resamples(m.shape[0], n_boot, seed, clusters), n_boot)
+    for counts in blocks:
         o = (counts @ coincidence).reshape(-1, n_values, n_values)
         for level in levels:
             out[level].append(_alpha_from_coincidences(o, values, level))
@@ -135,4 +226,5 @@ def _fast_replicates(
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)  # all pairs undefined: NaN, left out
                 out["kappa"].append(np.nanmean(per_pair, axis=0))
-    return {key: np.concatenate(parts) if parts else np.empty(0) for key, parts in out.items()}
+    result = {key: np.concatenate(parts) if parts else np.empty(0) for key, parts in out.items()}
+    return {key: column[expand] for key, column in result.items()} if expand is not None else result

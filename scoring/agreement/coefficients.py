@@ -10,6 +10,7 @@ import krippendorff
 import numpy as np
 import numpy.typing as npt
 from scipy.stats import f as f_dist
+from scipy.stats import t as t_dist
 from sklearn.metrics import cohen_kappa_score
 from statsmodels.stats.inter_rater import fleiss_kappa as _statsmodels_fleiss_kappa
 
@@ -361,20 +362,44 @@ def rater_stats(matrix: npt.ArrayLike, rater_names: Sequence[str]) -> dict[str, 
     return {name: _rater_entry(m[:, r], consensus[:, r]) for r, name in enumerate(rater_names)}
 
 
+LOA_CI_METHOD = "Bland & Altman 1999: SE of a limit sqrt(3 s^2 / n), t with n - 1 df"
+
+
+def loa_confidence_intervals(*, mean: float, sd: float, n: int, k: float = 1.96) -> tuple[list, list]:
+    """Approximate 95% CIs of the limits mean -/+ k sd (Bland & Altman 1986 Lancet; 1999 SMMR 8:135-160).
+
+    The variance of a limit is s^2/n + k^2 s^2 / (2(n-1)), about 3 s^2 / n for k near 2; the authors'
+    approximation is kept because readers can recompute it from the table. Carkeet 2015 gives exact
+    (non-central t) intervals, slightly wider for small n.
+    """
+    half = float(t_dist.ppf(0.975, n - 1)) * sd * np.sqrt(3.0 / n)
+    lower, upper = mean - k * sd, mean + k * sd
+    return [lower - half, lower + half], [upper - half, upper + half]
+
+
 def _limits_of_agreement(diff: np.ndarray, a: str, b: str) -> dict:
     diff = diff[~np.isnan(diff)]
     entry = {"a": a, "b": b, "n": int(diff.size)}
+    no_ci = {"loa_lower_ci95": None, "loa_upper_ci95": None}
     if diff.size == 0:
-        return entry | {"mean_diff": None, "loa": None, "reason": "no case rated by both"}
+        return entry | {"mean_diff": None, "loa": None} | no_ci | {"reason": "no case rated by both"}
     mean = float(diff.mean())
     if diff.size < 2:
-        return entry | {"mean_diff": mean, "loa": None, "reason": "fewer than two cases: no spread"}
-    half_width = 1.96 * float(diff.std(ddof=1))
-    return entry | {"mean_diff": mean, "loa": [mean - half_width, mean + half_width]}
+        return entry | {"mean_diff": mean, "loa": None} | no_ci | {"reason": "fewer than two cases: no spread"}
+    sd = float(diff.std(ddof=1))
+    lower_ci, upper_ci = loa_confidence_intervals(mean=mean, sd=sd, n=int(diff.size))
+    return entry | {
+        "mean_diff": mean,
+        "loa": [mean - 1.96 * sd, mean + 1.96 * sd],
+        "loa_lower_ci95": lower_ci,
+        "loa_upper_ci95": upper_ci,
+        "loa_ci_method": LOA_CI_METHOD,
+    }
 
 
 def bland_altman(matrix: npt.ArrayLike, rater_names: Sequence[str]) -> list[dict]:
-    """Mean difference (a - b) and 95% limits for every rater pair and each rater vs the others' mean."""
+    """Mean difference (a - b) and 95% limits, each with a 95% CI, for every rater pair and each rater
+    vs the others' mean."""
     m = _as_matrix(matrix)
     _check_names(m, rater_names)
     names = list(rater_names)

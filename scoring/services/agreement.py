@@ -24,6 +24,15 @@ def _domain(table: ScoreTable, key: str) -> tuple[int, int]:
     return item.minimum, item.maximum
 
 
+def _bootstrap_clusters(table: ScoreTable) -> list[str] | None:
+    """Patient ids as resampling units when some patient has several cases (serial images); a case
+    without a patient id is its own unit. None (cases resampled) otherwise, which keeps the numbers of
+    studies without serial images exactly as before."""
+    pairs = zip(table.patient_ids, table.case_ids, strict=True)
+    units = [f"patient:{pid}" if pid else f"case:{case}" for pid, case in pairs]
+    return units if len(set(units)) < len(units) else None
+
+
 def agreement_report_build(
     *,
     study: Study,
@@ -41,6 +50,7 @@ def agreement_report_build(
     if progress:
         progress(0, len(keys))  # the page says "0 of N" from the start, not "computing" with no total
     scores = {}
+    clusters = _bootstrap_clusters(table) if table.patient_ids else None
     for done, key in enumerate(keys, start=1):
         low, high = _domain(table, key)
         scores[key] = agreement_summary(
@@ -51,6 +61,7 @@ def agreement_report_build(
             n_boot=n_boot,
             seed=seed,
             cutoffs=(cutoffs or {}).get(key),
+            clusters=clusters,
         )
         if progress:
             progress(done, len(keys))
@@ -74,7 +85,13 @@ def agreement_report_build(
             "pending": sum(1 for row in consensus if row.needs_adjudication),
             "adjudicated": sum(1 for row in consensus if row.adjudicated),
         },
-        "bootstrap": {"resamples": n_boot, "seed": seed},
+        "bootstrap": {
+            "resamples": n_boot,
+            "seed": seed,
+            "unit": "patient" if clusters else "case",
+            "n_units": len(set(clusters)) if clusters else len(table.case_ids),
+            "interval_methods": {"ci95": "percentile", "ci95_bca": "BCa (jackknife acceleration)"},
+        },
         **extras,
     }
 
