@@ -57,12 +57,14 @@ def calibrate_batchnorm(model, arrays: list[np.ndarray]) -> None:
     model.eval()
 
 
-def write_random_weights(folder: Path, *, seed: int = 0) -> Path:
-    """A cache dir holding a random DenseNet in the official file's format: a pickled module.
-    Another seed gives another network under the same file name."""
+def write_random_weights(folder: Path, *, seed: int = 0, weights: str = "densenet121-res224-all") -> Path:
+    """A cache dir holding a random DenseNet in the official file's format: a pickled module, under
+    the official file name of `weights` (a DenseNet name). Another seed gives another network under
+    the same file name."""
     import torch
     import torchxrayvision as xrv
 
+    from scoring.model.backbone import WEIGHTS_FILES
     from scoring.model.preprocess import paper_transform
 
     torch.manual_seed(seed)
@@ -73,5 +75,25 @@ def write_random_weights(folder: Path, *, seed: int = 0) -> Path:
     images = [chest_like(1000 + i) if i % 2 else coloured(chest_like(1000 + i))[..., 0] for i in range(12)]
     calibrate_batchnorm(model, [paper_transform(image.astype(np.float32)) for image in images])
     folder.mkdir(parents=True, exist_ok=True)
-    torch.save(model, folder / OFFICIAL_FILE)
+    torch.save(model, folder / WEIGHTS_FILES[weights])
+    return folder
+
+
+def write_random_resnet_weights(folder: Path, *, seed: int = 0) -> Path:
+    """A cache dir holding a random resnet50-res512-all in the official file's format: the state
+    dict of torchvision's ResNet-50 with torchxrayvision's one-channel first convolution."""
+    import torch
+    import torchvision
+
+    from scoring.model.backbone import WEIGHTS_FILES
+    from scoring.model.preprocess import paper_transform
+
+    torch.manual_seed(seed)
+    model = torchvision.models.resnet50(num_classes=18, weights=None)
+    model.conv1 = torch.nn.Conv2d(1, 64, kernel_size=7, stride=2, padding=3, bias=False)
+    torch.nn.init.normal_(model.fc.weight, std=0.05)
+    images = [chest_like(2000 + i).astype(np.float32) for i in range(4)]
+    calibrate_batchnorm(model, [paper_transform(image, size=512) for image in images])
+    folder.mkdir(parents=True, exist_ok=True)
+    torch.save(model.state_dict(), folder / WEIGHTS_FILES["resnet50-res512-all"])
     return folder

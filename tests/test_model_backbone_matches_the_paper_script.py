@@ -131,8 +131,8 @@ def test_missing_weights_raise_naming_file_and_dir_without_downloading(tmp_path,
 
 
 def test_unknown_weights_name_is_refused(tmp_path):
-    with pytest.raises(ValueError, match="unknown DenseNet weights"):
-        load_backbone(weights="resnet50-res512-all", cache_dir=tmp_path)
+    with pytest.raises(ValueError, match="unknown torchxrayvision weights"):
+        load_backbone(weights="resnet101-res512-all", cache_dir=tmp_path)
 
 
 def test_backbone_loads_random_weights_through_the_real_path_with_raw_logits(backbone, weights_dir, no_network):

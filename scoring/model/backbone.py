@@ -1,4 +1,5 @@
-"""Load torchxrayvision's DenseNet from a weights file on disk, never from the network."""
+"""Load a torchxrayvision classifier (a DenseNet or the ResNet) from a weights file on disk, never
+from the network."""
 
 from __future__ import annotations
 
@@ -6,9 +7,13 @@ import os
 from pathlib import Path
 from typing import Any
 
+from scoring.model.heads import PAPER_WEIGHTS
 from scoring.model.provenance import BackboneIdentity, backbone_identity
+from scoring.model.weights import WEIGHTS, WEIGHTS_FILES, WeightsSpec, weights_spec, weights_url
 
-DEFAULT_WEIGHTS = "densenet121-res224-all"
+__all__ = ["WEIGHTS", "WEIGHTS_FILES", "WeightsSpec", "weights_spec", "weights_url"]  # known here too
+
+DEFAULT_WEIGHTS = PAPER_WEIGHTS
 
 
 class WeightsMissing(Exception):
@@ -27,31 +32,11 @@ class WeightsUnreadable(Exception):
     """The weights file exists but torch cannot load it (partial download, wrong file)."""
 
 
-# torchxrayvision's file name for each DenseNet weights name (its models.model_urls), so that the
-# file can be found and hashed without importing torch; a test checks it against the library.
-_TRAINING = "densenet121-d121-tw-lr001-rot45-tr15-sc15-seed0-best.pt"
-WEIGHTS_FILES = {
-    "densenet121-res224-all": f"nih-pc-chex-mimic_ch-google-openi-kaggle-{_TRAINING}",
-    "densenet121-res224-nih": f"nih-{_TRAINING}",
-    "densenet121-res224-pc": f"pc-{_TRAINING}",
-    "densenet121-res224-chex": f"chex-{_TRAINING}",
-    "densenet121-res224-rsna": f"kaggle-{_TRAINING}",
-    "densenet121-res224-mimic_nb": f"mimic_nb-{_TRAINING}",
-    "densenet121-res224-mimic_ch": f"mimic_ch-{_TRAINING}",
-}
-WEIGHTS_BASE_URL = "https://github.com/mlmed/torchxrayvision/releases/download/v1/"
-
-
-def weights_url(weights: str) -> str:
-    """The URL torchxrayvision would download `weights` from (DenseNet weights only)."""
-    return WEIGHTS_BASE_URL + _weights_file(weights)
-
-
 def weights_path(weights: str, cache_dir: str | os.PathLike | None) -> Path:
     """Where torchxrayvision looks for the file: the same rule as xrv.models.get_weights and
     xrv.utils.get_cache_dir, without importing them (they import torch)."""
     folder = os.path.join("~", ".torchxrayvision", "models_data/") if cache_dir is None else os.fspath(cache_dir)
-    return Path(os.path.expanduser(os.path.join(folder, _weights_file(weights))))
+    return Path(os.path.expanduser(os.path.join(folder, weights_spec(weights).file)))
 
 
 def weights_identity(*, weights: str, cache_dir: str | os.PathLike | None) -> BackboneIdentity:
@@ -59,17 +44,11 @@ def weights_identity(*, weights: str, cache_dir: str | os.PathLike | None) -> Ba
     path = weights_path(weights, cache_dir)
     if not path.is_file():
         raise WeightsMissing(weights=weights, path=path, url=weights_url(weights))
-    return backbone_identity(name=weights, path=path)
-
-
-def _weights_file(weights: str) -> str:
-    if weights not in WEIGHTS_FILES:
-        raise ValueError(f"unknown DenseNet weights {weights!r}; known: {', '.join(sorted(WEIGHTS_FILES))}")
-    return WEIGHTS_FILES[weights]
+    return backbone_identity(name=weights, path=path, input_size=weights_spec(weights).input_size)
 
 
 def load_backbone(*, weights: str = DEFAULT_WEIGHTS, cache_dir: str | os.PathLike | None = None) -> Any:
-    """The DenseNet in eval mode, returning raw logits (op_threshs None) as the paper did.
+    """The classifier in eval mode, returning raw logits (op_threshs None) as the paper did.
 
     Raises WeightsMissing before torchxrayvision gets a chance to download: without a
     network its download hangs or fails obscurely, and random weights are never an option.
@@ -80,7 +59,7 @@ def load_backbone(*, weights: str = DEFAULT_WEIGHTS, cache_dir: str | os.PathLik
     if not path.is_file():
         raise WeightsMissing(weights=weights, path=path, url=weights_url(weights))
     try:
-        model = xrv.models.DenseNet(weights=weights, cache_dir=str(path.parent))
+        model = xrv.models.get_model(weights, cache_dir=str(path.parent))  # DenseNet or ResNet by name
     except Exception as exc:  # noqa: BLE001 - torch.load raises many types on a bad file
         raise WeightsUnreadable(
             f"cannot load torchxrayvision weights from {path} ({type(exc).__name__}: {exc}); "

@@ -8,10 +8,16 @@ from typing import Any
 
 import numpy as np
 
-FEATURE_SETS = ("lung_opacity", "four_outputs", "all_outputs", "features_1024", "none")
+FEATURE_SETS = ("lung_opacity", "four_outputs", "all_outputs", "features_1024", "pooled_features", "none")
+# Feature sets on the pooled features rather than the logits: `features_1024` is the DenseNets' 1024
+# (refused for other widths, so that its name never lies), `pooled_features` whatever the backbone
+# gives (2048 for the ResNet).
+POOLED_SETS = ("features_1024", "pooled_features")
 # The paper's order (xray_covid_eval.ipynb): Lung Opacity, Pneumonia, Infiltration, Consolidation.
 FOUR_OUTPUTS = ("Lung Opacity", "Pneumonia", "Infiltration", "Consolidation")
 TARGETS = ("geographic_extent", "opacity")
+# The published head is on the Lung Opacity logit of these weights, whatever weights are configured.
+PAPER_WEIGHTS = "densenet121-res224-all"
 PAPER_CLAMP: dict[str, tuple[float, float]] = {"geographic_extent": (0.0, 8.0), "opacity": (0.0, 6.0)}
 
 Clamp = Mapping[str, tuple[float, float] | None]
@@ -19,24 +25,41 @@ Clamp = Mapping[str, tuple[float, float] | None]
 
 def select_features(feature_set: str, logits: np.ndarray, pooled: np.ndarray, pathologies: Sequence[str]) -> np.ndarray:
     """The N x k design matrix of a feature set (k = 0 for `none`)."""
-    if feature_set == "features_1024":
-        return np.asarray(pooled, dtype=np.float64)
+    if feature_set in POOLED_SETS:
+        pooled = np.asarray(pooled, dtype=np.float64)
+        if feature_set == "features_1024" and pooled.shape[1] != 1024:
+            raise ValueError(
+                f"features_1024 needs a backbone with 1024 pooled features, these weights give "
+                f"{pooled.shape[1]}: choose pooled_features"
+            )
+        return pooled
     columns = logit_columns(feature_set, pathologies)
     return np.asarray(logits, dtype=np.float64)[:, columns]
 
 
 def logit_columns(feature_set: str, pathologies: Sequence[str]) -> list[int]:
-    """Indices into the 18 logits used by a logit-based feature set."""
+    """Indices into the 18 logits used by a logit-based feature set. Outputs that the weights never
+    learned (named "" by torchxrayvision, e.g. 4 of the NIH DenseNet's 18) are never used."""
     names = list(pathologies)
     if feature_set == "lung_opacity":
-        return [names.index("Lung Opacity")]
+        return _named(names, ("Lung Opacity",), feature_set)
     if feature_set == "four_outputs":
-        return [names.index(name) for name in FOUR_OUTPUTS]
+        return _named(names, FOUR_OUTPUTS, feature_set)
     if feature_set == "all_outputs":
-        return list(range(len(names)))
+        return [i for i, name in enumerate(names) if name]
     if feature_set == "none":
         return []
     raise ValueError(f"unknown feature set {feature_set!r}; choose one of {', '.join(FEATURE_SETS)}")
+
+
+def _named(names: list[str], wanted: Sequence[str], feature_set: str) -> list[int]:
+    absent = [name for name in wanted if name not in names]
+    if absent:
+        raise ValueError(
+            f"feature set {feature_set} needs the output(s) {', '.join(absent)}, which these weights "
+            "do not have: choose all_outputs, pooled_features or other weights"
+        )
+    return [names.index(name) for name in wanted]
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""The paper's preprocessing: normalize(img, 255), first channel, XRayCenterCrop, XRayResizer(224).
+"""The paper's preprocessing: normalize(img, 255), first channel, XRayCenterCrop, XRayResizer(224);
+the size follows the weights (512 for torchxrayvision's ResNet).
 
 Decoding goes through annotation.imaging, so PNG, JPEG and DICOM are validated and
 read exactly as everywhere else on the platform (DICOM after its rescale, VOI and
@@ -23,21 +24,21 @@ EXIF_ORIENTATION = 0x0112
 _COLOUR_MODES = {"RGB", "RGBA", "RGBX", "P", "PA"}
 
 
-def preprocess(decoded: DecodedImage) -> np.ndarray:
-    """A 1x224x224 float32 array in [-1024, 1024] from a decoded image."""
-    return paper_transform(model_input(decoded))
+def preprocess(decoded: DecodedImage, *, size: int = INPUT_SIZE) -> np.ndarray:
+    """A 1 x size x size float32 array in [-1024, 1024] from a decoded image."""
+    return paper_transform(model_input(decoded), size=size)
 
 
-def preprocess_bytes(data: bytes, *, max_pixels: int | None = None) -> np.ndarray:
+def preprocess_bytes(data: bytes, *, max_pixels: int | None = None, size: int = INPUT_SIZE) -> np.ndarray:
     """Like preprocess, but from the original file and with the paper's channel choice.
 
     Raises annotation.imaging.ImageRejected for files the platform cannot decode.
     """
     fast = _eight_bit_first_channel(data, max_pixels=max_pixels)
     if fast is not None:
-        return paper_transform(fast)
+        return paper_transform(fast, size=size)
     decoded = decode_image(data) if max_pixels is None else decode_image(data, max_pixels=max_pixels)
-    return preprocess(_paper_channel(data, decoded))
+    return preprocess(_paper_channel(data, decoded), size=size)
 
 
 def _eight_bit_first_channel(data: bytes, *, max_pixels: int | None) -> np.ndarray | None:
@@ -70,9 +71,9 @@ def _eight_bit_first_channel(data: bytes, *, max_pixels: int | None) -> np.ndarr
         return None
 
 
-def paper_transform(img: np.ndarray) -> np.ndarray:
+def paper_transform(img: np.ndarray, *, size: int = INPUT_SIZE) -> np.ndarray:
     """The paper's script from its 0..255 pixels on (predict_severity.py): normalize(img, 255),
-    first channel, XRayCenterCrop(), XRayResizer(224).
+    first channel, XRayCenterCrop(), XRayResizer(224) (XRayResizer(size) for other weights).
 
     The first channel is taken and the centre crop made before normalising: normalize is
     element-wise, so the values are identical, and the pixels the crop drops are not converted.
@@ -83,7 +84,7 @@ def paper_transform(img: np.ndarray) -> np.ndarray:
         img = img[:, :, 0]
     img = xrv.datasets.XRayCenterCrop()(img[None, ...])
     img = xrv.datasets.normalize(img, 255)
-    return np.ascontiguousarray(xrv.datasets.XRayResizer(INPUT_SIZE)(img), dtype=np.float32)
+    return np.ascontiguousarray(xrv.datasets.XRayResizer(size)(img), dtype=np.float32)
 
 
 def _paper_channel(data: bytes, decoded: DecodedImage) -> DecodedImage:

@@ -64,6 +64,7 @@ class BackboneIdentity:
     weights_sha256: str
     libraries: tuple[tuple[str, str], ...]
     preprocess_version: int = PREPROCESS_VERSION
+    input_size: int = 224  # the square model input these weights take (512 for the ResNet)
 
     @cached_property
     def key(self) -> str:
@@ -71,9 +72,11 @@ class BackboneIdentity:
 
     @cached_property
     def input_key(self) -> str:
-        # The weights do not enter preprocessing: inputs are shared by every weights file.
+        # The weights do not enter preprocessing, only the size they take: inputs are shared by every
+        # weights file of that size. The 224 key is the one used before other sizes existed.
         inputs = tuple((n, v) for n, v in self.libraries if n in INPUT_LIBRARIES)
-        return _digest({"libraries": inputs, "pre": self.preprocess_version})
+        size = {} if self.input_size == 224 else {"size": self.input_size}
+        return _digest({"libraries": inputs, "pre": self.preprocess_version, **size})
 
     def describe(self) -> dict:
         """The JSON a model version and the model page record."""
@@ -83,13 +86,14 @@ class BackboneIdentity:
         return data
 
 
-def backbone_identity(*, name: str, path: Path) -> BackboneIdentity:
+def backbone_identity(*, name: str, path: Path, input_size: int = 224) -> BackboneIdentity:
     """The identity of the weights file at `path` in this environment (the caller checks it exists)."""
     return BackboneIdentity(
         name=name,
         path=os.fspath(path),
         weights_sha256=file_sha256(path),
         libraries=tuple(sorted(library_versions().items())),
+        input_size=input_size,
     )
 
 

@@ -8,14 +8,16 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from scoring.model.heads import LinearHead, logit_columns
+from scoring.model.features import pooled_and_logits
+from scoring.model.heads import POOLED_SETS, LinearHead, logit_columns
 
 SIGMA = 5.0
 TRUNCATE = 3.5
 
 
 def saliency(model: Any, array: np.ndarray, *, head: LinearHead, target: str) -> np.ndarray:
-    """224x224 float array in [0, 1]: the squared input gradient of the prediction, blurred.
+    """A float array in [0, 1] of the model input's size: the squared input gradient of the
+    prediction, blurred.
 
     As the paper's script: d(prediction)/d(input), squared, skimage Gaussian with
     sigma 5 and truncate 3.5. One deliberate difference: the gradient is taken before
@@ -43,17 +45,17 @@ def _prediction(model: Any, x: Any, *, head: LinearHead, target: str) -> Any:
     """The head's unclamped prediction for one image, differentiable with respect to x."""
     import torch
 
-    pooled = model.features2(x)
-    if head.feature_set == "features_1024":
+    pooled, logits = pooled_and_logits(model, x)
+    if head.feature_set in POOLED_SETS:
         features = pooled
     else:
-        features = model.classifier(pooled)[:, logit_columns(head.feature_set, model.pathologies)]
+        features = logits[:, logit_columns(head.feature_set, model.pathologies)]
     coef = torch.tensor(head.coefficients[target], dtype=features.dtype)
     return (features[0] * coef).sum() + head.intercept[target]
 
 
 def overlay_png(array: np.ndarray, heat: np.ndarray) -> bytes:
-    """The model's 1x224x224 input in grey with the saliency in red on top, as PNG bytes."""
+    """The model's 1 x size x size input in grey with the saliency in red on top, as PNG bytes."""
     base = np.clip((array[0] + 1024) / 2048 * 255, 0, 255).astype(np.uint8)
     rgb = np.stack([base] * 3, axis=-1).astype(np.float32)
     overlay = np.zeros_like(rgb)

@@ -1,7 +1,8 @@
 """The backbone's outputs, computed once per image on the model queue and kept in the database.
 
-The backbone runs once per (image, backbone identity): its 18 logits and 1024 pooled features are
-kept in BackboneOutput, and the paper's 224x224 input array once per (image, input key) in storage,
+The backbone runs once per (image, backbone identity): its 18 logits and pooled features (1024 for
+the DenseNets, 2048 for the ResNet) are kept in BackboneOutput, and the model input (224x224, or the
+size the weights take) once per (image, input key) in storage,
 so a new head re-scores a study without touching torch. The identity is the weights file's SHA-256
 with the library versions and PREPROCESS_VERSION (scoring/model/provenance.py): replacing the file
 under the same name, upgrading torch or changing preprocessing means recomputing, never reusing.
@@ -26,9 +27,10 @@ from scoring.model.backbone import (
     load_backbone,
     place_backbone,
     weights_identity,
+    weights_spec,
 )
-from scoring.model.features import DEFAULT_PATHOLOGIES, extract, pathologies
-from scoring.model.heads import select_features
+from scoring.model.features import extract
+from scoring.model.heads import POOLED_SETS, select_features
 from scoring.model.preprocess import preprocess_bytes
 from scoring.model.provenance import BackboneIdentity
 from scoring.models import BackboneOutput
@@ -75,14 +77,15 @@ def failure_message(exc: Exception) -> str:
 
 
 def model_input(image: Image, identity: BackboneIdentity) -> np.ndarray:
-    """The paper's 224x224 input for an image, computed once per input key from the original and kept."""
+    """The paper's input for an image at the size the weights take, computed once per input key from
+    the original and kept."""
     name = f"{INPUTS_FOLDER}/{identity.input_key[:16]}/{image.sha256[:2]}/{image.sha256}.npy"
     if default_storage.exists(name):
         cached = _cached_input(name)
         if cached is not None:
             return cached
     with default_storage.open(image.original.name, "rb") as handle:
-        array = preprocess_bytes(handle.read(), max_pixels=settings.IMPORT_MAX_IMAGE_PIXELS)
+        array = preprocess_bytes(handle.read(), max_pixels=settings.IMPORT_MAX_IMAGE_PIXELS, size=identity.input_size)
     buffer = io.BytesIO()
     np.save(buffer, array.astype(np.float32))
     default_storage.save(name, ContentFile(buffer.getvalue()))
@@ -152,32 +155,25 @@ def _model_inputs(pool: ThreadPoolExecutor, images: list[Image], identity: Backb
 
 
 def backbone_features(*, image_ids: list[int], identity: BackboneIdentity, feature_set: str) -> np.ndarray:
-    """Feature rows for a head, from the outputs cached under this identity only: no torch unless
-    the weights' output names are not known without loading them."""
-    need_pooled = feature_set == "features_1024"
+    """Feature rows for a head, from the outputs cached under this identity only: no torch (the
+    weights' output names and widths are known from their name)."""
+    spec = weights_spec(identity.name)
+    need_pooled = feature_set in POOLED_SETS
     fields = ["image_id", "logits"] + (["features"] if need_pooled else [])
     stored = BackboneOutput.objects.filter(key=identity.key, image_id__in=image_ids).values_list(*fields)
     rows = {row[0]: row for row in stored}
     missing = [image_id for image_id in image_ids if image_id not in rows]
     if missing:
         raise ModelStateError(f"{len(missing)} image(s) have no backbone outputs for these weights yet")
-    logits = _stack([rows[i][1] for i in image_ids], width=18)
-    pooled = _stack([rows[i][2] for i in image_ids] if need_pooled else [], width=1024, n=len(image_ids))
-    return select_features(feature_set, logits, pooled, _stored_pathologies(identity))
+    logits = _stack([rows[i][1] for i in image_ids], width=len(spec.outputs))
+    pooled = _stack([rows[i][2] for i in image_ids] if need_pooled else [], width=spec.pooled_width, n=len(image_ids))
+    return select_features(feature_set, logits, pooled, spec.outputs)
 
 
 def _stack(blobs: list, *, width: int, n: int | None = None) -> np.ndarray:
     if not blobs:
         return np.empty((n or 0, width), np.float32)
     return np.stack([np.frombuffer(bytes(blob), dtype=np.float32) for blob in blobs])
-
-
-def _stored_pathologies(identity: BackboneIdentity) -> list[str]:
-    # The 18 output names of torchxrayvision's "all" DenseNet, in order; read from the model
-    # itself when other weights are configured.
-    if identity.name == "densenet121-res224-all":
-        return list(DEFAULT_PATHOLOGIES)
-    return pathologies(backbone_get(identity))
 
 
 def model_cache_summary(*, images: list[Image] | None = None) -> dict:

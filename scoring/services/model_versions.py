@@ -16,7 +16,8 @@ from annotation.services.studies import study_ratings_changed
 from core.errors import InvalidInput, StateConflict
 from core.jobs import job_dispatch
 from core.types import User
-from scoring.model.heads import FEATURE_SETS, paper_head
+from scoring.model.heads import FEATURE_SETS, PAPER_WEIGHTS, paper_head
+from scoring.model.weights import feature_set_check
 from scoring.models import LockedTestSet, ModelJob, ModelVersion
 
 PAPER_SOURCE = "published head (Cohen et al. 2020, Lung Opacity logit)"
@@ -44,7 +45,7 @@ def model_version_ensure_initial(*, study: Study) -> ModelVersion | None:
             return ModelVersion.objects.create(
                 study=study,
                 number=1,
-                backbone=settings.SCORING_XRV_WEIGHTS,
+                backbone=PAPER_WEIGHTS,
                 feature_set="lung_opacity",
                 head=paper_head().to_dict(),
                 source=PAPER_SOURCE,
@@ -103,6 +104,11 @@ def model_job_start(
         raise InvalidInput(f"{RIDGE_ALPHA_RULE} (not {ridge_alpha!r})")
     if kind == ModelJob.Kind.RETRAIN and feature_set not in FEATURE_SETS:
         raise ModelStateError(f"unknown feature set {feature_set!r}; choose one of {', '.join(FEATURE_SETS)}")
+    if kind == ModelJob.Kind.RETRAIN:
+        try:  # refused here rather than in a failed job: the weights' outputs are known by name
+            feature_set_check(feature_set, settings.SCORING_XRV_WEIGHTS)
+        except ValueError as exc:
+            raise ModelStateError(f"{settings.SCORING_XRV_WEIGHTS}: {exc}") from None
     if kind == ModelJob.Kind.PRESCORE and model_version is None:
         model_version_ensure_initial(study=study)
         model_version = study.model_versions.filter(is_active=True).first()

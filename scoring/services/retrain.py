@@ -88,12 +88,12 @@ def _retrain(job: ModelJob) -> dict:
     except UngroupedCases as exc:
         raise ModelStateError(str(exc)) from None
     active = study.model_versions.filter(is_active=True).first()
-    identity = None
-    if feature_set != "none" or (active and active.feature_set != "none"):
-        identity = backbone_identity_current()
+    identity = backbone_identity_current() if feature_set != "none" else None
+    active_identity = _version_backbone(active, identity)
+    for each in {identity, active_identity} - {None}:
         backbone_outputs_ensure(
             images=[c.image for c in cases],
-            identity=identity,
+            identity=each,
             progress=lambda d, t: job_progress(job=job, done=d, total=t, phase="backbone"),
         )
     features = _features_of(cases, identity)
@@ -106,13 +106,13 @@ def _retrain(job: ModelJob) -> dict:
     per_split["none"] = split_metrics(features("none"), Y, splits, feature_set="none", ridge_alpha=None, clamp=clamp)
     job_progress(job=job, done=2, total=3, phase="evaluate")
     if active:
-        per_split["active"] = _active_split_metrics(active, features, Y, splits, clamp)
+        per_split["active"] = _active_split_metrics(active, _features_of(cases, active_identity), Y, splits, clamp)
     job_progress(job=job, done=3, total=3, phase="fit")
     head = fit_head(X, Y, feature_set=feature_set, ridge_alpha=ridge, clamp=clamp)
     promotion = _decide(study, active, per_split, splits)
     promotion["promoted"] = bool(study.auto_promote and promotion["promote"])
     if promotion["promote"]:
-        promotion["locked_test"] = _locked_test(study, head, active, identity)
+        promotion["locked_test"] = _locked_test(study, head, active, identity, active_identity)
     version = _store_version(
         job,
         head=head,
@@ -139,6 +139,16 @@ def _retrain(job: ModelJob) -> dict:
         model_version_activate(version=version)
     job.model_version = version
     return {"version": version.number, "training_cases": len(cases), "promoted": promoted}
+
+
+def _version_backbone(version: ModelVersion | None, identity: BackboneIdentity | None) -> BackboneIdentity | None:
+    """The weights file a version's features come from: its own backbone, which need not be the one
+    configured now (the published head belongs to densenet121-res224-all whatever is configured)."""
+    if version is None or version.feature_set == "none":
+        return None
+    if identity is not None and identity.name == version.backbone:
+        return identity
+    return backbone_identity_current(version.backbone)
 
 
 def _features_of(cases: list[Case], identity: BackboneIdentity | None) -> Callable[[str], np.ndarray]:
@@ -205,7 +215,7 @@ def _decide(study: Study, active: ModelVersion | None, per_split: dict[str, PerS
     return decision
 
 
-def _locked_test(study: Study, head: LinearHead, active: ModelVersion | None, identity) -> dict | None:
+def _locked_test(study: Study, head: LinearHead, active: ModelVersion | None, identity, active_identity) -> dict | None:
     """MAE per target on the locked test set of the candidate and of the active version as deployed,
     computed only when the rule promotes. None without a locked set."""
     if not LockedTestSet.objects.filter(study=study).exists():
@@ -214,16 +224,16 @@ def _locked_test(study: Study, head: LinearHead, active: ModelVersion | None, id
     result = {"n_cases": len(cases), "candidate": {}, "active": {}, "active_version": active.number if active else None}
     if not cases:
         return result
-    heads = {"candidate": head, "active": LinearHead.from_dict(active.head) if active else None}
-    if identity is None and any(h and h.feature_set != "none" for h in heads.values()):
-        identity = backbone_identity_current()
-    if identity is not None:
-        backbone_outputs_ensure(images=[c.image for c in cases], identity=identity)
-    features = _features_of(cases, identity)
-    for which, fitted in heads.items():
+    heads = {
+        "candidate": (head, identity),
+        "active": (LinearHead.from_dict(active.head), active_identity) if active else (None, None),
+    }
+    for each in {identity, active_identity} - {None}:
+        backbone_outputs_ensure(images=[c.image for c in cases], identity=each)
+    for which, (fitted, backbone) in heads.items():
         if fitted is None or not set(fitted.targets) <= set(Y):
             continue
-        predicted = fitted.predict(features(fitted.feature_set))
+        predicted = fitted.predict(_features_of(cases, backbone)(fitted.feature_set))
         result[which] = {t: float(np.mean(np.abs(predicted[t] - Y[t]))) for t in fitted.targets}
     if active is not None and active.created_at < study.locked_test_set.created_at and active.training_table:
         result["note"] = f"v{active.number} was trained before the set was locked: it may have seen these cases"
@@ -264,7 +274,7 @@ def _store_version(
     return ModelVersion.objects.create(
         study=study,
         number=number,
-        backbone=settings.SCORING_XRV_WEIGHTS,
+        backbone=provenance["backbone"]["name"] if provenance["backbone"] else settings.SCORING_XRV_WEIGHTS,
         feature_set=head.feature_set,
         head=head.to_dict(),
         metrics=metrics,

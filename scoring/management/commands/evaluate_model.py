@@ -15,7 +15,7 @@ from annotation.imaging import ImageRejected
 from scoring.model.backbone import DEFAULT_WEIGHTS, WeightsMissing, WeightsUnreadable, load_backbone, weights_identity
 from scoring.model.covid_severity import ScoredImage, ScoresFileError, read_patient_ids, read_scores
 from scoring.model.evaluate import SD_DDOF, UngroupedCases, evaluate, grouping_check
-from scoring.model.features import extract, pathologies
+from scoring.model.features import extract, input_size, pathologies
 from scoring.model.heads import FEATURE_SETS, PAPER_CLAMP, TARGETS, select_features
 from scoring.model.preprocess import preprocess_bytes
 
@@ -109,7 +109,7 @@ class Command(BaseCommand):
         for image in images:
             path = folder / image.filename
             try:
-                arrays.append(preprocess_bytes(path.read_bytes()))
+                arrays.append(preprocess_bytes(path.read_bytes(), size=input_size(model)))
             except FileNotFoundError:
                 self.stderr.write(f"skipped {image.filename}: not found in {folder}")
                 continue
@@ -118,4 +118,7 @@ class Command(BaseCommand):
                 continue
             kept.append(image)
         logits, pooled = extract(model, arrays, batch_size=options["batch_size"])
-        return kept, select_features(feature_set, logits, pooled, pathologies(model))
+        try:
+            return kept, select_features(feature_set, logits, pooled, pathologies(model))
+        except ValueError as exc:  # a feature set these weights cannot give
+            raise CommandError(str(exc)) from None
