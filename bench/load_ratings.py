@@ -12,6 +12,7 @@ dropped whatever happens.
 
     .venv/bin/python bench/load_ratings.py [--seconds 120] [--raters 20] [--cases 20000]
     .venv/bin/python bench/load_ratings.py --baseline bba8f21 [--rounds 2] [--seconds 60]
+    .venv/bin/python bench/load_ratings.py --baseline bba8f21 --worker-class sync --workers 5
 
 With --baseline, the same run is made against the code of that revision (unpacked with git archive
 into a temporary folder, served from there with this virtualenv) and against this tree, alternately
@@ -56,7 +57,14 @@ def main() -> None:
         "--raters", type=int, default=20, help="simulated raters, each a thread with its own session (1-50)"
     )
     parser.add_argument("--cases", type=int, default=20_000, help="cases in the study, each read by 3 raters")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn processes (4 threads each)")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn processes (4 threads each with gthread)")
+    parser.add_argument(
+        "--worker-class",
+        choices=("gthread", "sync"),
+        default="gthread",
+        help="gthread as docker/compose.yaml; sync: one request per process at a time, no keep-alive, so the "
+        "raters' connections spread over the processes (with gthread one process may hold most of them)",
+    )
     parser.add_argument("--postgres", default="postgres://postgres@127.0.0.1:5432", help="a loopback PostgreSQL server")
     parser.add_argument("--baseline", help="a git revision to run side by side with this tree (e.g. bba8f21)")
     parser.add_argument("--rounds", type=int, default=1, help="with --baseline: runs of each side, alternating")
@@ -89,7 +97,7 @@ def main() -> None:
                 f"Seeded {args.cases:,} cases x 3 raters ({args.raters} raters) "
                 f"in {time.perf_counter() - started:.0f} s."
             )
-            gunicorn = _start_gunicorn(env=env, workers=args.workers, source=source)
+            gunicorn = _start_gunicorn(env=env, workers=args.workers, source=source, worker_class=args.worker_class)
             try:
                 run = _load(base=gunicorn.url, tokens=tokens, slug=study.slug, seconds=args.seconds)
             finally:
@@ -176,7 +184,7 @@ class Gunicorn:
         print("Stopped gunicorn.")
 
 
-def _start_gunicorn(*, env: dict[str, str], workers: int, source: Path) -> Gunicorn:
+def _start_gunicorn(*, env: dict[str, str], workers: int, source: Path, worker_class: str) -> Gunicorn:
     with socket.socket() as probe:  # a free port on loopback; gunicorn binds it a moment later
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -187,9 +195,9 @@ def _start_gunicorn(*, env: dict[str, str], workers: int, source: Path) -> Gunic
             "gunicorn",
             "config.wsgi:application",
             f"--bind=127.0.0.1:{port}",
-            "--worker-class=gthread",
+            f"--worker-class={worker_class}",
             f"--workers={workers}",
-            "--threads=4",
+            *(["--threads=4"] if worker_class == "gthread" else []),
             "--timeout=120",
             "--log-level=warning",
             "--no-control-socket",
@@ -416,7 +424,7 @@ def _report(*, run: Run, checks: dict[str, tuple[bool, str]], args) -> None:
     errors = sum((log.errors for log in run.logs), Counter())
     print()
     print(
-        f"gunicorn: {args.workers} processes x 4 threads (gthread), DEBUG=0, PostgreSQL; {args.raters} raters,"
+        f"gunicorn: {args.workers} processes ({args.worker_class}), DEBUG=0, PostgreSQL; {args.raters} raters,"
         f" token auth, loopback; {run.seconds:.1f} s"
     )
     print(
@@ -460,7 +468,7 @@ def _side_by_side(args) -> None:
     """Run the baseline revision and this tree alternately, each in a process of its own, and print
     their medians side by side."""
     passed = ["--seconds", str(args.seconds), "--raters", str(args.raters), "--cases", str(args.cases)]
-    passed += ["--workers", str(args.workers), "--postgres", args.postgres]
+    passed += ["--workers", str(args.workers), "--worker-class", args.worker_class, "--postgres", args.postgres]
     results: dict[str, list[dict]] = {"baseline": [], "this tree": []}
     with tempfile.TemporaryDirectory(prefix="bench-load-baseline-") as folder:
         baseline = Path(folder) / "code"
