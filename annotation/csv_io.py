@@ -121,6 +121,7 @@ def _parse_rows(study: Study, rubric, text: str, allow_missing_images: bool) -> 
 def _header_errors(columns: list[str], rubric) -> list[str]:
     required = ["image", "rater", *rubric.item_keys]
     known = set(required) | {"duration_s", "rated_at", "aided"} | EXPORT_ONLY_COLUMNS | set(rubric.total_keys)
+    known |= set(prelabel_columns(rubric))
     errors = [f"missing column {name!r}" for name in required if name not in columns]
     errors += [f"unknown column {name!r}" for name in columns if name not in known]
     duplicates = sorted({name for name in columns if columns.count(name) > 1})
@@ -269,7 +270,9 @@ def _fill_primary_keys(study: Study, new: list[Assignment]) -> None:
     by_key = {(a.case_id, a.rater_id, a.aided): a for a in new}
     case_ids = sorted({a.case_id for a in new})
     for start in range(0, len(case_ids), IDS_PER_QUERY):
-        rows = Assignment.objects.filter(study_id=study.pk, case_id__in=case_ids[start : start + IDS_PER_QUERY])
+        rows = Assignment.objects.filter(
+            study_id=study.pk, case_id__in=case_ids[start : start + IDS_PER_QUERY], repeat=False
+        )
         for pk, *key in rows.values_list("pk", "case_id", "rater_id", "aided"):
             if (assignment := by_key.get(tuple(key))) is not None:
                 assignment.pk = pk
@@ -283,7 +286,8 @@ def _locked_assignments(*, case_ids: list[int], rater_ids: list[int]) -> dict[tu
         rows = (
             Assignment.objects.select_for_update(of=("self",))
             .select_related("current_rating")
-            .filter(case_id__in=case_ids[start : start + IDS_PER_QUERY], rater_id__in=rater_ids)
+            # An import is of first reads: a repeat read (intra-rater reliability) is only ever read here.
+            .filter(case_id__in=case_ids[start : start + IDS_PER_QUERY], rater_id__in=rater_ids, repeat=False)
         )
         found.update(((a.case_id, a.rater_id, a.aided), a) for a in rows)
     return found
@@ -298,6 +302,7 @@ def ratings_csv_export(*, study: Study) -> str:
     dropped = set(study_dropped_rater_ids(study=study).values_list("user_id", flat=True))
     out = io.StringIO()
     writer = safe_writer(out, lineterminator="\n")
+    prelabel = prelabel_columns(rubric) if study.model_assistance == Study.ModelAssistance.PRELABEL else []
     writer.writerow(
         [
             "image",
@@ -313,6 +318,7 @@ def ratings_csv_export(*, study: Study) -> str:
             "flag_note",
             "aided",
             "model_version_shown",
+            *prelabel,
             "case_excluded",
             "in_analysis",
         ]
@@ -337,11 +343,26 @@ def ratings_csv_export(*, study: Study) -> str:
                 assignment.flag_note,
                 "yes" if assignment.aided else "no",
                 _cell(rating.model_version_shown.number if rating and rating.model_version_shown else None),
+                *(_prelabel_cells(rubric, rating) if prelabel else ()),
                 1 if excluded else 0,
                 0 if excluded or assignment.rater_id in dropped else 1,
             ]
         )
     return out.getvalue()
+
+
+def prelabel_columns(rubric) -> list[str]:
+    """A pre-labelling study's export columns: how many items the rater changed from the model's
+    starting values (0: confirmed as they were), then each starting value."""
+    return ["prelabel_items_changed", *(f"prelabel_{key}" for key in rubric.item_keys)]
+
+
+def _prelabel_cells(rubric, rating) -> list[str]:
+    start = rating.prelabel_values if rating else None
+    if start is None:  # a flag, or a read stored without starting values (an import)
+        return [""] * (1 + len(rubric.item_keys))
+    changed = sum(rating.values.get(key) != start.get(key) for key in rubric.item_keys)
+    return [str(changed), *(_cell(start.get(key)) for key in rubric.item_keys)]
 
 
 def _cell(value) -> str:

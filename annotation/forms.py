@@ -2,6 +2,7 @@ from django import forms
 from django.core.validators import validate_slug
 
 from accounts.validators import MAX_LENGTH, validate_member_name
+from annotation.analysis_plan import PRIMARY_METRIC_CHOICES
 from annotation.models import Assignment, Study, StudyMembership
 from annotation.permissions import GIVEN_ROLES
 from annotation.rubrics import RUBRIC_CHOICES
@@ -31,11 +32,59 @@ class StudySettingsForm(forms.Form):
         max_value=48,
         help_text="Cases whose raters' totals span this many points or more go to adjudication.",
     )
+    bootstrap_raters = forms.ChoiceField(
+        choices=Study.BootstrapRaters.choices,
+        required=False,
+        label="Confidence intervals generalise to",
+        help_text="Resampling the raters too (two-way bootstrap) gives wider intervals that hold for other readers "
+        "like these; with few raters they still fall short of 95% (docs/overview.md). May change at any time.",
+    )
     model_assistance = forms.ChoiceField(choices=Study.ModelAssistance.choices)
     crossover_gap = forms.IntegerField(
         min_value=0,
         max_value=1000,
         help_text="Crossover: at least this many other cases between a rater's two reads of a case.",
+    )
+    queue_order = forms.ChoiceField(
+        choices=Study.QueueOrder.choices,
+        required=False,
+        label="Order of each rater's queue",
+        help_text="By the model (model assistance shown or prelabel only): the least certain pre-scores, or the "
+        "cases raters are expected to disagree on most, first. A blinded study keeps the seeded random order.",
+    )
+    # Not required: a form posted without them (an older page) leaves them as they are.
+    repeat_fraction = forms.FloatField(
+        required=False,
+        min_value=0,
+        max_value=1,
+        label="Repeat reads (fraction of each rater's cases)",
+        help_text="Intra-rater reliability: this fraction of each rater's cases is read by them a second "
+        "time, unannounced, after the washout below. 0: none. Model assistance none or shown only.",
+    )
+    repeat_washout_days = forms.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=3650,
+        label="Repeat washout (days)",
+        help_text="Days after the first read.",
+    )
+    repeat_washout_cases = forms.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=3650,
+        label="Repeat washout (cases)",
+        help_text="Other reads after the first read (as far as the rater's queue allows).",
+    )
+    primary_metric = forms.ChoiceField(
+        choices=PRIMARY_METRIC_CHOICES,
+        required=False,
+        label="Pre-specified primary metric",
+        help_text="Chosen before any rating and reported first in the agreement report; fixed once the study opens.",
+    )
+    primary_score = forms.ChoiceField(
+        choices=[("", "None pre-specified")],  # the rubric's totals: __init__
+        required=False,
+        label="Primary metric applies to",
     )
     auto_promote = forms.BooleanField(
         required=False, label="Promote a retrained model automatically when it is better on the same splits"
@@ -53,12 +102,20 @@ class StudySettingsForm(forms.Form):
         # Starts from the study's values; the design is shown but fixed once the study opens, with
         # the reason, and a disabled field keeps the study's value whatever is posted.
         super().__init__(*args, initial={name: getattr(study, name) for name in self.base_fields}, **kwargs)
+        totals = [(total.key, total.label) for total in study.rubric_definition.totals]
+        self.fields["primary_score"].choices = [("", "None pre-specified"), *totals]
         for name in study_settings_fixed(study):
             self.fields[name].disabled = True
             self.fields[name].help_text = f"{DESIGN_FIXED_REASON[0].upper()}{DESIGN_FIXED_REASON[1:]}."
 
     def clean_burned_in_annotation(self) -> str | None:
         return self.cleaned_data["burned_in_annotation"] or None  # left out: unchanged
+
+    def clean_bootstrap_raters(self) -> str | None:
+        return self.cleaned_data["bootstrap_raters"] or None  # left out: unchanged
+
+    def clean_queue_order(self) -> str | None:
+        return self.cleaned_data["queue_order"] or None  # left out: unchanged
 
 
 class MemberForm(forms.Form):

@@ -31,6 +31,13 @@ class Study(models.Model):
         MEDIAN = "median", "Median of the raters' totals"
 
     consensus_method = models.CharField(max_length=8, choices=Consensus.choices, default=Consensus.MEAN)
+
+    class BootstrapRaters(models.TextChoices):
+        FIXED = "fixed", "These raters: resample cases (readers fixed)"
+        RANDOM = "random", "Raters like them: resample cases and raters (readers random, two-way)"
+
+    # What the agreement report's confidence intervals generalise to (scoring/agreement/bootstrap.py).
+    bootstrap_raters = models.CharField(max_length=8, choices=BootstrapRaters.choices, default=BootstrapRaters.FIXED)
     # A case whose raters' current totals span this many points or more on any total goes to
     # adjudication.
     adjudication_range = models.PositiveSmallIntegerField(default=3)
@@ -42,10 +49,29 @@ class Study(models.Model):
         NONE = "none", "None: raters never see model output"
         SHOWN = "shown", "Shown: raters see the active model's pre-score"
         CROSSOVER = "crossover", "Crossover: each case read twice, unaided and aided"
+        PRELABEL = "prelabel", "Pre-label: raters start from the model's scores and confirm or correct them"
 
     model_assistance = models.CharField(max_length=10, choices=ModelAssistance.choices, default=ModelAssistance.NONE)
     # Crossover: at least this many other cases between a rater's two reads of a case.
     crossover_gap = models.PositiveSmallIntegerField(default=5)
+
+    class QueueOrder(models.TextChoices):
+        RANDOM = "random", "Seeded random order (always, in a blinded study)"
+        UNCERTAINTY = "uncertainty", "Least certain pre-score first"
+        DISAGREEMENT = "disagreement", "Largest expected disagreement first"
+
+    # Only a study whose raters see the model (shown, prelabel) may order its queues by the model;
+    # a blinded reader study keeps each rater's seeded random order.
+    queue_order = models.CharField(max_length=12, choices=QueueOrder.choices, default=QueueOrder.RANDOM)
+    # Repeat reads for intra-rater reliability: this fraction of each rater's cases is presented to
+    # them a second time, unannounced, once both washouts have passed since their first read.
+    repeat_fraction = models.FloatField(default=0.0)
+    repeat_washout_days = models.PositiveSmallIntegerField(default=14)
+    repeat_washout_cases = models.PositiveSmallIntegerField(default=20)
+    # The pre-specified primary analysis, fixed before the study opens, reported first: a metric
+    # name (scoring/agreement) and the total it applies to (blank: none pre-specified).
+    primary_metric = models.CharField(max_length=32, blank=True)
+    primary_score = models.CharField(max_length=32, blank=True)
     # Promote a newly trained model by itself when the paired comparison on the same splits says it
     # is better (scoring/model/compare.py).
     auto_promote = models.BooleanField(default=False)
@@ -67,7 +93,10 @@ class Study(models.Model):
         verbose_name_plural = "studies"
         ordering = ["-created_at"]
         constraints = [
-            models.CheckConstraint(condition=Q(raters_per_case__gte=1), name="study_raters_per_case_positive")
+            models.CheckConstraint(condition=Q(raters_per_case__gte=1), name="study_raters_per_case_positive"),
+            models.CheckConstraint(
+                condition=Q(repeat_fraction__gte=0) & Q(repeat_fraction__lte=1), name="study_repeat_fraction_0_1"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -80,6 +109,12 @@ class Study(models.Model):
     @property
     def is_locked(self) -> bool:
         return self.status == self.Status.LOCKED
+
+    @property
+    def model_in_view(self) -> bool:
+        """Raters see the model's output in every read (`shown`, `prelabel`): not a blinded reader
+        study, so its queues may be ordered by the model (`queue_order`)."""
+        return self.model_assistance in (self.ModelAssistance.SHOWN, self.ModelAssistance.PRELABEL)
 
 
 class StudyMembership(models.Model):
@@ -194,6 +229,13 @@ class Assignment(models.Model):
     position = models.PositiveIntegerField(null=True, blank=True)
     # An aided read shows the active model's pre-score (model-assisted studies only).
     aided = models.BooleanField(default=False)
+    # A repeat read of a case the rater has read before (intra-rater reliability); never announced to
+    # the rater, never part of the inter-rater analysis. Held back until the first read is done and
+    # both washouts have passed: available_at (a time) and available_after_done (the rater's count
+    # of reads done), both set when the first read is done.
+    repeat = models.BooleanField(default=False)
+    available_at = models.DateTimeField(null=True, blank=True)
+    available_after_done = models.PositiveIntegerField(null=True, blank=True)
     current_rating = models.OneToOneField("Rating", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     flag_reason = models.CharField(max_length=16, choices=FlagReason.choices, blank=True)
     flag_note = models.CharField(max_length=500, blank=True)
@@ -202,7 +244,9 @@ class Assignment(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["case", "rater", "aided"], name="assignment_unique_read")]
+        constraints = [
+            models.UniqueConstraint(fields=["case", "rater", "aided", "repeat"], name="assignment_unique_read")
+        ]
         indexes = [
             models.Index(fields=["study", "rater", "completed_at", "order_key"], name="assignment_queue"),
             # A case's place in the rater's own order (reading/selectors.py): the count of the keys
@@ -236,6 +280,9 @@ class Rating(models.Model):
     model_version_shown = models.ForeignKey(
         "scoring.ModelVersion", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
+    # A pre-labelling read: the item values the rater started from (the model's pre-score spread over
+    # the items), so that what the rater changed is on record. Null for every other read.
+    prelabel_values = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField()
     # An API client's idempotency key: a retried submission with the same key returns the stored
     # revision instead of adding another. Empty for the reading page and imports.

@@ -4,6 +4,7 @@ Each item lists every level with the definition shown to raters. Totals are deri
 from the item values, never taken from the client.
 """
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -261,3 +262,52 @@ def rubric_totals(rubric: Rubric, values: dict[str, int | None]) -> dict[str, in
 def rubric_totals_spec(rubric: Rubric) -> list[dict]:
     """How totals are derived, for the reading page's live totals (JSON-serialisable)."""
     return [{"key": total.key, "terms": [list(term) for term in total.terms]} for total in rubric.totals]
+
+
+def rubric_prelabel_values(rubric: Rubric, predicted: dict[str, float]) -> dict[str, int | None]:
+    """A pre-labelling read's starting values: item values whose totals are the predicted totals,
+    rounded and clamped to each total's range, spread over the total's terms as evenly as the items
+    allow (the least sum of squared term values; ties: the earlier terms higher). Where the items
+    cannot make a total exactly (RALE's 46 and 47), the nearest total they can, the lower on a tie.
+    Deterministic; raises RubricValueError for a missing or non-finite predicted total."""
+    values = {item.key: None if item.requires_positive else item.minimum for item in rubric.items}
+    for total in rubric.totals:
+        raw = predicted.get(total.key)
+        if not isinstance(raw, (int, float)) or not math.isfinite(raw):
+            raise RubricValueError(f"{total.label}: no predicted value to start from")
+        target = min(max(round(raw), total.minimum), total.maximum)
+        chosen = _even_terms([_term_values(rubric, term) for term in total.terms], target)
+        for term, choice in zip(total.terms, chosen, strict=True):
+            values.update(zip(term, choice, strict=True))
+    return values
+
+
+def _term_values(rubric: Rubric, term: tuple[str, ...]) -> dict[int, tuple[int | None, ...]]:
+    """Each value a term (a product of items) can take, with the first item values that make it, the
+    earlier items as low as they can be (RALE 4: extent 2 x density 2)."""
+    options = [(*(level.value for level in rubric.item(key).levels),) for key in term]
+    made: dict[int, tuple[int | None, ...]] = {}
+    for combo in itertools.product(*options):
+        chosen = dict(zip(term, combo, strict=True))
+        for key in term:  # an item scored only when its parent is above 0 is empty otherwise
+            parent = rubric.item(key).requires_positive
+            if parent in chosen and not chosen[parent]:
+                chosen[key] = None
+        made.setdefault(math.prod(v or 0 for v in chosen.values()), tuple(chosen[key] for key in term))
+    return made
+
+
+def _even_terms(terms: list[dict[int, tuple[int | None, ...]]], target: int) -> list[tuple[int | None, ...]]:
+    # best[s]: the most even choice of the terms so far that sums to s, as (sum of squares, the
+    # negated term values: higher earlier terms win a tie, so 5 over two lungs is 3 + 2).
+    best: dict[int, tuple[int, tuple[int, ...]]] = {0: (0, ())}
+    for options in terms:
+        grown: dict[int, tuple[int, tuple[int, ...]]] = {}
+        for s, (cost, picks) in best.items():
+            for value in options:
+                candidate = (cost + value * value, (*picks, -value))
+                if s + value not in grown or candidate < grown[s + value]:
+                    grown[s + value] = candidate
+        best = grown
+    reached = min(best, key=lambda s: (abs(s - target), s))
+    return [options[-value] for options, value in zip(terms, best[reached][1], strict=True)]

@@ -180,8 +180,37 @@ def import_jobs_for_study(*, study: Study) -> QuerySet[ImportJob]:
 
 def study_main_reads_aided(study: Study) -> bool:
     """Which reads a study's consensus, agreement and score exports are about: the aided ones in a
-    `shown` study, else the unaided ones (a crossover study's aided reads are compared separately)."""
-    return study.model_assistance == Study.ModelAssistance.SHOWN
+    `shown` or `prelabel` study (its only reads), else the unaided ones (a crossover study's aided
+    reads are compared separately)."""
+    return study.model_in_view
+
+
+@dataclass(frozen=True)
+class PrelabelChanges:
+    """How often raters changed the model's starting values in a pre-labelling study."""
+
+    reads: int  # current ratings stored with starting values
+    changed: int  # of which the rater changed at least one item
+    items: int
+    items_changed: int
+
+    @property
+    def percent_changed(self) -> int:
+        return round(100 * self.changed / self.reads) if self.reads else 0
+
+
+def study_prelabel_changes(*, study: Study) -> PrelabelChanges | None:
+    """For owners: how many pre-labelled reads in the analysis the raters changed, and how many
+    items; None for a study that is not a pre-labelling one."""
+    if study.model_assistance != Study.ModelAssistance.PRELABEL:
+        return None
+    rows = study_assignments_in_analysis(study=study).filter(current_rating__prelabel_values__isnull=False)
+    reads = changed = items = items_changed = 0
+    for values, start in rows.values_list("current_rating__values", "current_rating__prelabel_values"):
+        differ = sum(values.get(key) != value for key, value in start.items())
+        reads, changed = reads + 1, changed + (differ > 0)
+        items, items_changed = items + len(start), items_changed + differ
+    return PrelabelChanges(reads=reads, changed=changed, items=items, items_changed=items_changed)
 
 
 def study_dropped_rater_ids(*, study: Study) -> QuerySet:
@@ -192,15 +221,17 @@ def study_dropped_rater_ids(*, study: Study) -> QuerySet:
 def study_assignments_in_analysis(*, study: Study, include_excluded: bool = False) -> QuerySet[Assignment]:
     """The reads the analyses (agreement, consensus, adjudication queue, retraining) are made of:
     never those of a removed rater whose reads were dropped, and not those of an excluded case
-    unless asked for (an export that marks them)."""
-    scope = study.assignments.exclude(rater_id__in=study_dropped_rater_ids(study=study))
+    unless asked for (an export that marks them). Never a repeat read: a rater's second read of a
+    case is for intra-rater reliability alone (`study_repeat_pairs`), else it would count twice."""
+    scope = study.assignments.filter(repeat=False).exclude(rater_id__in=study_dropped_rater_ids(study=study))
     return scope if include_excluded else scope.filter(case__excluded_at__isnull=True)
 
 
 def study_completed_assignments(*, study: Study) -> QuerySet[Assignment]:
-    """Assignments with their current rating or flag (owners, exports and statistics; never raters)."""
+    """Assignments with their current rating or flag (owners, exports and statistics; never raters).
+    Repeat reads are not "the" ratings: they are in the intra-rater analysis and the backup only."""
     return (
-        study.assignments.filter(completed_at__isnull=False)
+        study.assignments.filter(completed_at__isnull=False, repeat=False)
         .select_related("case", "rater", "current_rating__model_version_shown")
         .annotate(n_revisions=Count("ratings"))
         .order_by("case__original_filename", "rater__username")
@@ -252,11 +283,14 @@ def study_audit_actors(*, study: Study) -> list[str]:
 def study_effort_reads(*, study: Study) -> list[effort.Read]:
     """Every completed read (scored or flagged) with its revisions' reading times and the clock times
     of its live submissions, for the owner's view of time and effort (it names raters). Two queries.
-    Removed raters' reads and excluded cases count: the work was done."""
-    reads = study.assignments.filter(completed_at__isnull=False).values_list(
+    Removed raters' reads and excluded cases count: the work was done. Repeat reads do not: a
+    case's effort is its first reads'."""
+    reads = study.assignments.filter(completed_at__isnull=False, repeat=False).values_list(
         "pk", "rater__username", "case__public_id", "current_rating__totals", "flagged_at", "aided"
     )
-    revisions = Rating.objects.filter(assignment__study=study, assignment__completed_at__isnull=False)
+    revisions = Rating.objects.filter(
+        assignment__study=study, assignment__completed_at__isnull=False, assignment__repeat=False
+    )
     times: dict[int, list] = {}
     for assignment_id, seconds, at, source in revisions.order_by("assignment_id", "revision").values_list(
         "assignment_id", "reading_time_s", "created_at", "source"

@@ -33,9 +33,16 @@ STUDY_FIELDS = [
     "status",
     "consensus_method",
     "adjudication_range",
+    "bootstrap_raters",
     "ratings_version",
     "model_assistance",
     "crossover_gap",
+    "queue_order",
+    "repeat_fraction",
+    "repeat_washout_days",
+    "repeat_washout_cases",
+    "primary_metric",
+    "primary_score",
     "auto_promote",
     "burned_in_annotation",
     "adjudication_blind",
@@ -211,6 +218,7 @@ def _assignments_manifest(study: Study) -> list[dict]:
                 "client_key": r.client_key,
                 "created_at": _when(r.created_at),
                 "model_version_shown": r.model_version_shown.number if r.model_version_shown else None,
+                "prelabel_values": r.prelabel_values,
             }
         )
     current = dict(
@@ -225,6 +233,9 @@ def _assignments_manifest(study: Study) -> list[dict]:
             "rater": a.rater.username,
             "order_key": a.order_key,
             "aided": a.aided,
+            "repeat": a.repeat,
+            "available_at": _when(a.available_at),
+            "available_after_done": a.available_after_done,
             "current_revision": current.get(a.pk),
             "flag_reason": a.flag_reason,
             "flag_note": a.flag_note,
@@ -455,6 +466,10 @@ def _assignment(study: Study, a: dict, cases: dict, users: dict, versions: dict)
             public_id=a["public_id"],
             order_key=a["order_key"],
             aided=a["aided"],
+            # Added after format version 1 was first written: an older archive has no repeat reads.
+            repeat=a.get("repeat", False),
+            available_at=_parse("at", a.get("available_at")),
+            available_after_done=a.get("available_after_done"),
             flag_reason=a["flag_reason"],
             flag_note=a["flag_note"],
             flagged_at=_parse("at", a["flagged_at"]),
@@ -473,6 +488,7 @@ def _assignment(study: Study, a: dict, cases: dict, users: dict, versions: dict)
             client_key=r["client_key"],
             created_at=_parse("created_at", r["created_at"]),
             model_version_shown=versions[r["model_version_shown"]] if r["model_version_shown"] is not None else None,
+            prelabel_values=r.get("prelabel_values"),  # added later: an older archive has none
         )
         if r["revision"] == a["current_revision"]:
             Assignment.objects.filter(pk=assignment.pk).update(current_rating=rating)

@@ -5,7 +5,12 @@ Scores are severity + reader bias + noise (variances 4, 1 and 1), rounded to 0-8
 truth is alpha of these readers over the population of cases (one study of 200,000 cases). With
 serial images, each patient's images share the severity and each reader's view of that patient
 (variance 1) and differ by a small change per image (variance 0.25): the images are not independent,
-so resampling them as cases understates the spread. Pure NumPy, no database.
+so resampling them as cases understates the spread.
+
+Readers random (the two-way option): each study draws new readers (bias variance 1) and the truth is
+alpha for the population of readers (one study of 200,000 cases and 200 readers); intervals from
+resampling cases only (readers fixed) against resampling cases and readers (two-way). Pure NumPy,
+no database.
 
     .venv/bin/python bench/bootstrap_coverage.py [--studies 500] [--resamples 500] [--seed 0]
 """
@@ -35,9 +40,10 @@ def study(rng, readers: np.ndarray, patients: int, images: int) -> tuple[np.ndar
     return m, list(np.repeat(np.arange(patients), images))
 
 
-def intervals(m: np.ndarray, clusters, n_boot: int, seed: int) -> tuple:
+def intervals(m: np.ndarray, clusters, n_boot: int, seed: int, raters: str = "fixed") -> tuple:
     boot = (m, DOMAIN, ["interval"], False, n_boot, seed, clusters)
-    replicates, jackknife = _replicates(*boot)["interval"], _replicates(*boot, jackknife=True)["interval"]
+    replicates = _replicates(*boot, raters=raters)["interval"]
+    jackknife = _replicates(*boot, jackknife=True, raters=raters)["interval"]
     estimate = krippendorff_alpha(m, level="interval", domain=DOMAIN)
     return _percentile_ci(replicates), _bca_ci(replicates, estimate, jackknife)
 
@@ -74,6 +80,25 @@ def main() -> None:
     print(f"{args.studies} studies per row, {args.resamples} resamples, {time.perf_counter() - start:.0f} s")
     met = all(0.93 <= r[2] <= 0.97 for r in rows if "cases resampled" not in r[0])
     print(f"goal: BCa 93-97% where the resampling unit is independent -> {'met' if met else 'NOT met'}")
+    random_readers(rng, args.studies, args.resamples)
+
+
+def random_readers(rng, studies: int, resamples: int) -> None:
+    """New readers in every study: cases-only (readers fixed) against two-way (readers random)."""
+    start = time.perf_counter()
+    population = study(rng, rng.normal(0, 1, 200), 200_000, 1)[0]
+    truth = float(krippendorff_alpha(population, level="interval", domain=DOMAIN))
+    print(f"\n{'alpha (interval), readers random, truth ' + f'{truth:.3f}':52}{'percentile':>11}{'BCa':>8}")
+    for readers, cases in [(3, 40), (3, 120), (6, 40)]:
+        hits = {"fixed": np.zeros(2), "random": np.zeros(2)}
+        for s in range(studies):
+            m = study(rng, rng.normal(0, 1, readers), cases, 1)[0]
+            for raters in hits:
+                hits[raters] += [covers(ci, truth) for ci in intervals(m, None, resamples, s, raters)]
+        for raters, name in (("fixed", "cases resampled"), ("random", "cases and readers (two-way)")):
+            label = f"{readers} readers, {cases} cases, {name}"
+            print(f"{label:52}{100 * hits[raters][0] / studies:10.1f}%{100 * hits[raters][1] / studies:7.1f}%")
+    print(f"{studies} studies per row, {resamples} resamples, {time.perf_counter() - start:.0f} s")
 
 
 if __name__ == "__main__":

@@ -69,7 +69,14 @@ class RaterCaseSerializer(serializers.Serializer):
         help_text="Aided read: the number of the model version whose pre-score this is; send it back as "
         "`model_version_shown` with the scores.",
     )
-    MODEL_FIELDS = ("aided", "model_hint", "model_version")
+    prelabel_values = serializers.DictField(
+        child=serializers.IntegerField(allow_null=True),
+        required=False,
+        allow_null=True,
+        help_text="Pre-labelling read (`prelabel` study): the model's pre-score spread over the items, the values "
+        "to start from; confirm or change them and send them as `values`. Present only once the pre-score is served.",
+    )
+    MODEL_FIELDS = ("aided", "model_hint", "model_version", "prelabel_values")
 
     def get_image_url(self, case: selectors.RaterCase) -> str:
         url = reverse("api:assignment-image", kwargs={"assignment_id": case.public_id})
@@ -80,6 +87,8 @@ class RaterCaseSerializer(serializers.Serializer):
         if not case.aided:
             for name in self.MODEL_FIELDS:
                 del data[name]
+        elif case.prelabel_values is None:
+            del data["prelabel_values"]  # only in a pre-labelling study's reads
         return data
 
 
@@ -244,6 +253,7 @@ class AssignmentRatingsApi(generics.ListAPIView):
             source=Rating.Source.API,
             client_key=client_key,
             model_version_shown=shown,
+            prelabel_values=selectors.prelabel_values_served(assignment=assignment, version=shown),
         )
         return Response(
             RatingSerializer(rating).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK

@@ -7,15 +7,17 @@ of a model-assisted study (`_model_hint`), which is why this module sits above s
 """
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.db.models import Case as CaseWhen
 from django.db.models import Count, F, Func, IntegerField, Min, OuterRef, Q, QuerySet, Subquery, Value, When
 from django.db.models.functions import Coalesce
 from django.http import Http404
+from django.utils import timezone
 
 from annotation.models import Assignment, Case, Rating, Study, StudyMembership
 from annotation.permissions import Ability, may, membership_get
-from annotation.rubrics import Rubric, RubricValueError, rubric_get
+from annotation.rubrics import Rubric, RubricValueError, rubric_get, rubric_prelabel_values
 from annotation.selectors import count_subquery
 from annotation.services.ratings import UNAIDED_SHOWS_NO_MODEL
 from core.errors import StateConflict
@@ -56,6 +58,8 @@ class RaterCase:
     aided: bool = False
     model_hint: dict[str, float] | None = None
     model_version_number: int | None = None
+    # A pre-labelling read: the model's pre-score spread over the items, where the form starts.
+    prelabel_values: dict[str, int | None] | None = None
 
     @property
     def read_only(self) -> bool:
@@ -91,9 +95,31 @@ def _rater_assignment_and_membership(*, user: Visitor, public_id: str) -> tuple[
         .first()
     )
     membership = None if assignment is None else membership_get(user=user, study=assignment.study_id)
-    if assignment is None or not may(membership, Ability.RATE):
+    if assignment is None or not may(membership, Ability.RATE) or _is_held_back(assignment):
         raise Http404("no such case")
     return assignment, membership
+
+
+# Repeat reads (intra-rater reliability) are unannounced: a rater's second read of a case is held
+# back, nowhere listed or reachable, until the first read is done and the washout in days has passed
+# (`available_at`, set when the first read is done: annotation/services/ratings.py). Then it is
+# served at its place in the rater's order, or next if its place has passed, once the rater has done
+# `available_after_done` reads (the washout in cases), or when nothing else is left to read. It is
+# counted in the queue's total from the start, so that the total never jumps.
+
+
+def _is_held_back(assignment: Assignment) -> bool:
+    return assignment.repeat and (assignment.available_at is None or assignment.available_at > timezone.now())
+
+
+def _held_back() -> Q:
+    return Q(repeat=True) & (Q(available_at__isnull=True) | Q(available_at__gt=timezone.now()))
+
+
+def _not_due(*, user: Visitor, study_id: int) -> Q:
+    # Released, but the rater has not done enough other reads since the first read.
+    done = StudyMembership.objects.filter(study_id=study_id, user=user).values("queue_done")[:1]
+    return Q(repeat=True, available_after_done__gt=Subquery(done))
 
 
 def _first_id(queue: QuerySet[Assignment], order: str) -> str | None:
@@ -167,14 +193,18 @@ def _queue_place(*, user: Visitor, assignment: Assignment, membership: StudyMemb
             "before": _count(queue.filter(order_key__lt=key)),
         }
     )
+    shown = queue.exclude(_held_back()) if assignment.study.repeat_fraction else queue
+    pending = shown.filter(completed_at__isnull=True).exclude(pk=assignment.pk)
+    if assignment.study.repeat_fraction:
+        pending = pending.exclude(_not_due(user=user, study_id=assignment.study_id))
     place = (
         Assignment.objects.filter(pk=assignment.pk)
         .values(
             **numbers,
-            previous_id=_first(queue.filter(order_key__lt=key), "-order_key"),
-            next_id=_first(queue.filter(order_key__gt=key), "order_key"),
+            previous_id=_first(shown.filter(order_key__lt=key), "-order_key"),
+            next_id=_first(shown.filter(order_key__gt=key), "order_key"),
             # Where "Save and next" leads: the page prefetches its image.
-            upcoming_id=_first(queue.filter(completed_at__isnull=True).exclude(pk=assignment.pk), "order_key"),
+            upcoming_id=_first(pending, "order_key"),
             revision=_count(Rating.objects.filter(assignment=assignment.pk)),
         )
         .get()
@@ -202,7 +232,33 @@ def _model_hint(assignment: Assignment) -> dict:
     prediction = _served_prediction(assignment)
     if prediction is None:
         return {"aided": True}
-    return {"aided": True, "model_hint": prediction.values, "model_version_number": prediction.model_version.number}
+    hint = {"aided": True, "model_hint": prediction.values, "model_version_number": prediction.model_version.number}
+    if assignment.study.model_assistance != Study.ModelAssistance.PRELABEL:
+        return hint
+    start = _prelabel_start(assignment, prediction)
+    return {"aided": True} if start is None else {**hint, "prelabel_values": start}
+
+
+def _prelabel_start(assignment: Assignment, prediction: Prediction) -> dict[str, int | None] | None:
+    # None when the prediction lacks one of the rubric's totals (a version fitted on other targets):
+    # the read then waits, as for a missing prediction, rather than start from made-up values.
+    try:
+        return rubric_prelabel_values(rubric_get(assignment.study.rubric), prediction.values)
+    except RubricValueError:
+        return None
+
+
+def prelabel_values_served(*, assignment: Assignment, version: ModelVersion | None) -> dict[str, int | None] | None:
+    """The starting values of a pre-labelling read served with `version`'s pre-score (what
+    `model_version_shown_check` accepted), stored with the rating so that what the rater changed is
+    on record; None for every other read."""
+    if version is None or not assignment.aided or assignment.study.model_assistance != Study.ModelAssistance.PRELABEL:
+        return None
+    prediction = Prediction.objects.filter(case_id=assignment.case_id, model_version=version).first()
+    start = None if prediction is None else _prelabel_start(assignment, prediction)
+    if start is None:
+        raise HintNotServed(HINT_NOT_SERVED)
+    return start
 
 
 def _served_prediction(assignment: Assignment) -> Prediction | None:
@@ -217,18 +273,19 @@ def _served_prediction(assignment: Assignment) -> Prediction | None:
 
 
 def assignment_next_for_rater(*, user: Visitor, study: Study) -> str | None:
-    """The first case in the rater's own order that they have neither scored nor flagged."""
-    return (
-        _rater_queue(user=user, study_id=study.pk)
-        .filter(completed_at__isnull=True)
-        .order_by("order_key")
-        .values_list("public_id", flat=True)
-        .first()
+    """The first case in the rater's own order that they have neither scored nor flagged (a repeat
+    read only once it is due; when nothing else is left, one whose washout in days has passed)."""
+    pending = _rater_queue(user=user, study_id=study.pk).filter(completed_at__isnull=True)
+    if not study.repeat_fraction:
+        return _first_id(pending, "order_key")
+    released = pending.exclude(_held_back())
+    return _first_id(released.exclude(_not_due(user=user, study_id=study.pk)), "order_key") or _first_id(
+        released, "order_key"
     )
 
 
 def rater_first_case(*, user: Visitor, study: Study) -> str | None:
-    return _first_id(_rater_queue(user=user, study_id=study.pk), "order_key")
+    return _first_id(_rater_queue(user=user, study_id=study.pk).exclude(_held_back()), "order_key")
 
 
 @dataclass(frozen=True)
@@ -237,6 +294,9 @@ class RaterQueueSummary:
     done: int
     flagged: int
     first_id: str | None
+    # When all that is left is held back (repeat reads in their washout, never called so): the time
+    # the first of them can be read. None otherwise.
+    more_from: datetime | None = None
 
     @property
     def percent(self) -> int:
@@ -253,7 +313,12 @@ def rater_queue_summary(*, user: Visitor, study: Study) -> RaterQueueSummary:
         first_key=Min("order_key"),
     )
     first_id = queue.filter(order_key=counts["first_key"]).values_list("public_id", flat=True).first()
-    return RaterQueueSummary(counts["total"], counts["done"], counts["flagged"], first_id)
+    more_from = None
+    if study.repeat_fraction:
+        first_id = _first_id(queue.exclude(_held_back()), "order_key")
+        if assignment_next_for_rater(user=user, study=study) is None:
+            more_from = queue.filter(completed_at__isnull=True).aggregate(at=Min("available_at"))["at"]
+    return RaterQueueSummary(counts["total"], counts["done"], counts["flagged"], first_id, more_from)
 
 
 @dataclass(frozen=True)
@@ -282,17 +347,20 @@ def rater_case_list(*, user: Visitor, study: Study) -> list[RaterCaseRow]:
         return []
     rows = (
         _rater_visible_queue(user=user, study_id=study.pk)
+        .exclude(_held_back())
         .order_by("order_key")
-        .values_list("public_id", "flag_reason", "current_rating__revision")
+        .values_list("public_id", "flag_reason", "current_rating__revision", "position")
     )
     return [
         RaterCaseRow(
             public_id=public_id,
-            position=position,
+            # The stored place, as the reading page shows it (a repeat read held back keeps its
+            # place unlisted); counted for a read never numbered.
+            position=stored or position,
             state="flagged" if flag_reason else "scored" if revision else "todo",
             revision=revision or 0,
         )
-        for position, (public_id, flag_reason, revision) in enumerate(rows, start=1)
+        for position, (public_id, flag_reason, revision, stored) in enumerate(rows, start=1)
     ]
 
 
@@ -319,6 +387,7 @@ def rater_queue_rows(*, user: Visitor, study: Study) -> QuerySet:
     """The rater's own queue in their own order (the API's "mine"); empty while the study is a draft,
     as the reading pages are."""
     queue = _rater_queue(user=user, study_id=study.pk).exclude(study__status=Study.Status.DRAFT)
+    queue = queue.exclude(_held_back()) if study.repeat_fraction else queue
     before = _rater_queue(user=user, study_id=study.pk).filter(order_key__lt=OuterRef("order_key"))
     state = CaseWhen(
         When(~Q(flag_reason=""), then=Value("flagged")),

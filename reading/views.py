@@ -68,14 +68,14 @@ def read_case(request: HttpRequest, public_id: str) -> HttpResponse:
         assignment = selectors.assignment_get_for_rater(user=request.user, public_id=public_id)
         posted = {key: request.POST.get(key, "") for key in rubric_get(assignment.study.rubric).item_keys}
         try:
+            shown = selectors.model_version_shown_check(assignment=assignment, number=_shown_version(request))
             services.rating_submit(
                 assignment=assignment,
                 values=posted,
                 reading_time_s=_reading_time(request),
                 client_key=_client_key(request),
-                model_version_shown=selectors.model_version_shown_check(
-                    assignment=assignment, number=_shown_version(request)
-                ),
+                model_version_shown=shown,
+                prelabel_values=selectors.prelabel_values_served(assignment=assignment, version=shown),
             )
         except (RubricValueError, services.StudyStateError, selectors.HintNotServed, IdempotencyConflict) as exc:
             error = str(exc)
@@ -85,7 +85,8 @@ def read_case(request: HttpRequest, public_id: str) -> HttpResponse:
     case = selectors.rater_case_get(user=request.user, public_id=public_id)
     context = {
         "case": case,
-        "values": posted if error else case.values or {},
+        # A pre-labelling read starts from the model's values until the rater has saved their own.
+        "values": posted if error else case.values or case.prelabel_values or {},
         "error": error,
         # One key per rendering of the form: a form sent twice (a double click, a retry after a lost
         # answer) stores one revision; coming back to the case later and saving stores a new one.

@@ -72,10 +72,11 @@ def study_cases_browse(*, study: Study, query: BrowseQuery, blind: bool = False)
     """The study's cases for one browser query, with counts of reads, flags and whether the active
     model pre-scored each. A blind adjudicator searches by case id only."""
     active = Prediction.objects.filter(case=OuterRef("pk"), model_version__is_active=True)
+    first = Q(assignments__repeat=False)  # a repeat read is not one of the case's reads (intra-rater only)
     cases = study.cases.select_related("image").annotate(
-        n_assigned=Count("assignments", distinct=True),
-        n_done=Count("assignments", filter=Q(assignments__completed_at__isnull=False), distinct=True),
-        n_flagged=Count("assignments", filter=~Q(assignments__flag_reason=""), distinct=True),
+        n_assigned=Count("assignments", filter=first, distinct=True),
+        n_done=Count("assignments", filter=first & Q(assignments__completed_at__isnull=False), distinct=True),
+        n_flagged=Count("assignments", filter=first & ~Q(assignments__flag_reason=""), distinct=True),
         predicted=Exists(active),
         adjudicated=Exists(Adjudication.objects.filter(case=OuterRef("pk"))),
     )
@@ -191,7 +192,7 @@ def case_detail_get(*, case: Case, blind: bool, with_model_output: bool) -> Case
     memberships = {m.user_id: m for m in StudyMembership.objects.filter(study=study, role__in=["rater", "removed"])}
     labels = study_rater_labels(study=study) if blind else {}
     assignments = list(
-        Assignment.objects.filter(case=case).select_related("rater").order_by("rater__username", "aided")
+        Assignment.objects.filter(case=case).select_related("rater").order_by("rater__username", "aided", "repeat")
     )
     revisions: dict[int, list[Rating]] = {}
     for rating in Rating.objects.filter(assignment__case=case).order_by("assignment_id", "revision"):
@@ -239,6 +240,8 @@ def _read_row(assignment, ratings, membership, labels, blind) -> ReadRow:
     if membership is not None and membership.role == StudyMembership.Role.REMOVED:
         state = "removed, reads kept" if membership.ratings_kept else "removed, reads dropped"
         in_analysis = in_analysis and membership.ratings_kept
+    if assignment.repeat:  # the rater's second read, for intra-rater reliability only
+        state, in_analysis = "repeat read (intra-rater only)", False
     if assignment.current_rating_id:
         status = "scored"
     elif assignment.flag_reason:

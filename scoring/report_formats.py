@@ -15,10 +15,16 @@ def _ci(entry: dict | None) -> tuple[object, object]:
     return ci[0], ci[1]
 
 
+def _case_count(score: dict, statistic: str) -> object:
+    """The cases a statistic used (the summary's case_sets); the score's cases for an older report."""
+    return (score.get("case_sets") or {}).get(statistic, {}).get("n_cases", score.get("n_cases"))
+
+
 def _rows_for_score(key: str, score: dict):
     n = score.get("n_cases")
+    alpha_n = _case_count(score, "krippendorff_alpha")
     for level, entry in score.get("krippendorff_alpha", {}).items():
-        yield [key, "krippendorff_alpha", level, entry.get("value"), *_ci(entry), n, entry.get("reason", "")]
+        yield [key, "krippendorff_alpha", level, entry.get("value"), *_ci(entry), alpha_n, entry.get("reason", "")]
     for name, entry in score.get("icc", {}).items():
         note = "; ".join(filter(None, [entry.get("estimator"), entry.get("reason")]))
         yield [key, "icc", name, entry.get("value"), *_ci(entry), entry.get("n_cases", score.get("icc_n_cases")), note]
@@ -27,7 +33,8 @@ def _rows_for_score(key: str, score: dict):
     yield [key, "fleiss_kappa", "", fleiss, None, None, fleiss_n, score.get("undefined", {}).get("fleiss_kappa", "")]
     yield from _rows_for_new_coefficients(key, score)
     kappa = score.get("weighted_kappa", {})
-    yield [key, "weighted_kappa", "mean", kappa.get("mean"), *_ci(kappa), n, kappa.get("reason", "")]
+    kappa_n = _case_count(score, "weighted_kappa")
+    yield [key, "weighted_kappa", "mean", kappa.get("mean"), *_ci(kappa), kappa_n, kappa.get("reason", "")]
     for pair in kappa.get("pairs", []):
         yield [
             key,
@@ -62,6 +69,21 @@ def _rows_for_score(key: str, score: dict):
                 note = entry.get("loa_ci_method", "")
                 yield [key, f"bland_altman_loa_{side}", f"{entry['a']} - {entry['b']}", limit, *ci, entry["n"], note]
     yield from _bca_rows(key, score)
+    yield from _intra_rater_rows(key, score.get("intra_rater"))
+
+
+def _intra_rater_rows(key: str, intra: dict | None):
+    """Intra-rater reliability from repeat reads: ICC(A,1) and alpha per rater and pooled (n pairs)."""
+    if not isinstance(intra, dict):
+        return
+    if intra.get("pooled") is None:
+        yield [key, "intra_rater", "", None, None, None, 0, intra.get("reason", "")]
+        return
+    for who, entry in [*intra.get("raters", {}).items(), ("pooled", intra["pooled"])]:
+        for name in ("icc", "alpha"):
+            stat = entry.get(name) or {}
+            note = stat.get("reason") or (intra.get("icc_form", "") if name == "icc" else "interval")
+            yield [key, f"intra_rater_{name}", who, stat.get("value"), *_ci(stat), entry.get("n_pairs"), note]
 
 
 def _bca_rows(key: str, score: dict):
@@ -212,6 +234,13 @@ def report_with_rater_labels(data: dict | None, *, labels: dict[str, str]) -> di
             score["raters"] = {label: renamed[label] for label in sorted(renamed, key=lambda x: (len(x), x))}
         if isinstance(score.get("bland_altman"), list):
             score["bland_altman"] = [{**ba, "a": name(ba["a"]), "b": name(ba["b"])} for ba in score["bland_altman"]]
+        intra = score.get("intra_rater")
+        if isinstance(intra, dict) and isinstance(intra.get("raters"), dict):
+            renamed = {name(n): stats for n, stats in intra["raters"].items()}
+            score["intra_rater"] = {
+                **intra,
+                "raters": {label: renamed[label] for label in sorted(renamed, key=_label_order)},
+            }
         kappa = score.get("weighted_kappa")
         if isinstance(kappa, dict) and isinstance(kappa.get("pairs"), list):
             pairs = [{**pair, "raters": [name(r) for r in pair["raters"]]} for pair in kappa["pairs"]]

@@ -11,7 +11,7 @@ from django.core.cache import cache
 from annotation.models import Adjudication, Case, Study, StudyMembership
 from annotation.permissions import StudyAccess, reads_cases_blind
 from annotation.rubrics import Rubric, rubric_get
-from annotation.selectors import study_assignments_in_analysis, study_main_reads_aided
+from annotation.selectors import study_assignments_in_analysis, study_dropped_rater_ids, study_main_reads_aided
 from scoring.consensus import consensus_mean
 from scoring.models import DEFAULT_BOOTSTRAP, AgreementReport, LockedTestSet, ModelJob, Prediction, SaliencyMap
 from scoring.report_formats import report_in_rubric_order, report_with_rater_labels
@@ -180,6 +180,35 @@ def adjudication_queue_head(*, study: Study) -> tuple[list[CaseConsensus], int]:
         cached = (queue[:QUEUE_SHOWN], len(queue))
         cache.set(key, cached, timeout=24 * 3600)
     return cached
+
+
+def study_repeat_pairs(*, study: Study) -> dict[str, dict[str, np.ndarray]]:
+    """For each total, each rater's (first read, repeat read) totals of the cases they read twice
+    (intra-rater reliability; owners and reports only). The same reads as the analysis otherwise:
+    the main condition's, not a dropped rater's, not an excluded case's; both reads scored."""
+    rubric = rubric_get(study.rubric)
+    scope = (
+        study.assignments.filter(
+            aided=study_main_reads_aided(study), current_rating__isnull=False, case__excluded_at__isnull=True
+        )
+        .exclude(rater_id__in=study_dropped_rater_ids(study=study))
+        .filter(case_id__in=study.assignments.filter(repeat=True).values("case_id"))
+    )
+    reads: dict[tuple[str, int], dict[bool, dict]] = {}
+    rows = scope.order_by("rater__username", "case_id").values_list(
+        "rater__username", "case_id", "repeat", "current_rating__totals"
+    )
+    for rater, case_id, repeat, totals in rows:
+        reads.setdefault((rater, case_id), {})[repeat] = totals
+    pairs: dict[str, dict[str, list]] = {key: {} for key in rubric.total_keys}
+    for (rater, _), both in reads.items():
+        if len(both) == 2:
+            for key in rubric.total_keys:
+                first, again = (both[repeat].get(key) for repeat in (False, True))
+                pairs[key].setdefault(rater, []).append([np.nan if v is None else v for v in (first, again)])
+    return {
+        key: {rater: np.array(rows, dtype=float) for rater, rows in by_rater.items()} for key, by_rater in pairs.items()
+    }
 
 
 def case_ratings_for_adjudicator(*, case: Case, blind: bool | None = None) -> list[dict]:

@@ -7,8 +7,10 @@ services it calls load torch."""
 
 from celery import shared_task
 
+from annotation.models import Study
 from scoring.services.agreement import agreement_report_execute
 from scoring.services.prescore import prescore_execute
+from scoring.services.queue_order import study_queues_order
 from scoring.services.retrain import retrain_execute
 
 
@@ -28,3 +30,12 @@ def prescore_study(*, job_id: int) -> None:
 def retrain_study(*, job_id: int) -> None:
     """Evaluate and fit a new head on the raters' consensus; one per study at a time."""
     retrain_execute(job_id=job_id)
+
+
+@shared_task(acks_late=True)
+def study_queues_order_run(*, study_id: int) -> None:
+    """Put the raters' queues in the study's queue order (sent when the setting or the queues
+    change); idempotent, so a second delivery changes nothing."""
+    study = Study.objects.filter(pk=study_id).first()
+    if study is not None:
+        study_queues_order(study=study)

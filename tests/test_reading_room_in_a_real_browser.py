@@ -336,8 +336,9 @@ def test_pages_viewer_report_and_api_docs_work_under_the_content_security_policy
     assert demo_study.status == "open"
     page.goto(f"{base}/studies/covid/report/")
     page.get_by_role("button", name="Compute the report").click()
-    page.wait_for_selector(".plots img")
-    # The figures are lazy images (each its own SVG): load them all, then each must decode.
+    # Attached, not visible: the figures are lazy images, below the fold of a long report until
+    # scrolled to. Load them all, then each must decode (each its own SVG).
+    page.wait_for_selector(".plots img", state="attached")
     sizes = page.evaluate(
         """Promise.all([...document.querySelectorAll('.plots img')].map((img) => {
             img.loading = 'eager';

@@ -2,6 +2,7 @@
 a form with one invalid field keeps every other value typed; every change is audited before/after."""
 
 from annotation.models import AuditEvent
+from annotation.services.studies import DESIGN_SETTINGS
 
 SETTINGS = {
     "title": "Renamed",
@@ -17,7 +18,7 @@ SETTINGS = {
 def test_design_is_read_only_with_the_reason_once_open(make_study, client_for):
     study = make_study(n_cases=1)
     html = client_for("alice").get(f"/studies/{study.slug}/").content.decode()
-    assert html.count("Fixed once the study opened: raters have read under it.") == 4
+    assert html.count("Fixed once the study opened: raters have read under it.") == len(DESIGN_SETTINGS)
     assert 'name="rubric" disabled' in html or ('name="rubric"' in html and "disabled" in html)
     # A posted change to a fixed setting is ignored (disabled field), the others are saved.
     response = client_for("alice").post(

@@ -17,6 +17,7 @@ from accounts.selectors import user_by_name
 from accounts.services import link_expiry
 from accounts.validators import MAX_LENGTH, validate_member_name
 from annotation import selectors, services
+from annotation.analysis_plan import PRIMARY_METRIC_CHOICES
 from annotation.models import Study, StudyMembership
 from annotation.permissions import GIVEN_ROLES, Ability, may_create_studies, study_access_get
 from annotation.rubrics import RUBRIC_CHOICES, RUBRICS
@@ -43,6 +44,12 @@ class StudyDetailSerializer(serializers.Serializer):
     status = serializers.ChoiceField(source="study.status", choices=Study.Status.choices)
     consensus_method = serializers.ChoiceField(source="study.consensus_method", choices=Study.Consensus.choices)
     adjudication_range = serializers.IntegerField(source="study.adjudication_range")
+    bootstrap_raters = serializers.ChoiceField(
+        source="study.bootstrap_raters",
+        choices=Study.BootstrapRaters.choices,
+        help_text="The agreement report's intervals: fixed (cases resampled) or random (cases and raters, "
+        "two-way), for readers like these.",
+    )
     created_at = serializers.DateTimeField(source="study.created_at")
     opened_at = serializers.DateTimeField(source="study.opened_at", allow_null=True)
     locked_at = serializers.DateTimeField(source="study.locked_at", allow_null=True)
@@ -56,6 +63,32 @@ class StudyDetailSerializer(serializers.Serializer):
     )
     crossover_gap = serializers.IntegerField(
         source="study.crossover_gap", help_text="Crossover studies: other cases between a rater's two reads of a case."
+    )
+    queue_order = serializers.ChoiceField(
+        source="study.queue_order",
+        choices=Study.QueueOrder.choices,
+        help_text="Each rater's queue: seeded random (always in a blinded study), or by the model (shown and "
+        "prelabel studies): least certain pre-score, or largest expected disagreement, first.",
+    )
+    repeat_fraction = serializers.FloatField(
+        source="study.repeat_fraction",
+        help_text="Intra-rater reliability: the fraction of each rater's cases they read a second time, "
+        "unannounced, after the washout; 0: no repeat reads.",
+    )
+    repeat_washout_days = serializers.IntegerField(
+        source="study.repeat_washout_days", help_text="Repeat reads: days after the first read."
+    )
+    repeat_washout_cases = serializers.IntegerField(
+        source="study.repeat_washout_cases",
+        help_text="Repeat reads: other reads after the first read, as far as the rater's queue allows.",
+    )
+    primary_metric = serializers.ChoiceField(
+        source="study.primary_metric",
+        choices=PRIMARY_METRIC_CHOICES,
+        help_text="The pre-specified primary metric, reported first; empty: none pre-specified.",
+    )
+    primary_score = serializers.CharField(
+        source="study.primary_score", help_text="The rubric total the primary metric applies to; empty: none."
     )
     auto_promote = serializers.BooleanField(
         source="study.auto_promote",
@@ -164,11 +197,38 @@ class StudyApi(APIView):
         raters_per_case = serializers.IntegerField(min_value=1, max_value=50, required=False)
         consensus_method = serializers.ChoiceField(choices=Study.Consensus.choices, required=False)
         adjudication_range = serializers.IntegerField(min_value=1, max_value=48, required=False)
+        bootstrap_raters = serializers.ChoiceField(
+            choices=Study.BootstrapRaters.choices, required=False, help_text="Any time."
+        )
         model_assistance = serializers.ChoiceField(
             choices=Study.ModelAssistance.choices, required=False, help_text="Only while a draft."
         )
         crossover_gap = serializers.IntegerField(
             min_value=0, max_value=1000, required=False, help_text="Only while a draft."
+        )
+        queue_order = serializers.ChoiceField(
+            choices=Study.QueueOrder.choices,
+            required=False,
+            help_text="Any time; by the model (uncertainty, disagreement) only with model assistance shown "
+            "or prelabel.",
+        )
+        repeat_fraction = serializers.FloatField(
+            min_value=0, max_value=1, required=False, help_text="Only while a draft; not with crossover or prelabel."
+        )
+        repeat_washout_days = serializers.IntegerField(
+            min_value=0, max_value=3650, required=False, help_text="Only while a draft."
+        )
+        repeat_washout_cases = serializers.IntegerField(
+            min_value=0, max_value=3650, required=False, help_text="Only while a draft."
+        )
+        primary_metric = serializers.ChoiceField(
+            choices=PRIMARY_METRIC_CHOICES, required=False, allow_blank=True, help_text="Only while a draft."
+        )
+        primary_score = serializers.CharField(
+            max_length=32,
+            required=False,
+            allow_blank=True,
+            help_text="A total of the study's rubric; only while a draft, and with primary_metric.",
         )
         auto_promote = serializers.BooleanField(required=False)
         burned_in_annotation = serializers.ChoiceField(choices=Study.BurnedIn.choices, required=False)

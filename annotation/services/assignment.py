@@ -3,14 +3,14 @@
 import random
 
 from django.db import transaction
-from django.db.models import Count, Exists, OuterRef
+from django.db.models import Count, Exists, OuterRef, Q
 
 from annotation import reading_order
 from annotation.audit import Action, audit_record
 from annotation.models import Assignment, Rating, Study
 from annotation.permissions import Ability, memberships_that_may
 from annotation.selectors import study_dropped_rater_ids
-from annotation.services.queues import rater_queues_renumber
+from annotation.services.queues import rater_queues_renumber, study_queues_order_request
 from core.types import User
 
 
@@ -71,8 +71,57 @@ def study_assign_cases(*, study: Study) -> int:
     if study.model_assistance == Study.ModelAssistance.CROSSOVER:
         for rater_id in touched:
             crossover_space(study=study, rater_id=rater_id)
+    repeats_sync(study=study, rater_ids=touched)
     rater_queues_renumber(study_id=study.pk, rater_ids=touched)
+    if new and study.queue_order != Study.QueueOrder.RANDOM:
+        study_queues_order_request(study=study)  # the new reads came with seeded keys
     return len(new)
+
+
+def repeats_sync(*, study: Study, rater_ids) -> None:
+    """Each rater's repeat reads (intra-rater reliability) as annotation/reading_order.py chooses
+    them from the rater's cases now: the missing ones are made, with the aided value of the first
+    read, and unread ones no longer chosen are withdrawn; a repeat read started or done stays.
+
+    Made together with the first reads, so that the rater's queue total does not grow later; the
+    reading selectors hold each back until its washout has passed."""
+    rater_ids = sorted(set(rater_ids))
+    if not study.repeat_fraction or not rater_ids:
+        return
+    seeds = dict(study.memberships.filter(user_id__in=rater_ids).values_list("user_id", "queue_seed"))
+    reads = study.assignments.filter(rater_id__in=rater_ids, case__image__isnull=False, case__excluded_at__isnull=True)
+    first: dict[int, dict[int, bool]] = {rater_id: {} for rater_id in rater_ids}  # rater -> case -> aided
+    first_keys: dict[int, dict[int, int]] = {rater_id: {} for rater_id in rater_ids}  # rater -> case -> key
+    repeats: dict[int, set[int]] = {rater_id: set() for rater_id in rater_ids}
+    rows = reads.values_list("rater_id", "case_id", "aided", "repeat", "order_key")
+    for rater_id, case_id, aided, repeat, key in rows:
+        if repeat:
+            repeats[rater_id].add(case_id)
+        else:
+            first[rater_id][case_id], first_keys[rater_id][case_id] = aided, key
+    new, stale = [], Q(pk__in=[])
+    for rater_id in rater_ids:
+        cases, seed = first[rater_id], seeds[rater_id]
+        chosen = reading_order.repeat_cases(seed=seed, case_ids=list(cases), fraction=study.repeat_fraction)
+        missing = chosen - repeats[rater_id]
+        keys = reading_order.repeat_keys(
+            seed=seed, first_keys=first_keys[rater_id], chosen=missing, gap=study.repeat_washout_cases
+        )
+        new += [
+            Assignment(
+                study=study,
+                case_id=case_id,
+                rater_id=rater_id,
+                aided=cases[case_id],
+                repeat=True,
+                order_key=keys[case_id],
+            )
+            for case_id in sorted(missing)
+        ]
+        if gone := repeats[rater_id] - chosen:
+            stale |= Q(rater_id=rater_id, case_id__in=gone)
+    Assignment.objects.bulk_create(new, batch_size=1000)
+    unread_withdraw(study.assignments.filter(stale, repeat=True))
 
 
 def crossover_space(*, study: Study, rater_id: int) -> None:
@@ -160,7 +209,10 @@ def study_rebalance(*, study: Study, actor: User | None = None) -> int:
     if study.model_assistance == Study.ModelAssistance.CROSSOVER:
         for rater_id in changed:
             crossover_space(study=study, rater_id=rater_id)
+    repeats_sync(study=study, rater_ids=changed)
     rater_queues_renumber(study_id=study.pk, rater_ids=changed)
+    if study.queue_order != Study.QueueOrder.RANDOM:
+        study_queues_order_request(study=study)  # the moved reads came with seeded keys
     names = {m.user_id: m.user.get_username() for m in raters}
     counts: dict[str, int] = {}
     for giver, taker, _ in moves:

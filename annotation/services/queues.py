@@ -14,11 +14,13 @@ is never shown to raters); such reads have no position.
 
 from collections.abc import Iterable
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Count, F, IntegerField, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 
-from annotation.models import Assignment, Case, StudyMembership
+from annotation import reading_order
+from annotation.models import Assignment, Case, Study, StudyMembership
+from core.dispatch import send_after_commit
 
 
 def rater_queues_renumber(*, study_id: int, rater_ids: Iterable[int] | None = None) -> None:
@@ -29,6 +31,51 @@ def rater_queues_renumber(*, study_id: int, rater_ids: Iterable[int] | None = No
         return
     _positions_renumber(study_id=study_id, rater_ids=rater_ids)
     _counts_refresh(study_id=study_id, rater_ids=rater_ids)
+
+
+@transaction.atomic
+def rater_queues_prioritise(*, study: Study, priority: dict[int, float]) -> int:
+    """Put each rater's pending reads in the order of `priority` (case id -> how much it matters to
+    read first; annotation/reading_order.py `prioritised_keys`), cases without one last in seeded
+    random order; an empty `priority` restores the seeded random order. Reads done keep their keys;
+    repeat reads keep theirs (the reading selectors hold them back). Returns the reads whose key
+    changed. A blinded study (none, crossover) is never reordered: its raters keep the seeded order."""
+    if not study.model_in_view:
+        return 0
+    Study.objects.select_for_update().get(pk=study.pk)  # not while cases are being given out
+    seeds = dict(study.memberships.values_list("user_id", "queue_seed"))
+    reads: dict[int, list[reading_order.Read]] = {}
+    current: dict[int, int] = {}
+    rows = study.assignments.filter(repeat=False).values_list("pk", "rater_id", "case_id", "order_key", "completed_at")
+    for pk, rater_id, case_id, key, done in rows:
+        reads.setdefault(rater_id, []).append(reading_order.Read(pk, case_id, key, done is not None))
+        current[pk] = key
+    changed, raters = [], set()
+    for rater_id, mine in reads.items():
+        keys = reading_order.prioritised_keys(mine, seed=seeds.get(rater_id, 0), priority=priority)
+        for pk, key in keys.items():
+            if current[pk] != key:
+                changed.append(Assignment(pk=pk, order_key=key))
+                raters.add(rater_id)
+    Assignment.objects.bulk_update(changed, ["order_key"], batch_size=1000)
+    rater_queues_renumber(study_id=study.pk, rater_ids=raters)
+    return len(changed)
+
+
+# Ranking cases by the model is scoring's work (annotation does not read predictions): sent by name.
+QUEUE_ORDER_TASK = "scoring.tasks.study_queues_order_run"
+
+
+def study_queues_order_request(*, study: Study) -> None:
+    """Have the raters' queues put in the study's queue order once this transaction commits: by the
+    model on a worker (scoring ranks the cases), or back to the seeded random order here and now.
+    Nothing for a draft (no queues yet) or a blinded study (never reordered)."""
+    if study.status == Study.Status.DRAFT or not study.model_in_view:
+        return
+    if study.queue_order == Study.QueueOrder.RANDOM:
+        rater_queues_prioritise(study=study, priority={})
+    else:
+        send_after_commit(QUEUE_ORDER_TASK, study_id=study.pk)
 
 
 def rater_queue_count_done(*, assignment: Assignment) -> None:

@@ -3,15 +3,15 @@
 import math
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import models, transaction
-from django.db.models import F, Max, OuterRef, Q, Subquery, Value
+from django.db.models import F, IntegerField, Max, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from annotation.audit import Action, audit_record, audit_scores
-from annotation.models import Assignment, AuditEvent, Rating, Study
+from annotation.models import Assignment, AuditEvent, Rating, Study, StudyMembership
 from annotation.rubrics import RubricValueError, rubric_clean_values, rubric_get, rubric_totals
 from annotation.services.queues import rater_queue_count_done
 from annotation.services.studies import StudyStateError
@@ -68,13 +68,16 @@ def rating_store(
     rated_at: datetime | None = None,
     client_key: str = "",
     model_version_shown: models.Model | None = None,
+    prelabel_values: dict[str, int | None] | None = None,
 ) -> tuple[Rating, bool]:
     """Store a new revision of the rater's scores; earlier revisions are kept, the latest is current.
     Returns the rating and whether it was stored now (False: a retry, see `client_key`).
 
     For an aided read, `model_version_shown` is the model version whose pre-score the reading room
     showed (checked there against what it serves); it is stored with the rating and refused for an
-    unaided read.
+    unaided read. In a pre-labelling study (`prelabel`) an aided read also stores `prelabel_values`,
+    the item values the form started from (the model's pre-score spread over the items, served with
+    that version), so that what the rater changed is on record; refused for any other read.
 
     A `client_key` makes the call idempotent: when the assignment already has a revision stored with
     that key for the same request (values, model version shown, and the reading time unless from the
@@ -104,6 +107,8 @@ def rating_store(
         raise RubricValueError(UNAIDED_SHOWS_NO_MODEL)
     if model_version_shown is not None and model_version_shown.study_id != locked.study_id:
         raise RubricValueError("the model version shown is not one of this study's")
+    if prelabel_values is not None:
+        _prelabel_check(locked, prelabel_values, rubric=rubric, shown=model_version_shown)
     last = locked.ratings.aggregate(last=Max("revision"))["last"] or 0
     previous, was_flagged = locked.current_rating, locked.flag_reason  # for the audit's before/after
     now = timezone.now()
@@ -117,9 +122,11 @@ def rating_store(
         created_at=rated_at or now,
         client_key=client_key,
         model_version_shown=model_version_shown,
+        prelabel_values=prelabel_values,
     )
     if locked.completed_at is None:
         rater_queue_count_done(assignment=locked)
+        repeats_washout_start(study=locked.study, first_reads=[locked], now=now)
     locked.current_rating = rating
     locked.flag_reason, locked.flag_note, locked.flagged_at = "", "", None
     locked.completed_at = locked.completed_at or now
@@ -135,6 +142,35 @@ def rating_store(
     _study_changed_while_writable(locked.study, source=source)
     _copy_read_fields(locked, into=assignment)
     return rating, True
+
+
+def repeats_washout_start(*, study: Study, first_reads: list[Assignment], now: datetime) -> None:
+    """First reads done: the washout of their repeat reads starts now. The reading selectors serve
+    a repeat read once `available_at` has passed and the rater has done `available_after_done`
+    reads (reading/selectors.py). A repeat read already under way keeps its washout."""
+    firsts = [a for a in first_reads if not a.repeat]
+    if not study.repeat_fraction or not firsts:
+        return
+    done = StudyMembership.objects.filter(study_id=study.pk, user_id=OuterRef("rater_id")).values("queue_done")[:1]
+    for start in range(0, len(firsts), IDS_PER_QUERY // 2):
+        which = Q(pk__in=[])
+        for a in firsts[start : start + IDS_PER_QUERY // 2]:
+            which |= Q(rater_id=a.rater_id, case_id=a.case_id)
+        Assignment.objects.filter(which, study_id=study.pk, repeat=True, available_at__isnull=True).update(
+            available_at=now + timedelta(days=study.repeat_washout_days),
+            available_after_done=Coalesce(Subquery(done, output_field=IntegerField()), Value(0))
+            + study.repeat_washout_cases,
+        )
+
+
+PRELABEL_ONLY = "starting values are stored only for an aided read of a pre-labelling study, with the version shown"
+
+
+def _prelabel_check(locked: Assignment, prelabel_values: dict, *, rubric, shown: models.Model | None) -> None:
+    is_prelabel = locked.study.model_assistance == Study.ModelAssistance.PRELABEL
+    if not (is_prelabel and locked.aided and shown is not None):
+        raise RubricValueError(PRELABEL_ONLY)
+    rubric_clean_values(rubric, prelabel_values)  # a complete set, as the rater's own
 
 
 def _assignment_locked(assignment: Assignment) -> Assignment | None:
@@ -212,6 +248,7 @@ def ratings_bulk_store(*, study: Study, reads: list[ImportedRead]) -> int:
         touched[assignment.pk] = assignment
     bulk_insert(ratings)
     _assignments_make_current(assignment_ids=sorted(touched), now=now)
+    repeats_washout_start(study=study, first_reads=list(touched.values()), now=now)
     _study_changed_while_writable(study, source=Rating.Source.IMPORT)  # once: one new version of its ratings
     # The caller's object too: a later save() of it must not write the old version back, or a
     # report cached before the import would be taken for current.
@@ -331,6 +368,7 @@ def assignment_flag(*, assignment: Assignment, reason: str, note: str = "") -> A
     locked.current_rating = None
     if locked.completed_at is None:
         rater_queue_count_done(assignment=locked)
+        repeats_washout_start(study=locked.study, first_reads=[locked], now=now)
     locked.completed_at = locked.completed_at or now
     locked.save(update_fields=CHANGED_BY_A_READ)
     audit_record(

@@ -76,6 +76,7 @@ def _study_page(request: HttpRequest, access, *, settings_form: StudySettingsFor
             flags=selectors.study_flagged_assignments(study=study)[:200],
             jobs=selectors.import_jobs_for_study(study=study),
             settings_form=settings_form or StudySettingsForm(study=study),
+            prelabel_changes=selectors.study_prelabel_changes(study=study),
             member_form=MemberForm(),
             may_invite=may_invite_accounts(request.user),
             upload_form=UploadForm(),

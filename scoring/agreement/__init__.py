@@ -23,7 +23,10 @@ Conventions a methods reviewer will ask about:
 - 95% CIs for alpha and the mean kappa come from a case bootstrap (rows resampled with replacement,
   seeded, percentile 2.5/97.5, undefined replicates left out), with the BCa interval (jackknife
   acceleration) next to it as "ci95_bca". With patient ids (`clusters`) whole patients are resampled,
-  so serial images of one patient move together.
+  so serial images of one patient move together. With raters="random" the raters are resampled too
+  (two-way bootstrap, readers random): a rater drawn twice is two columns, and BCa's acceleration
+  pools the leave-one-case-out and leave-one-rater-out values. The other intervals are analytic or
+  jackknife (summary.ci_methods names each) and do not follow this choice.
   For speed the summary computes the replicates from per-case coincidence and confusion counts;
   tests check that this equals calling the libraries on every resample.
 - Bland-Altman limits carry 95% CIs (Bland & Altman 1999: SE sqrt(3 s^2 / n), t with n - 1 df).

@@ -293,7 +293,8 @@ def weighted_kappa_pairs(matrix: npt.ArrayLike, rater_names: Sequence[str], *, d
             value: float | Undefined = labels
         else:
             value = _kappa_pair(*_codes(m[:, [a, b]], labels).T, len(labels))
-        pairs.append({"raters": [rater_names[a], rater_names[b]], **_entry(value)})
+        both = int((~np.isnan(m[:, a]) & ~np.isnan(m[:, b])).sum())  # the cases the pair both read
+        pairs.append({"raters": [rater_names[a], rater_names[b]], **_entry(value), "n": both})
     defined = [p["value"] for p in pairs if p["value"] is not None]
     if defined:
         return {"mean": float(np.mean(defined)), "pairs": pairs}

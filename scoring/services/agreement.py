@@ -10,7 +10,13 @@ from annotation.selectors import study_assignments_in_analysis
 from core.jobs import job_claim, job_dispatch, job_finish, job_progress
 from scoring import plots
 from scoring.models import DEFAULT_BOOTSTRAP, AgreementReport, Prediction
-from scoring.selectors import ScoreTable, agreement_report_key, study_consensus, study_score_table
+from scoring.selectors import (
+    ScoreTable,
+    agreement_report_key,
+    study_consensus,
+    study_repeat_pairs,
+    study_score_table,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -41,11 +47,17 @@ def agreement_report_build(
     seed: int = 0,
     progress=None,
     cutoffs: dict[str, list[float]] | None = None,
+    raters: str | None = None,
 ) -> dict:
     """The report as JSON-ready data: every total and every item, plus consensus and adjudication;
-    with `cutoffs` ({score key: [cut-off, ...]}), agreement on "score >= cut-off" for those scores."""
+    with `cutoffs` ({score key: [cut-off, ...]}), agreement on "score >= cut-off" for those scores.
+    raters="random": the bootstrap resamples the raters as well as the cases (two-way), for
+    intervals that generalise to readers at large; "fixed": about these readers; None (the
+    default): the study's setting (Study.bootstrap_raters)."""
     from scoring.agreement import agreement_summary  # NumPy/SciPy/krippendorff: load on first use
+    from scoring.agreement.summary import ci_methods
 
+    raters = raters or study.bootstrap_raters
     keys = [*table.rubric.total_keys, *table.rubric.item_keys]
     if progress:
         progress(0, len(keys))  # the page says "0 of N" from the start, not "computing" with no total
@@ -62,9 +74,11 @@ def agreement_report_build(
             seed=seed,
             cutoffs=(cutoffs or {}).get(key),
             clusters=clusters,
+            raters=raters,
         )
         if progress:
             progress(done, len(keys))
+    _intra_rater(study, scores, n_boot=n_boot, seed=seed)
     consensus = study_consensus(study=study, table=table)
     extras = {
         "model": _model_vs_consensus(study, table, consensus),
@@ -72,8 +86,10 @@ def agreement_report_build(
         if study.model_assistance == Study.ModelAssistance.CROSSOVER
         else None,
     }
+    unit = "patient" if clusters else "case"
     return {
         "study": study.slug,
+        "primary": _primary(study, scores),
         "rubric": table.rubric.key,
         "n_cases": len(table.case_ids),
         "n_raters": len(table.raters),
@@ -88,11 +104,57 @@ def agreement_report_build(
         "bootstrap": {
             "resamples": n_boot,
             "seed": seed,
-            "unit": "patient" if clusters else "case",
+            "unit": unit,
             "n_units": len(set(clusters)) if clusters else len(table.case_ids),
+            "raters": raters,
+            "resampling": f"{unit}s" + ("_and_raters" if raters == "random" else ""),
             "interval_methods": {"ci95": "percentile", "ci95_bca": "BCa (jackknife acceleration)"},
         },
+        "ci_methods": ci_methods(raters=raters, unit=unit),
+        "conditional_items": _conditional_items(table),
         **extras,
+    }
+
+
+NO_REPEAT_READS = "the study has no repeat reads (its repeat fraction is 0)"
+
+
+def _intra_rater(study: Study, scores: dict, *, n_boot: int, seed: int) -> None:
+    """Each total's intra-rater reliability from the raters' repeat reads (scoring.agreement.
+    intra_rater), under "intra_rater"; a study without repeat reads says so."""
+    from scoring.agreement.intra_rater import intra_rater_reliability  # NumPy/SciPy: on first use
+
+    pairs = study_repeat_pairs(study=study)
+    for key, by_rater in pairs.items():
+        if key not in scores:
+            continue
+        if not study.repeat_fraction and not by_rater:
+            scores[key]["intra_rater"] = {"raters": {}, "pooled": None, "reason": NO_REPEAT_READS}
+        else:
+            scores[key]["intra_rater"] = intra_rater_reliability(by_rater, n_boot=n_boot, seed=seed)
+
+
+NO_PRIMARY = "no primary metric was pre-specified for this study: every statistic below is secondary"
+
+
+def _primary(study: Study, scores: dict) -> dict:
+    """The study's pre-specified primary metric (fixed before it opened), read from its score's summary."""
+    from scoring.agreement.summary import primary_result
+
+    if not study.primary_metric or study.primary_score not in scores:
+        empty = dict.fromkeys(("metric", "score", "value", "ci95", "n_cases"))
+        return empty | {"pre_specified": False, "reason": NO_PRIMARY}
+    return primary_result(metric=study.primary_metric, score=study.primary_score, summary=scores[study.primary_score])
+
+
+def _conditional_items(table: ScoreTable) -> dict[str, str]:
+    """Items scored only when another is above zero (RALE's density, Warren et al. 2018): their
+    agreement is conditional on it, which the report says."""
+    return {
+        item.key: f"scored only where {item.requires_positive} > 0: its agreement is among the raters who saw "
+        f"consolidation there (the extent item and the total carry the disagreement about whether there is any)"
+        for item in table.rubric.items
+        if item.requires_positive
     }
 
 

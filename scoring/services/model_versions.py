@@ -19,6 +19,7 @@ from core.types import User
 from scoring.model.heads import FEATURE_SETS, PAPER_WEIGHTS, paper_head
 from scoring.model.weights import feature_set_check
 from scoring.models import LockedTestSet, ModelJob, ModelVersion
+from scoring.services.queue_order import study_queues_order
 
 PAPER_SOURCE = "published head (Cohen et al. 2020, Lung Opacity logit)"
 
@@ -59,12 +60,13 @@ def model_version_ensure_initial(*, study: Study) -> ModelVersion | None:
 def model_version_activate(*, version: ModelVersion, actor: User | None = None) -> ModelVersion:
     """Make this version the study's active one (the partial unique constraint allows only one).
     `actor` is None for an automatic promotion after retraining."""
-    Study.objects.select_for_update().get(pk=version.study_id)
+    study = Study.objects.select_for_update().get(pk=version.study_id)
     active = ModelVersion.objects.filter(study_id=version.study_id, is_active=True)
     previous = active.values_list("number", flat=True).first()
     active.exclude(pk=version.pk).update(is_active=False)
     ModelVersion.objects.filter(pk=version.pk).update(is_active=True)
     study_ratings_changed(study_id=version.study_id)  # the report compares the active model
+    study_queues_order(study=study)  # the queues follow the active model's predictions
     audit_record(
         study=version.study_id,
         actor=actor,

@@ -28,6 +28,7 @@ from scoring.services.backbone_cache import (
     model_input,
 )
 from scoring.services.model_versions import ModelStateError
+from scoring.services.queue_order import study_queues_order
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +61,8 @@ def prescore_execute(*, job_id: int) -> ModelJob | None:
             identity=identity,
             progress=lambda d, t: job_progress(job=job, done=d, total=t, phase="saliency"),
         )
+        if version.is_active:  # the queues follow the active model's predictions
+            study_queues_order(study=job.study)
         job_progress(job=job, done=len(todo), total=len(todo), phase="done")
     except Exception as exc:
         logger.exception("pre-score job %s failed", job_id)

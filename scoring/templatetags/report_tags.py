@@ -4,6 +4,7 @@ import re
 from django import template
 from django.utils.html import format_html
 
+from annotation.analysis_plan import PRIMARY_METRICS
 from annotation.rubrics import Rubric
 
 register = template.Library()
@@ -49,7 +50,26 @@ _ICC = re.compile(r"ICC(\d)_(\w)")
 def statistic_label(name: str) -> str:
     """Shrout & Fleiss's notation for an ICC ("ICC2_1" -> "ICC(2,1)"); other names as they are."""
     match = _ICC.fullmatch(str(name))
-    return f"ICC({match[1]},{match[2]})" if match else str(name)
+    return f"ICC({match[1]},{match[2]})" if match else STATISTIC_LABELS.get(str(name), str(name))
+
+
+STATISTIC_LABELS = {
+    "krippendorff_alpha": "Krippendorff's α",
+    "icc": "ICC",
+    "fleiss_kappa": "Fleiss' κ",
+    "gwet_ac1_ac2": "Gwet's AC1 and AC2",
+    "lin_ccc": "Lin's CCC",
+    "variance_components": "Variance components",
+    "weighted_kappa": "Weighted κ",
+    "exact_agreement": "Exact and within-one agreement",
+    "raters": "Per rater",
+}
+
+
+@register.filter
+def primary_metric_label(name: str) -> str:
+    """A pre-specified primary metric in words (annotation/analysis_plan.py)."""
+    return PRIMARY_METRICS.get(name, str(name))
 
 
 ESTIMATOR_LABELS = {

@@ -6,10 +6,17 @@ from django.db import transaction
 from django.utils.text import slugify
 
 from accounts.validators import validate_member_name
+from annotation.analysis_plan import PRIMARY_METRICS, primary_analysis_problem
 from annotation.models import Study, StudyMembership
 from annotation.permissions import may_create_studies
-from annotation.rubrics import RUBRICS
+from annotation.rubrics import RUBRICS, rubric_get
 from annotation.services import member_add, study_create, study_update
+from annotation.services.studies import (
+    QUEUE_ORDER_BLINDED,
+    REPEAT_SETTINGS,
+    StudyStateError,
+    repeat_design_check,
+)
 
 
 class Command(BaseCommand):
@@ -29,12 +36,44 @@ class Command(BaseCommand):
             "--model-assistance",
             default=Study.ModelAssistance.NONE,
             choices=Study.ModelAssistance.values,
-            help="none (default), shown (raters see the model's pre-score) or crossover (each case read "
-            "unaided and aided; import_ratings takes an `aided` column of 0 or 1)",
+            help="none (default), shown (raters see the model's pre-score), crossover (each case read "
+            "unaided and aided; import_ratings takes an `aided` column of 0 or 1) or prelabel (raters start "
+            "from the model's scores and confirm or correct them)",
+        )
+        parser.add_argument(
+            "--queue-order",
+            default=Study.QueueOrder.RANDOM,
+            choices=Study.QueueOrder.values,
+            help="each rater's queue: random (default; always in a blinded study), or, with model assistance "
+            "shown or prelabel, uncertainty or disagreement (by the active model's pre-scores)",
+        )
+        parser.add_argument(
+            "--repeat-fraction",
+            type=float,
+            default=0.0,
+            help="intra-rater reliability: the fraction of each rater's cases they read a second time, "
+            "unannounced (0 to 1; default 0: none; model assistance none or shown)",
+        )
+        parser.add_argument(
+            "--primary-metric",
+            default="",
+            help=f"the pre-specified primary metric, reported first: one of {', '.join(PRIMARY_METRICS)}",
+        )
+        parser.add_argument("--primary-score", default="", help="the rubric total the primary metric applies to")
+        parser.add_argument("--repeat-washout-days", type=int, default=14, help="repeat reads: days after the first")
+        parser.add_argument(
+            "--repeat-washout-cases", type=int, default=20, help="repeat reads: other reads after the first"
         )
 
     @transaction.atomic
     def handle(self, *args, slug, rubric, title, raters, raters_per_case, owner, model_assistance, **options):
+        repeat = {name: options[name] for name in REPEAT_SETTINGS}
+        primary = {"primary_metric": options["primary_metric"], "primary_score": options["primary_score"]}
+        problem = primary_analysis_problem(
+            metric=primary["primary_metric"], score=primary["primary_score"], rubric=rubric_get(rubric)
+        )
+        if problem:
+            raise CommandError(problem)
         if slug != slugify(slug):
             raise CommandError(f"{slug!r} is not a slug (lowercase letters, digits, hyphens), e.g. {slugify(slug)!r}")
         if Study.objects.filter(slug=slug).exists():
@@ -47,16 +86,28 @@ class Command(BaseCommand):
                 validate_member_name(name)
             except ValidationError as exc:
                 raise CommandError(f"--raters: {name!r}: {'; '.join(exc.messages)}") from None
+        try:
+            repeat_design_check(model_assistance=model_assistance, **repeat)
+        except StudyStateError as exc:
+            raise CommandError(str(exc)) from None
+        queue_order = options["queue_order"]
+        if queue_order != Study.QueueOrder.RANDOM and not Study(model_assistance=model_assistance).model_in_view:
+            raise CommandError(f"--queue-order {queue_order}: {QUEUE_ORDER_BLINDED}")
         owner_user = self._owner(owner)
         study = study_create(owner=owner_user, slug=slug, title=title, rubric=rubric, raters_per_case=raters_per_case)
-        if model_assistance != Study.ModelAssistance.NONE:  # a design setting: set while the study is a draft
-            study_update(
+        defaults = {name: Study._meta.get_field(name).default for name in REPEAT_SETTINGS}
+        changed = queue_order != Study.QueueOrder.RANDOM or repeat != defaults or any(primary.values())
+        if model_assistance != Study.ModelAssistance.NONE or changed:
+            study_update(  # design settings: set while the study is a draft
                 study=study,
                 title=study.title,
                 rubric=rubric,
                 raters_per_case=raters_per_case,
                 model_assistance=model_assistance,
+                queue_order=queue_order,
                 actor=owner_user,
+                **repeat,
+                **primary,
             )
         for name in names:
             added = member_add(
@@ -66,6 +117,12 @@ class Command(BaseCommand):
                 self.stdout.write(f"invited {name}: they set their password at {added.invitation_link}")
         count = f"{len(names)} rater(s)"
         design = rubric if model_assistance == Study.ModelAssistance.NONE else f"{rubric}, {model_assistance}"
+        if queue_order != Study.QueueOrder.RANDOM:
+            design += f", queue by {queue_order}"
+        if repeat["repeat_fraction"]:
+            design += f", repeat reads {repeat['repeat_fraction']:g}"
+        if primary["primary_metric"]:
+            design += f", primary {primary['primary_metric']} of {primary['primary_score']}"
         self.stdout.write(self.style.SUCCESS(f"created study {slug} ({design}), owner {owner_user.username}, {count}"))
 
     def _owner(self, username: str | None):

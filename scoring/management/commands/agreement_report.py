@@ -23,6 +23,14 @@ class Command(BaseCommand):
         )
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument(
+            "--raters",
+            choices=["fixed", "random"],
+            default=None,
+            help="fixed: the bootstrap resamples cases (or patients), CIs about these readers; random: it "
+            "resamples the raters too (two-way bootstrap), CIs that generalise to readers at large; "
+            "default: the study's setting (fixed unless changed)",
+        )
+        parser.add_argument(
             "--cutoff",
             action="append",
             default=[],
@@ -30,13 +38,15 @@ class Command(BaseCommand):
             help="also report agreement on 'score >= VALUE' (a clinical cut-off); repeat for more",
         )
 
-    def handle(self, *args, slug, format, bootstrap, seed, cutoff, **options):
+    def handle(self, *args, slug, format, bootstrap, seed, cutoff, raters, **options):
         if bootstrap < 0:
             raise CommandError("--bootstrap must be 0 or more")
         study = study_by_slug(slug)
         table = study_score_table(study=study)
         cutoffs = _cutoffs(cutoff, [*table.rubric.total_keys, *table.rubric.item_keys])
-        data = agreement_report_build(study=study, table=table, n_boot=bootstrap, seed=seed, cutoffs=cutoffs)
+        data = agreement_report_build(
+            study=study, table=table, n_boot=bootstrap, seed=seed, cutoffs=cutoffs, raters=raters
+        )
         if format == "json":
             self.stdout.write(json.dumps(data, indent=2, allow_nan=False))
         elif format == "csv":

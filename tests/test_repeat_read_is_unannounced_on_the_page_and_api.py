@@ -1,0 +1,63 @@
+"""A repeat read looks like any other case to the rater: no word "repeat" on the reading page or in
+the API, a public id of its own, and the first read's scores never shown or prefilled."""
+
+from django.utils import timezone
+
+from annotation.services import rating_submit, study_open, study_update
+from tests.api_support import API, api_client
+from tests.conftest import COHEN_VALUES
+
+FIRST = {"extent_right": 4, "extent_left": 4, "opacity_right": 3, "opacity_left": 3}
+
+
+def _study_with_a_due_repeat(make_study, personas):
+    study = make_study(n_cases=4, open_it=False)
+    study_update(
+        study=study,
+        title=study.title,
+        rubric=study.rubric,
+        raters_per_case=study.raters_per_case,
+        repeat_fraction=0.5,
+        repeat_washout_days=14,
+        repeat_washout_cases=0,
+    )
+    study_open(study=study)
+    user = personas["rater1"]
+    repeat = study.assignments.filter(rater=user, repeat=True).order_by("order_key").first()
+    first = study.assignments.get(rater=user, case_id=repeat.case_id, repeat=False)
+    rating_submit(assignment=first, values=FIRST)
+    for other in study.assignments.filter(rater=user, repeat=False).exclude(pk=first.pk):
+        rating_submit(assignment=other, values=COHEN_VALUES)
+    repeat.refresh_from_db()
+    assert repeat.available_at is not None  # the washout started when the first read was done
+    # Time travel: the washout in days is over.
+    study.assignments.filter(pk=repeat.pk).update(available_at=timezone.now() - timezone.timedelta(minutes=1))
+    return study, first, repeat
+
+
+def test_the_reading_page_of_a_repeat_read_says_nothing_of_it_and_starts_empty(make_study, personas, client_for):
+    study, first, repeat = _study_with_a_due_repeat(make_study, personas)
+    client = client_for("rater1")
+    response = client.get(f"/studies/{study.slug}/read/")
+    assert response.status_code == 302 and response["Location"] == f"/read/{repeat.public_id}/"
+    page = client.get(response["Location"])
+    text = page.content.decode()
+    assert page.status_code == 200 and "repeat" not in text.lower()
+    assert repeat.public_id != first.public_id  # an opaque id of its own
+    assert page.context["case"].values is None and page.context["values"] == {}
+    assert page.context["case"].revision == 0
+    listed = client.get(f"/studies/{study.slug}/my-cases/").content.decode()
+    assert "repeat" not in listed.lower() and repeat.public_id in listed
+
+
+def test_the_api_serves_a_repeat_read_as_a_plain_case_without_the_first_scores(make_study, personas):
+    study, first, repeat = _study_with_a_due_repeat(make_study, personas)
+    client = api_client(personas["rater1"])
+    case = client.get(f"{API}/studies/{study.slug}/queue/next/").json()
+    assert case["id"] == repeat.public_id and case["values"] is None and case["revision"] == 0
+    assert "repeat" not in str(case).lower()
+    rows = client.get(f"{API}/studies/{study.slug}/queue/mine/").json()["results"]
+    assert "repeat" not in str(rows).lower()
+    assert next(r for r in rows if r["id"] == repeat.public_id)["values"] is None
+    assert next(r for r in rows if r["id"] == first.public_id)["values"] == FIRST  # the rater's own first read
+    assert client.get(f"{API}/assignments/{repeat.public_id}/ratings/").json()["results"] == []
