@@ -92,8 +92,8 @@ class RaterCaseSerializer(serializers.Serializer):
         return data
 
 
-def rater_case_data(request, public_id: str) -> dict:
-    case = selectors.rater_case_get(user=request.user, public_id=public_id)
+def rater_case_data(request, public_id: str, *, writing: bool = False) -> dict:
+    case = selectors.rater_case_get(user=request.user, public_id=public_id, writing=writing)
     return RaterCaseSerializer(case, context={"request": request}).data
 
 
@@ -238,7 +238,7 @@ class AssignmentRatingsApi(generics.ListAPIView):
         summary="Store a new revision of your scores; earlier ones are kept (raters)",
     )
     def post(self, request, assignment_id: str):
-        assignment = selectors.assignment_get_for_rater(user=request.user, public_id=assignment_id)
+        assignment = selectors.assignment_get_for_rater(user=request.user, public_id=assignment_id, writing=True)
         data = self.SubmitInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         client_key = _client_key(request, data.validated_data.get("client_key", ""))
@@ -283,8 +283,8 @@ class AssignmentFlagApi(APIView):
         summary="Flag the case instead of scoring it (raters)",
     )
     def post(self, request, assignment_id: str):
-        assignment = selectors.assignment_get_for_rater(user=request.user, public_id=assignment_id)
+        assignment = selectors.assignment_get_for_rater(user=request.user, public_id=assignment_id, writing=True)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         services.assignment_flag(assignment=assignment, **data.validated_data)
-        return Response(rater_case_data(request, assignment_id))
+        return Response(rater_case_data(request, assignment_id, writing=True))

@@ -10,7 +10,20 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db.models import Case as CaseWhen
-from django.db.models import Count, F, Func, IntegerField, Min, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.db.models import (
+    Count,
+    F,
+    Func,
+    IntegerField,
+    JSONField,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
 from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.utils import timezone
@@ -60,6 +73,8 @@ class RaterCase:
     model_version_number: int | None = None
     # A pre-labelling read: the model's pre-score spread over the items, where the form starts.
     prelabel_values: dict[str, int | None] | None = None
+    # A study with repeat reads: a saved case cannot be reopened (`read_closed_once_done`).
+    closed_once_done: bool = False
 
     @property
     def read_only(self) -> bool:
@@ -80,11 +95,24 @@ class RaterCase:
         return round(100 * self.done / self.queue_length) if self.queue_length else 0
 
 
-def assignment_get_for_rater(*, user: Visitor, public_id: str) -> Assignment:
-    return _rater_assignment_and_membership(user=user, public_id=public_id)[0]
+def assignment_get_for_rater(*, user: Visitor, public_id: str, writing: bool = False) -> Assignment:
+    """One of the rater's reads, else a 404. `writing`: the rater is saving or flagging it now (or
+    reading the answer to that), which a read closed once done (`read_closed_once_done`) still
+    allows, so that a retried save finds its revision."""
+    return _rater_assignment_and_membership(user=user, public_id=public_id, writing=writing)[0]
 
 
-def _rater_assignment_and_membership(*, user: Visitor, public_id: str) -> tuple[Assignment, StudyMembership]:
+def read_closed_once_done(study: Study) -> bool:
+    """In a study with repeat reads, a rater cannot reopen a read once done while the study runs: else
+    they could look up their first scores of a case before reading it again. Every done read is
+    closed, not only the repeated ones, so that which cases come back stays unannounced. Once the
+    study is locked nothing is read again, and the reads are theirs to look at."""
+    return bool(study.repeat_fraction) and study.status != Study.Status.LOCKED
+
+
+def _rater_assignment_and_membership(
+    *, user: Visitor, public_id: str, writing: bool = False
+) -> tuple[Assignment, StudyMembership]:
     # 404, not 403: a rater must not learn that someone else's assignment exists.
     if not user.is_authenticated:
         raise Http404("no such case")
@@ -97,6 +125,8 @@ def _rater_assignment_and_membership(*, user: Visitor, public_id: str) -> tuple[
     membership = None if assignment is None else membership_get(user=user, study=assignment.study_id)
     if assignment is None or not may(membership, Ability.RATE) or _is_held_back(assignment):
         raise Http404("no such case")
+    if not writing and assignment.completed_at is not None and read_closed_once_done(assignment.study):
+        raise Http404("in this study a case cannot be reopened once saved")
     return assignment, membership
 
 
@@ -141,10 +171,10 @@ def _rater_visible_queue(*, user: Visitor, study_id: int) -> QuerySet[Assignment
     return Assignment.objects.filter(rater=user, study_id=study_id).exclude(pk__in=hidden_ids)
 
 
-def rater_case_get(*, user: Visitor, public_id: str) -> RaterCase:
+def rater_case_get(*, user: Visitor, public_id: str, writing: bool = False) -> RaterCase:
     """One of the rater's cases with its place in their queue, in a fixed number of queries whatever
-    the queue length (`_queue_place`)."""
-    assignment, membership = _rater_assignment_and_membership(user=user, public_id=public_id)
+    the queue length (`_queue_place`). `writing`: as for `assignment_get_for_rater`."""
+    assignment, membership = _rater_assignment_and_membership(user=user, public_id=public_id, writing=writing)
     place = _queue_place(user=user, assignment=assignment, membership=membership)
     study, rating = assignment.study, assignment.current_rating
     return RaterCase(
@@ -165,6 +195,7 @@ def rater_case_get(*, user: Visitor, public_id: str) -> RaterCase:
         upcoming_id=place["upcoming_id"],
         display_width=assignment.case.image.display_width,
         display_height=assignment.case.image.display_height,
+        closed_once_done=read_closed_once_done(study),
         **_model_hint(assignment),
     )
 
@@ -194,6 +225,8 @@ def _queue_place(*, user: Visitor, assignment: Assignment, membership: StudyMemb
         }
     )
     shown = queue.exclude(_held_back()) if assignment.study.repeat_fraction else queue
+    if read_closed_once_done(assignment.study):  # previous and next lead to reads still open
+        shown = shown.filter(completed_at__isnull=True)
     pending = shown.filter(completed_at__isnull=True).exclude(pk=assignment.pk)
     if assignment.study.repeat_fraction:
         pending = pending.exclude(_not_due(user=user, study_id=assignment.study_id))
@@ -329,6 +362,8 @@ class RaterCaseRow:
     position: int  # 1-based, in the rater's own order, as on the reading page
     state: str  # "todo", "scored" or "flagged"
     revision: int  # how many times the rater has saved scores for it
+    # False for a done read in a study with repeat reads (`read_closed_once_done`): listed, not linked.
+    may_open: bool = True
 
     @property
     def state_label(self) -> str:
@@ -351,6 +386,7 @@ def rater_case_list(*, user: Visitor, study: Study) -> list[RaterCaseRow]:
         .order_by("order_key")
         .values_list("public_id", "flag_reason", "current_rating__revision", "position")
     )
+    closed = read_closed_once_done(study)
     return [
         RaterCaseRow(
             public_id=public_id,
@@ -359,6 +395,7 @@ def rater_case_list(*, user: Visitor, study: Study) -> list[RaterCaseRow]:
             position=stored or position,
             state="flagged" if flag_reason else "scored" if revision else "todo",
             revision=revision or 0,
+            may_open=not (closed and (flag_reason or revision)),
         )
         for position, (public_id, flag_reason, revision, stored) in enumerate(rows, start=1)
     ]
@@ -394,13 +431,18 @@ def rater_queue_rows(*, user: Visitor, study: Study) -> QuerySet:
         When(current_rating__isnull=False, then=Value("scored")),
         default=Value("todo"),
     )
+    # A read closed once done shows no scores (`read_closed_once_done`); only done reads have any.
+    closed = read_closed_once_done(study)
+    scores = {
+        name: Value(None, output_field=JSONField()) if closed else F(f"current_rating__{name}")
+        for name in ("values", "totals")
+    }
     return (
         queue.annotate(
             # The stored place; counted for a read never numbered (written around the services).
             queue_position=Coalesce(F("position"), count_subquery(before) + 1),
             state=state,
-            values=F("current_rating__values"),
-            totals=F("current_rating__totals"),
+            **scores,
             revision=F("current_rating__revision"),
         )
         .order_by("order_key")

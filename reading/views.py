@@ -38,7 +38,8 @@ def study_read(request: HttpRequest, slug: str) -> HttpResponse:
 def study_done(request: HttpRequest, slug: str) -> HttpResponse:
     study = study_access_get(user=request.user, slug=slug, ability=Ability.RATE).study
     summary = selectors.rater_queue_summary(user=request.user, study=study)
-    return render(request, "reading/done.html", {"study": study, "summary": summary})
+    context = {"study": study, "summary": summary, "closed": selectors.read_closed_once_done(study)}
+    return render(request, "reading/done.html", context)
 
 
 @never_cache
@@ -52,6 +53,7 @@ def study_my_cases(request: HttpRequest, slug: str) -> HttpResponse:
     counts = {state: sum(row.state == state for row in rows) for state in ("todo", "scored", "flagged")}
     context = {
         "study": study,
+        "closed": selectors.read_closed_once_done(study),
         "rows": rows,
         "at": at if any(row.public_id == at for row in rows) else "",
         "counts": {**counts, "done": len(rows) - counts["todo"]},
@@ -65,7 +67,7 @@ def study_my_cases(request: HttpRequest, slug: str) -> HttpResponse:
 def read_case(request: HttpRequest, public_id: str) -> HttpResponse:
     error, posted = None, None
     if request.method == "POST":
-        assignment = selectors.assignment_get_for_rater(user=request.user, public_id=public_id)
+        assignment = selectors.assignment_get_for_rater(user=request.user, public_id=public_id, writing=True)
         posted = {key: request.POST.get(key, "") for key in rubric_get(assignment.study.rubric).item_keys}
         try:
             shown = selectors.model_version_shown_check(assignment=assignment, number=_shown_version(request))
@@ -82,7 +84,8 @@ def read_case(request: HttpRequest, public_id: str) -> HttpResponse:
         else:
             # Save and next: the first case neither scored nor flagged, in the rater's own order.
             return redirect("study_read", slug=assignment.study.slug)
-    case = selectors.rater_case_get(user=request.user, public_id=public_id)
+    # After a failed save (error), the case as it stands; writing=True keeps a retry's answer.
+    case = selectors.rater_case_get(user=request.user, public_id=public_id, writing=error is not None)
     context = {
         "case": case,
         # A pre-labelling read starts from the model's values until the rater has saved their own.
@@ -130,7 +133,7 @@ def _legend(rubric: Rubric) -> list[tuple[str, tuple[Level, ...]]]:
 @login_required
 @require_POST
 def read_case_flag(request: HttpRequest, public_id: str) -> HttpResponse:
-    assignment = selectors.assignment_get_for_rater(user=request.user, public_id=public_id)
+    assignment = selectors.assignment_get_for_rater(user=request.user, public_id=public_id, writing=True)
     form = FlagForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Choose a reason to flag the case.")
