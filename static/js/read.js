@@ -126,12 +126,16 @@ async function go(url, init = {}, { push = true } = {}) {
         leaving = true;
         return window.location.assign(response.url);
       }
-      throw new Error(`the server answered ${response.status}`);
+      // 404: not the rater's, held back, or (a study with repeat reads) saved and closed.
+      throw new Error(response.status === 404 ? "that case cannot be opened." : `the server answered ${response.status}. Try again.`);
     }
     if (push && response.url !== window.location.href) history.pushState({ reading: true }, "", response.url);
     swap(doc, next);
   } catch (error) {
-    rubric.showError(`${init.method === "POST" ? "Not saved" : "Not loaded"}: ${error.message}. Try again.`);
+    // Back or Forward to a case that did not load: the address goes back to the case on screen.
+    if (!push) history.replaceState({ reading: true }, "", new URL(ratingForm().getAttribute("action"), url).href);
+    const message = error.message.endsWith(".") ? error.message : `${error.message}. Try again.`;
+    rubric.showError(`${init.method === "POST" ? "Not saved" : "Not loaded"}: ${message}`);
   } finally {
     busy = false;
     reader.removeAttribute("aria-busy");
