@@ -26,6 +26,7 @@ from annotation.services import (
     rating_submit,
     study_create,
     study_open,
+    study_update,
 )
 
 DEMO_DIR = Path(__file__).resolve().parent.parent / "annotation" / "demo"
@@ -111,6 +112,42 @@ def make_study(personas):
         return study
 
     return make
+
+
+def imported_ratings_study(make_study, *, n_images: int):
+    """A draft cohen2020 study of rater1-3 with n_images image-less cases, each scored by all three
+    from a CSV import: a past reader study with some (made-up, deterministic) disagreement."""
+    from annotation.csv_io import ratings_csv_import
+
+    raters = ("rater1", "rater2", "rater3")
+    rows = (
+        f"c{i}.png,{rater},{(i // 2 + (r == 2) * (i % 3)) % 5},{(i + r) % 5},{(i // 2) % 4},{(i + r // 2) % 4}"
+        for i in range(n_images)
+        for r, rater in enumerate(raters)
+    )
+    header = "image,rater,extent_right,extent_left,opacity_right,opacity_left\n"
+    study = make_study(n_cases=0, open_it=False, raters=raters)
+    ratings_csv_import(study=study, data=(header + "\n".join(rows)).encode(), allow_missing_images=True)
+    study.refresh_from_db()
+    return study
+
+
+def open_repeat_study(make_study, *, fraction: float, days: int, cases: int, n_cases: int, slug: str = "s1"):
+    """An open study of `make_study`'s raters with repeat reads: `fraction` of each rater's cases read
+    again after `days` and `cases` of washout."""
+    study = make_study(n_cases=n_cases, open_it=False, slug=slug)
+    study_update(
+        study=study,
+        title=study.title,
+        rubric=study.rubric,
+        raters_per_case=study.raters_per_case,
+        repeat_fraction=fraction,
+        repeat_washout_days=days,
+        repeat_washout_cases=cases,
+    )
+    study_open(study=study)
+    study.refresh_from_db()
+    return study
 
 
 @pytest.fixture

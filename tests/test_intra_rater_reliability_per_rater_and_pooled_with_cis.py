@@ -7,11 +7,12 @@ import numpy as np
 import pytest
 from django.utils import timezone
 
-from annotation.services import rating_submit, study_open, study_update
+from annotation.services import rating_submit
 from scoring.agreement.intra_rater import FEWER_THAN_TWO_PAIRS, icc_a1, intra_rater_reliability
 from scoring.report_formats import report_csv, report_with_rater_labels
 from scoring.selectors import study_score_table
 from scoring.services.agreement import agreement_report_build
+from tests.conftest import open_repeat_study
 
 RATER_A = np.array([[1, 2], [3, 3], [5, 4], [7, 8], [2, 2], [6, 6], [0, 1], [4, 4]], dtype=float)
 RATER_B = np.array([[2, 2], [4, 5], [6, 6], [1, 0], [3, 4], [8, 7]], dtype=float)
@@ -77,17 +78,7 @@ def _values(level: int) -> dict[str, int]:
 
 
 def test_the_agreement_report_has_intra_rater_under_each_total(make_study, personas):
-    study = make_study(n_cases=8, open_it=False)
-    study_update(
-        study=study,
-        title=study.title,
-        rubric=study.rubric,
-        raters_per_case=study.raters_per_case,
-        repeat_fraction=0.5,
-        repeat_washout_days=0,
-        repeat_washout_cases=0,
-    )
-    study_open(study=study)
+    study = open_repeat_study(make_study, fraction=0.5, days=0, cases=0, n_cases=8)
     for assignment in study.assignments.filter(repeat=False):
         rating_submit(assignment=assignment, values=_values(assignment.case_id))
     study.assignments.filter(repeat=True).update(available_at=timezone.now())

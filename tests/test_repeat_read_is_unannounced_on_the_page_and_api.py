@@ -3,25 +3,15 @@ the API, a public id of its own, and the first read's scores never shown or pref
 
 from django.utils import timezone
 
-from annotation.services import rating_submit, study_open, study_update
+from annotation.services import rating_submit
 from tests.api_support import API, api_client
-from tests.conftest import COHEN_VALUES
+from tests.conftest import COHEN_VALUES, open_repeat_study
 
 FIRST = {"extent_right": 4, "extent_left": 4, "opacity_right": 3, "opacity_left": 3}
 
 
 def _study_with_a_due_repeat(make_study, personas):
-    study = make_study(n_cases=4, open_it=False)
-    study_update(
-        study=study,
-        title=study.title,
-        rubric=study.rubric,
-        raters_per_case=study.raters_per_case,
-        repeat_fraction=0.5,
-        repeat_washout_days=14,
-        repeat_washout_cases=0,
-    )
-    study_open(study=study)
+    study = open_repeat_study(make_study, fraction=0.5, days=14, cases=0, n_cases=4)
     user = personas["rater1"]
     repeat = study.assignments.filter(rater=user, repeat=True).order_by("order_key").first()
     first = study.assignments.get(rater=user, case_id=repeat.case_id, repeat=False)

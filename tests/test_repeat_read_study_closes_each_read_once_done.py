@@ -4,20 +4,15 @@ closed, not only the repeated ones (which cases come back stays unannounced); a 
 finds its revision; once the study is locked the reads are the rater's to look at again."""
 
 from annotation.models import Assignment
-from annotation.services import study_lock, study_open, study_update
+from annotation.services import study_lock
 from reading.selectors import assignment_next_for_rater
-from tests.conftest import COHEN_VALUES
+from tests.conftest import COHEN_VALUES, open_repeat_study
 
 FORM = {f"{key}": str(value) for key, value in COHEN_VALUES.items()}
 
 
-def _study(make_study, *, fraction: float):
-    study = make_study(n_cases=6, open_it=False)
-    design = {"title": study.title, "rubric": study.rubric, "raters_per_case": study.raters_per_case}
-    study_update(study=study, **design, repeat_fraction=fraction, repeat_washout_days=0, repeat_washout_cases=1)
-    study_open(study=study)
-    study.refresh_from_db()
-    return study
+def _study(make_study, *, fraction: float, slug: str = "s1"):
+    return open_repeat_study(make_study, fraction=fraction, days=0, cases=1, n_cases=6, slug=slug)
 
 
 def _save_next(client, study, user) -> Assignment:
@@ -75,11 +70,7 @@ def test_without_repeat_reads_or_once_locked_done_reads_open_as_before(make_stud
     page = client_for("rater1").get(f"/read/{done.public_id}/")
     assert page.status_code == 200 and "cannot be reopened" not in page.content.decode()
 
-    study = make_study(n_cases=6, open_it=False, slug="s2")
-    design = {"title": study.title, "rubric": study.rubric, "raters_per_case": study.raters_per_case}
-    study_update(study=study, **design, repeat_fraction=0.5, repeat_washout_days=0, repeat_washout_cases=1)
-    study_open(study=study)
-    study.refresh_from_db()
+    study = _study(make_study, fraction=0.5, slug="s2")
     done = _save_next(client_for("rater1"), study, personas["rater1"])
     assert client_for("rater1").get(f"/read/{done.public_id}/").status_code == 404
     study_lock(study=study)

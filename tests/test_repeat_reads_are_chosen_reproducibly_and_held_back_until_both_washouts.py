@@ -10,25 +10,13 @@ from django.utils import timezone
 
 from annotation import reading_order
 from annotation.models import Assignment, StudyMembership
-from annotation.services import rating_submit, study_open, study_update
+from annotation.services import rating_submit
 from reading.selectors import assignment_get_for_rater, assignment_next_for_rater, rater_queue_summary
-from tests.conftest import COHEN_VALUES
+from tests.conftest import COHEN_VALUES, open_repeat_study
 
 
 def _repeat_study(make_study, *, fraction=0.25, days=14, cases=20, n_cases=8):
-    study = make_study(n_cases=n_cases, open_it=False)
-    study_update(
-        study=study,
-        title=study.title,
-        rubric=study.rubric,
-        raters_per_case=study.raters_per_case,
-        repeat_fraction=fraction,
-        repeat_washout_days=days,
-        repeat_washout_cases=cases,
-    )
-    study_open(study=study)
-    study.refresh_from_db()
-    return study
+    return open_repeat_study(make_study, fraction=fraction, days=days, cases=cases, n_cases=n_cases)
 
 
 def test_each_rater_gets_a_reproducible_choice_of_repeat_reads_counted_from_the_start(make_study, personas):

@@ -10,8 +10,9 @@ from django.utils import timezone
 
 from annotation.csv_io import ratings_csv_export
 from annotation.selectors import study_effort_reads
-from annotation.services import rating_submit, study_open, study_update
+from annotation.services import rating_submit
 from scoring.selectors import study_consensus, study_repeat_pairs, study_score_table
+from tests.conftest import open_repeat_study
 
 LOW = {"extent_right": 0, "extent_left": 0, "opacity_right": 0, "opacity_left": 0}
 HIGH = {"extent_right": 4, "extent_left": 4, "opacity_right": 3, "opacity_left": 3}
@@ -19,17 +20,7 @@ HIGH = {"extent_right": 4, "extent_left": 4, "opacity_right": 3, "opacity_left":
 
 def _study_read_twice(make_study):
     """Every first read scored LOW, every repeat read HIGH: any leak of a repeat read shows."""
-    study = make_study(n_cases=6, open_it=False)
-    study_update(
-        study=study,
-        title=study.title,
-        rubric=study.rubric,
-        raters_per_case=study.raters_per_case,
-        repeat_fraction=0.5,
-        repeat_washout_days=0,
-        repeat_washout_cases=0,
-    )
-    study_open(study=study)
+    study = open_repeat_study(make_study, fraction=0.5, days=0, cases=0, n_cases=6)
     for assignment in study.assignments.filter(repeat=False):
         rating_submit(assignment=assignment, values=LOW)
     study.assignments.filter(repeat=True).update(available_at=timezone.now())

@@ -6,21 +6,12 @@ import json
 import pytest
 from django.core.management import CommandError, call_command
 
-from annotation.csv_io import ratings_csv_import
-
-RATERS = ("rater1", "rater2", "rater3")
-RATINGS = "image,rater,extent_right,extent_left,opacity_right,opacity_left\n" + "\n".join(
-    f"c{i}.png,{rater},{(i // 2 + (r == 2) * (i % 3)) % 5},{(i + r) % 5},{(i // 2) % 4},{(i + r // 2) % 4}"
-    for i in range(20)
-    for r, rater in enumerate(RATERS)
-)
+from tests.conftest import imported_ratings_study
 
 
 @pytest.fixture
 def study(make_study):
-    study = make_study(n_cases=0, open_it=False, raters=RATERS)
-    ratings_csv_import(study=study, data=RATINGS.encode(), allow_missing_images=True)
-    return study
+    return imported_ratings_study(make_study, n_images=20)
 
 
 def _report(capsys, study, *args) -> dict:

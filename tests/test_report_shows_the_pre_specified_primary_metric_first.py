@@ -3,23 +3,14 @@ its value, CI and cases; when none was pre-specified it says so (issue 15, Repor
 
 import pytest
 
-from annotation.csv_io import ratings_csv_import
 from annotation.services import study_update
 from scoring.services import agreement_report_execute, agreement_report_request
-
-RATERS = ("rater1", "rater2", "rater3")
-RATINGS = "image,rater,extent_right,extent_left,opacity_right,opacity_left\n" + "\n".join(
-    f"c{i}.png,{rater},{(i // 2 + (r == 2) * (i % 3)) % 5},{(i + r) % 5},{(i // 2) % 4},{(i + r // 2) % 4}"
-    for i in range(15)
-    for r, rater in enumerate(RATERS)
-)
+from tests.conftest import imported_ratings_study
 
 
 @pytest.fixture
 def study(make_study):
-    study = make_study(n_cases=0, open_it=False, raters=RATERS)
-    ratings_csv_import(study=study, data=RATINGS.encode(), allow_missing_images=True)
-    return study
+    return imported_ratings_study(make_study, n_images=15)
 
 
 def _plan(study, metric: str, score: str) -> None:

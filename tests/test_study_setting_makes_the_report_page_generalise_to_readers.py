@@ -7,16 +7,10 @@ import json
 
 from django.core.management import call_command
 
-from annotation.csv_io import ratings_csv_import
 from annotation.models import AuditEvent, Study
 from scoring.services import agreement_report_execute, agreement_report_request
+from tests.conftest import imported_ratings_study
 
-RATERS = ("rater1", "rater2", "rater3")
-RATINGS = "image,rater,extent_right,extent_left,opacity_right,opacity_left\n" + "\n".join(
-    f"c{i}.png,{rater},{(i // 2 + (r == 2) * (i % 3)) % 5},{(i + r) % 5},{(i // 2) % 4},{(i + r // 2) % 4}"
-    for i in range(16)
-    for r, rater in enumerate(RATERS)
-)
 SETTINGS = {
     "title": "Study one",
     "rubric": "cohen2020",
@@ -29,10 +23,7 @@ SETTINGS = {
 
 
 def _study(make_study) -> Study:
-    study = make_study(n_cases=0, open_it=False, raters=RATERS)
-    ratings_csv_import(study=study, data=RATINGS.encode(), allow_missing_images=True)
-    study.refresh_from_db()
-    return study
+    return imported_ratings_study(make_study, n_images=16)
 
 
 def _page_report(study: Study) -> dict:
