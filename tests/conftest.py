@@ -163,6 +163,21 @@ def client_for(client, personas):
 
 
 COHEN_VALUES = {"extent_right": 2, "extent_left": 3, "opacity_right": 1, "opacity_left": 2}
+# The settings form of make_study's study as it stands, every required field: a test posts it with
+# the one change it is about.
+STUDY_SETTINGS_FORM = {
+    "title": "Study one",
+    "rubric": "cohen2020",
+    "raters_per_case": 3,
+    "consensus_method": "mean",
+    "adjudication_range": 3,
+    "model_assistance": "none",
+    "crossover_gap": 5,
+    "repeat_fraction": 0,
+    "repeat_washout_days": 14,
+    "repeat_washout_cases": 20,
+    "queue_order": "random",
+}
 
 
 # --- the browser tests (helpers in tests/browser_support.py) -------------------------------------

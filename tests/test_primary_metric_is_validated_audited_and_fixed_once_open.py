@@ -12,20 +12,9 @@ from annotation.services.studies import StudyStateError
 from backup.archive import study_manifest
 from scoring.agreement.summary import PRIMARY_METRIC_ENTRIES
 from tests.api_support import API, api_client, error_of
+from tests.conftest import STUDY_SETTINGS_FORM
 
-SETTINGS = {
-    "title": "Study one",
-    "rubric": "cohen2020",
-    "raters_per_case": 3,
-    "consensus_method": "mean",
-    "adjudication_range": 3,
-    "model_assistance": "none",
-    "crossover_gap": 5,
-    "repeat_fraction": 0,
-    "repeat_washout_days": 14,
-    "repeat_washout_cases": 20,
-    "queue_order": "random",
-}
+SETTINGS = STUDY_SETTINGS_FORM
 
 
 def _set(study: Study, metric: str, score: str, actor=None) -> Study:

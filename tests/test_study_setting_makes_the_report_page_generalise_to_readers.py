@@ -9,17 +9,9 @@ from django.core.management import call_command
 
 from annotation.models import AuditEvent, Study
 from scoring.services import agreement_report_execute, agreement_report_request
-from tests.conftest import imported_ratings_study
+from tests.conftest import STUDY_SETTINGS_FORM, imported_ratings_study
 
-SETTINGS = {
-    "title": "Study one",
-    "rubric": "cohen2020",
-    "raters_per_case": 3,
-    "consensus_method": "mean",
-    "adjudication_range": 3,
-    "model_assistance": "none",
-    "crossover_gap": 5,
-}
+SETTINGS = STUDY_SETTINGS_FORM
 
 
 def _study(make_study) -> Study:

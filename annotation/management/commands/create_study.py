@@ -6,17 +6,12 @@ from django.db import transaction
 from django.utils.text import slugify
 
 from accounts.validators import validate_member_name
-from annotation.analysis_plan import PRIMARY_METRICS, primary_analysis_problem
+from annotation.analysis_plan import PRIMARY_METRICS
 from annotation.models import Study, StudyMembership
 from annotation.permissions import may_create_studies
-from annotation.rubrics import RUBRICS, rubric_get
+from annotation.rubrics import RUBRICS
 from annotation.services import member_add, study_create, study_update
-from annotation.services.studies import (
-    QUEUE_ORDER_BLINDED,
-    REPEAT_SETTINGS,
-    StudyStateError,
-    repeat_design_check,
-)
+from annotation.services.studies import REPEAT_SETTINGS, StudyStateError
 
 
 class Command(BaseCommand):
@@ -69,11 +64,6 @@ class Command(BaseCommand):
     def handle(self, *args, slug, rubric, title, raters, raters_per_case, owner, model_assistance, **options):
         repeat = {name: options[name] for name in REPEAT_SETTINGS}
         primary = {"primary_metric": options["primary_metric"], "primary_score": options["primary_score"]}
-        problem = primary_analysis_problem(
-            metric=primary["primary_metric"], score=primary["primary_score"], rubric=rubric_get(rubric)
-        )
-        if problem:
-            raise CommandError(problem)
         if slug != slugify(slug):
             raise CommandError(f"{slug!r} is not a slug (lowercase letters, digits, hyphens), e.g. {slugify(slug)!r}")
         if Study.objects.filter(slug=slug).exists():
@@ -86,19 +76,11 @@ class Command(BaseCommand):
                 validate_member_name(name)
             except ValidationError as exc:
                 raise CommandError(f"--raters: {name!r}: {'; '.join(exc.messages)}") from None
-        try:
-            repeat_design_check(model_assistance=model_assistance, **repeat)
-        except StudyStateError as exc:
-            raise CommandError(str(exc)) from None
         queue_order = options["queue_order"]
-        if queue_order != Study.QueueOrder.RANDOM and not Study(model_assistance=model_assistance).model_in_view:
-            raise CommandError(f"--queue-order {queue_order}: {QUEUE_ORDER_BLINDED}")
         owner_user = self._owner(owner)
         study = study_create(owner=owner_user, slug=slug, title=title, rubric=rubric, raters_per_case=raters_per_case)
-        defaults = {name: Study._meta.get_field(name).default for name in REPEAT_SETTINGS}
-        changed = queue_order != Study.QueueOrder.RANDOM or repeat != defaults or any(primary.values())
-        if model_assistance != Study.ModelAssistance.NONE or changed:
-            study_update(  # design settings: set while the study is a draft
+        try:  # the design, checked by the service as on the page; refused, the atomic handle writes nothing
+            study_update(
                 study=study,
                 title=study.title,
                 rubric=rubric,
@@ -109,6 +91,8 @@ class Command(BaseCommand):
                 **repeat,
                 **primary,
             )
+        except StudyStateError as exc:
+            raise CommandError(str(exc)) from None
         for name in names:
             added = member_add(
                 study=study, name=name, role=StudyMembership.Role.RATER, actor=None, base_url=settings.SITE_URL
