@@ -17,6 +17,8 @@ dropped whatever happens.
 With --baseline, the same run is made against the code of that revision (unpacked with git archive
 into a temporary folder, served from there with this virtualenv) and against this tree, alternately
 (--rounds times each, baseline first), and the two are printed side by side with their ratios.
+Each run starts with --warmup seconds of the same load, untimed (a fresh worker's first requests
+import the views' libraries), and prints where the CPU went: gunicorn, PostgreSQL, this script.
 bba8f21 is the code before issue 17; its goal: at least 3x the baseline's ratings per second, with
 POST p95 under 150 ms, every rating stored exactly once.
 
@@ -56,6 +58,9 @@ def main() -> None:
     parser.add_argument(
         "--raters", type=int, default=20, help="simulated raters, each a thread with its own session (1-50)"
     )
+    parser.add_argument(
+        "--warmup", type=int, default=10, help="seconds of the same load before the timed run, not timed (0-120)"
+    )
     parser.add_argument("--cases", type=int, default=20_000, help="cases in the study, each read by 3 raters")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn processes (4 threads each with gthread)")
     parser.add_argument(
@@ -71,6 +76,8 @@ def main() -> None:
     parser.add_argument("--source", default=str(ROOT), help=argparse.SUPPRESS)  # the code served and seeded
     parser.add_argument("--json", help=argparse.SUPPRESS)  # where a run writes its numbers for --baseline
     args = parser.parse_args()
+    if not 0 <= args.warmup <= 120:
+        parser.error("--warmup must be 0-120 seconds")
     if not 10 <= args.seconds <= 600 or not 1 <= args.raters <= 50 or not 1 <= args.workers <= 8:
         parser.error("--seconds must be 10-600, --raters 1-50, --workers 1-8")
     if args.raters < 3 or args.cases < 1:
@@ -99,10 +106,15 @@ def main() -> None:
             )
             gunicorn = _start_gunicorn(env=env, workers=args.workers, source=source, worker_class=args.worker_class)
             try:
+                # Untimed: each worker's first requests import the views and their libraries (numpy,
+                # scipy, pandas: ~3 s of CPU a process), which a long-running server pays once.
+                warm = _load(base=gunicorn.url, tokens=tokens, slug=study.slug, seconds=args.warmup)
+                before = _cpu_now(gunicorn)
                 run = _load(base=gunicorn.url, tokens=tokens, slug=study.slug, seconds=args.seconds)
+                run.cpu = _cpu_since(before, gunicorn)
             finally:
                 gunicorn.stop()
-            checks = _verify(study=study, run=run)
+            checks = _verify(study=study, logs=warm.logs + run.logs)
             _report(run=run, checks=checks, args=args)
             if args.json:
                 Path(args.json).write_text(json.dumps(_numbers(run, checks)))
@@ -212,7 +224,8 @@ def _start_gunicorn(*, env: dict[str, str], workers: int, source: Path, worker_c
         if process.poll() is not None:
             raise RuntimeError(f"gunicorn exited with {process.returncode}")
         try:
-            if requests.get(f"{server.url}/healthz", timeout=2).status_code == 200:
+            # 10 s: a fresh worker may take seconds to answer while the others import their views.
+            if requests.get(f"{server.url}/healthz", timeout=10).status_code == 200:
                 return server
         except requests.ConnectionError:
             pass
@@ -282,9 +295,64 @@ class RaterLog:
 class Run:
     logs: list[RaterLog]
     seconds: float
+    cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds of each part during the run
+
+
+# --- where the CPU went: the server, the database, this load generator -----------------------------
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _process_cpu(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
+
+
+def _processes(*, group: int | None = None, name: str | None = None) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        comm, rest = stat[stat.index("(") + 1 : stat.rindex(")")], stat.rsplit(")", 1)[1].split()
+        if (group is not None and int(rest[2]) == group) or (name is not None and comm == name):
+            pids.append(int(entry.name))
+    return pids
+
+
+def _machine_busy() -> float:
+    # All CPUs' busy time since boot, in seconds: what else ran on the machine shows up here.
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (
+        int(v) for v in Path("/proc/stat").read_text().split()[1:9]
+    )
+    return (user + nice + system + irq + softirq + steal) / TICKS
+
+
+def _cpu_now(gunicorn: "Gunicorn") -> dict[str, float]:
+    return {
+        "gunicorn": sum(_process_cpu(pid) for pid in _processes(group=gunicorn.process.pid)),
+        "postgres": sum(_process_cpu(pid) for pid in _processes(name="postgres")),
+        "load generator": sum(os.times()[:2]),
+        "machine": _machine_busy(),
+    }
+
+
+def _cpu_since(before: dict[str, float], gunicorn: "Gunicorn") -> dict[str, float]:
+    # Processes that started and ended within the run are missed: gunicorn's workers live on, and
+    # the database connections are kept (CONN_MAX_AGE), so little is.
+    now = _cpu_now(gunicorn)
+    return {part: max(0.0, now[part] - before[part]) for part in now}
 
 
 def _load(*, base: str, tokens: list[str], slug: str, seconds: int) -> Run:
+    if not seconds:
+        return Run(logs=[], seconds=0.0)
     stop = threading.Event()
     logs = [RaterLog() for _ in tokens]
     threads = [
@@ -375,16 +443,17 @@ def _request(log: RaterLog, timings: list[float], send) -> requests.Response | N
 # --- the checks and the report ---------------------------------------------------------------------
 
 
-def _verify(*, study, run: Run) -> dict[str, tuple[bool, str]]:
+def _verify(*, study, logs: list[RaterLog]) -> dict[str, tuple[bool, str]]:
+    """Every rating stored exactly once, over the warm-up and the timed run together."""
     from django.db.models import Count
 
     from annotation.models import Assignment, Rating, Study
 
-    submitted = {key: revision for log in run.logs for key, revision in log.stored.items()}
+    submitted = {key: revision for log in logs for key, revision in log.stored.items()}
     rows = Rating.objects.filter(assignment__study=study)
     stored_keys = list(rows.values_list("client_key", flat=True))
     duplicates = rows.values("assignment").annotate(n=Count("pk")).filter(n__gt=1).count()
-    replays = [replay for log in run.logs for replay in log.replays]
+    replays = [replay for log in logs for replay in log.replays]
     bad_replays = [replay for replay in replays if replay[1] != replay[2]]
     version = Study.objects.get(pk=study.pk).ratings_version - study.ratings_version
     completed = Assignment.objects.filter(study=study, completed_at__isnull=False).count()
@@ -438,6 +507,9 @@ def _report(*, run: Run, checks: dict[str, tuple[bool, str]], args) -> None:
     print(f"POST rating      {_percentiles([ms for log in run.logs for ms in log.post_ms])}")
     print(f"GET queue/next   {_percentiles([ms for log in run.logs for ms in log.next_ms])}")
     print(f"errors           {dict(errors) or 'none'}")
+    if run.cpu and stored:
+        parts = "   ".join(f"{part} {seconds / stored * 1000:.1f}" for part, seconds in run.cpu.items())
+        print(f"CPU ms a rating   {parts}   (2 cores: {2 * run.seconds / stored * 1000:.1f} ms of CPU a rating in all)")
     if any(log.exhausted for log in run.logs):
         print("note             a rater ran out of cases: raise --cases for a full-length run")
     print()
@@ -467,7 +539,8 @@ def _p95(ordered: list[float]) -> float | None:
 def _side_by_side(args) -> None:
     """Run the baseline revision and this tree alternately, each in a process of its own, and print
     their medians side by side."""
-    passed = ["--seconds", str(args.seconds), "--raters", str(args.raters), "--cases", str(args.cases)]
+    passed = ["--seconds", str(args.seconds), "--warmup", str(args.warmup)]
+    passed += ["--raters", str(args.raters), "--cases", str(args.cases)]
     passed += ["--workers", str(args.workers), "--worker-class", args.worker_class, "--postgres", args.postgres]
     results: dict[str, list[dict]] = {"baseline": [], "this tree": []}
     with tempfile.TemporaryDirectory(prefix="bench-load-baseline-") as folder:
