@@ -104,11 +104,11 @@ class QueueNextApi(APIView):
         summary="Your first case neither scored nor flagged, in your own order (raters)",
     )
     def get(self, request, slug: str):
-        study = study_access_get(user=request.user, slug=slug, ability=Ability.RATE).study
-        next_id = selectors.assignment_next_for_rater(user=request.user, study=study)
-        if next_id is None or study.status == Study.Status.DRAFT:
+        access = study_access_get(user=request.user, slug=slug, ability=Ability.RATE)
+        case = selectors.rater_next_case(user=request.user, access=access)
+        if case is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
-        return Response(rater_case_data(request, next_id))
+        return Response(RaterCaseSerializer(case, context={"request": request}).data)
 
 
 class QueueFilter(django_filters.FilterSet):

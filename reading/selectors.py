@@ -29,7 +29,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from annotation.models import Assignment, Case, Rating, Study, StudyMembership
-from annotation.permissions import Ability, may, membership_get
+from annotation.permissions import Ability, StudyAccess, may, membership_get
 from annotation.rubrics import Rubric, RubricValueError, rubric_get, rubric_prelabel_values
 from annotation.selectors import count_subquery
 from annotation.services.ratings import UNAIDED_SHOWS_NO_MODEL
@@ -98,8 +98,10 @@ class RaterCase:
 def assignment_get_for_rater(*, user: Visitor, public_id: str, writing: bool = False) -> Assignment:
     """One of the rater's reads, else a 404. `writing`: the rater is saving or flagging it now (or
     reading the answer to that), which a read closed once done (`read_closed_once_done`) still
-    allows, so that a retried save finds its revision."""
-    return _rater_assignment_and_membership(user=user, public_id=public_id, writing=writing)[0]
+    allows, so that a retried save finds its revision. A write reads the assignment with its study
+    alone: the service reads the row again under its lock with what it needs."""
+    related = ("study",) if writing else CASE_RELATIONS
+    return _rater_assignment_and_membership(user=user, public_id=public_id, writing=writing, related=related)[0]
 
 
 def read_closed_once_done(study: Study) -> bool:
@@ -110,14 +112,18 @@ def read_closed_once_done(study: Study) -> bool:
     return bool(study.repeat_fraction) and study.status != Study.Status.LOCKED
 
 
+# What a rater's case is read with: its study, its image (the size to draw) and the current scores.
+CASE_RELATIONS = ("study", "case__image", "current_rating")
+
+
 def _rater_assignment_and_membership(
-    *, user: Visitor, public_id: str, writing: bool = False
+    *, user: Visitor, public_id: str, writing: bool = False, related: tuple[str, ...] = CASE_RELATIONS
 ) -> tuple[Assignment, StudyMembership]:
     # 404, not 403: a rater must not learn that someone else's assignment exists.
     if not user.is_authenticated:
         raise Http404("no such case")
     assignment = (
-        Assignment.objects.select_related("study", "case__image", "current_rating")
+        Assignment.objects.select_related(*related)
         .filter(public_id=public_id, rater=user, case__image__isnull=False)
         .exclude(study__status=Study.Status.DRAFT)
         .first()
@@ -175,6 +181,27 @@ def rater_case_get(*, user: Visitor, public_id: str, writing: bool = False) -> R
     """One of the rater's cases with its place in their queue, in a fixed number of queries whatever
     the queue length (`_queue_place`). `writing`: as for `assignment_get_for_rater`."""
     assignment, membership = _rater_assignment_and_membership(user=user, public_id=public_id, writing=writing)
+    return _rater_case(user=user, assignment=assignment, membership=membership)
+
+
+def rater_next_case(*, user: Visitor, access: StudyAccess) -> RaterCase | None:
+    """The rater's next case (`assignment_next_for_rater`) with its place, or None, for the rater's
+    access to the study (study_access_get with Ability.RATE). Read once, with what the case needs,
+    instead of finding its id and reading it again by id with the membership (two statements and
+    ~5 ms of CPU fewer in each rater's loop; bench/load_ratings.py). None while the study is a draft."""
+    if not access.may(Ability.RATE):
+        raise Http404("no such study")
+    study = access.study
+    if study.status == Study.Status.DRAFT:
+        return None
+    assignment = _next_pending(user=user, study=study, fields=("case__image", "current_rating"))
+    if assignment is None:
+        return None
+    assignment.study = study  # the study already read, not read again
+    return _rater_case(user=user, assignment=assignment, membership=access.membership)
+
+
+def _rater_case(*, user: Visitor, assignment: Assignment, membership: StudyMembership) -> RaterCase:
     place = _queue_place(user=user, assignment=assignment, membership=membership)
     study, rating = assignment.study, assignment.current_rating
     return RaterCase(
@@ -308,13 +335,18 @@ def _served_prediction(assignment: Assignment) -> Prediction | None:
 def assignment_next_for_rater(*, user: Visitor, study: Study) -> str | None:
     """The first case in the rater's own order that they have neither scored nor flagged (a repeat
     read only once it is due; when nothing else is left, one whose washout in days has passed)."""
-    pending = _rater_queue(user=user, study_id=study.pk).filter(completed_at__isnull=True)
+    first = _next_pending(user=user, study=study, fields=None)
+    return None if first is None else first.public_id
+
+
+def _next_pending(*, user: Visitor, study: Study, fields: tuple[str, ...] | None) -> Assignment | None:
+    # fields: the relations to read with it (select_related); None: its public id alone.
+    pending = _rater_queue(user=user, study_id=study.pk).filter(completed_at__isnull=True).order_by("order_key")
+    pending = pending.only("public_id") if fields is None else pending.select_related(*fields)
     if not study.repeat_fraction:
-        return _first_id(pending, "order_key")
+        return pending.first()
     released = pending.exclude(_held_back())
-    return _first_id(released.exclude(_not_due(user=user, study_id=study.pk)), "order_key") or _first_id(
-        released, "order_key"
-    )
+    return released.exclude(_not_due(user=user, study_id=study.pk)).first() or released.first()
 
 
 def rater_first_case(*, user: Visitor, study: Study) -> str | None:

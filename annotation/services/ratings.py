@@ -96,7 +96,7 @@ def rating_store(
         raise RubricValueError(READING_TIME_ERROR)
     # Checked under the row lock, so that of concurrent retries one writes and the others find its
     # revision; the unique constraint on (assignment, client_key) is the backstop.
-    replayed = locked.ratings.filter(client_key=client_key).first() if client_key else None
+    last, replayed = _last_revision_and_replay(locked, client_key=client_key)
     if replayed:
         _same_submission(
             replayed, values=cleaned, reading_time_s=reading_time_s, shown=model_version_shown, source=source
@@ -109,7 +109,6 @@ def rating_store(
         raise RubricValueError("the model version shown is not one of this study's")
     if prelabel_values is not None:
         _prelabel_check(locked, prelabel_values, rubric=rubric, shown=model_version_shown)
-    last = locked.ratings.aggregate(last=Max("revision"))["last"] or 0
     previous, was_flagged = locked.current_rating, locked.flag_reason  # for the audit's before/after
     now = timezone.now()
     rating = Rating.objects.create(
@@ -142,6 +141,17 @@ def rating_store(
     _study_changed_while_writable(locked.study, source=source)
     _copy_read_fields(locked, into=assignment)
     return rating, True
+
+
+def _last_revision_and_replay(locked: Assignment, *, client_key: str) -> tuple[int, Rating | None]:
+    """The assignment's highest revision (0: none yet) and the revision stored with `client_key`
+    (None: none, or no key), in one statement; the replayed row is read only when there is one."""
+    found = {"last": Max("revision")}
+    if client_key:
+        found["replayed"] = Max("pk", filter=Q(client_key=client_key))
+    row = locked.ratings.aggregate(**found)
+    replayed = Rating.objects.get(pk=row["replayed"]) if row.get("replayed") else None
+    return row["last"] or 0, replayed
 
 
 def repeats_washout_start(*, study: Study, first_reads: list[Assignment], now: datetime) -> None:
