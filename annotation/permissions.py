@@ -34,6 +34,7 @@ from django.http import Http404
 
 from accounts.selectors import user_is_coordinator
 from annotation.models import Study, StudyMembership
+from core.prepared import PreparedRead
 from core.types import Visitor
 
 Role = StudyMembership.Role
@@ -111,14 +112,28 @@ def membership_get(*, user: Visitor, study: Study | int) -> StudyMembership | No
     if not user.is_authenticated:
         return None
     study_id = study if isinstance(study, int) else study.pk
-    return StudyMembership.objects.filter(user=user, study_id=study_id).first()
+    return _MEMBERSHIP.first(user_id=user.pk, study_id=study_id)
+
+
+# Every request in a study asks one of these: their SQL is written once a process (core.prepared).
+_MEMBERSHIP = PreparedRead(
+    lambda shape, *, user_id, study_id: StudyMembership.objects.filter(user_id=user_id, study_id=study_id),
+    values=("user_id", "study_id"),
+)
+_ACCESS = PreparedRead(
+    lambda shape, *, user_id, slug: StudyMembership.objects.select_related("study").filter(
+        user_id=user_id, study__slug=slug
+    ),
+    values=("user_id",),
+    texts=("slug",),
+)
 
 
 def study_access_get(*, user: Visitor, slug: str, ability: Ability) -> StudyAccess:
     """The study and the user's membership, if the user may do `ability` there; else 404."""
     if not user.is_authenticated:
         raise Http404("no such study")
-    membership = StudyMembership.objects.select_related("study").filter(user=user, study__slug=slug).first()
+    membership = _ACCESS.first(user_id=user.pk, slug=slug)
     if not may(membership, ability):
         raise Http404("no such study")
     return StudyAccess(membership.study, membership)

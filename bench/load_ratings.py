@@ -220,19 +220,19 @@ def _start_gunicorn(*, env: dict[str, str], workers: int, source: Path, worker_c
         start_new_session=True,
     )
     server = Gunicorn(process=process, url=f"http://127.0.0.1:{port}")
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"gunicorn exited with {process.returncode}")
         try:
-            # 10 s: a fresh worker may take seconds to answer while the others import their views.
-            if requests.get(f"{server.url}/healthz", timeout=10).status_code == 200:
+            # Workers import every view as they start (config/wsgi.py): seconds of CPU each, at once.
+            if requests.get(f"{server.url}/healthz", timeout=60).status_code == 200:
                 return server
         except requests.ConnectionError:
             pass
         time.sleep(0.2)
     server.stop()
-    raise RuntimeError("gunicorn did not answer /healthz within 60 s")
+    raise RuntimeError("gunicorn did not answer /healthz within 120 s")
 
 
 def _seed(*, n_cases: int, n_raters: int):

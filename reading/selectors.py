@@ -34,6 +34,7 @@ from annotation.rubrics import Rubric, RubricValueError, rubric_get, rubric_prel
 from annotation.selectors import count_subquery
 from annotation.services.ratings import UNAIDED_SHOWS_NO_MODEL
 from core.errors import StateConflict
+from core.prepared import PreparedRead
 from core.types import Visitor
 from scoring.models import ModelVersion, Prediction
 from scoring.selectors import saliency_map_name
@@ -122,18 +123,25 @@ def _rater_assignment_and_membership(
     # 404, not 403: a rater must not learn that someone else's assignment exists.
     if not user.is_authenticated:
         raise Http404("no such case")
-    assignment = (
-        Assignment.objects.select_related(*related)
-        .filter(public_id=public_id, rater=user, case__image__isnull=False)
-        .exclude(study__status=Study.Status.DRAFT)
-        .first()
-    )
+    assignment = _RATER_ASSIGNMENT.first(related, user_id=user.pk, public_id=public_id)
     membership = None if assignment is None else membership_get(user=user, study=assignment.study_id)
     if assignment is None or not may(membership, Ability.RATE) or _is_held_back(assignment):
         raise Http404("no such case")
     if not writing and assignment.completed_at is not None and read_closed_once_done(assignment.study):
         raise Http404("in this study a case cannot be reopened once saved")
     return assignment, membership
+
+
+def _rater_assignment(related: tuple[str, ...], *, user_id: int, public_id: str) -> QuerySet[Assignment]:
+    return (
+        Assignment.objects.select_related(*related)
+        .filter(public_id=public_id, rater_id=user_id, case__image__isnull=False)
+        .exclude(study__status=Study.Status.DRAFT)
+    )
+
+
+# Every request of the rater's loop reads its assignment: the SQL is written once a process.
+_RATER_ASSIGNMENT = PreparedRead(_rater_assignment, values=("user_id",), texts=("public_id",))
 
 
 # Repeat reads (intra-rater reliability) are unannounced: a rater's second read of a case is held
@@ -236,42 +244,63 @@ def _queue_place(*, user: Visitor, assignment: Assignment, membership: StudyMemb
     before, the page grew with the queue (10 ms at 10,000 cases, 42 ms at 100,000;
     bench/reading_next_case.py). A read never numbered (position None: only rows written around the
     services) is counted the old way, so that the page is right even then.
+
+    Every request of the rater's loop asks this: its SQL is written once a process (`_PLACE`) where
+    the query reads no clock and no list of ids, i.e. a numbered read of a study without repeat
+    reads; the others build the same query each time.
     """
-    key = assignment.order_key
-    if assignment.position is not None:  # numbered: the reads with a place are the visible ones
-        queue = Assignment.objects.filter(rater=user, study_id=assignment.study_id, position__isnull=False)
+    study = assignment.study
+    shape = (assignment.position is not None, bool(study.repeat_fraction), read_closed_once_done(study))
+    values = {
+        "user_id": user.pk,
+        "study_id": assignment.study_id,
+        "key": assignment.order_key,
+        "pk": assignment.pk,
+        "total": membership.queue_total,
+        "done": membership.queue_done,
+    }
+    numbered, repeat, _ = shape
+    if numbered and not repeat:
+        place = _PLACE.first(shape, **values)
     else:
-        queue = _rater_visible_queue(user=user, study_id=assignment.study_id)
+        place = _place_query(shape, **values).get()
+    if numbered:
+        place["before"] = assignment.position - 1
+    return place
+
+
+def _place_query(shape: tuple[bool, bool, bool], *, user_id, study_id, key, pk, total, done) -> QuerySet:
+    numbered, repeat, closed = shape
+    if numbered:  # the reads with a place are the visible ones
+        queue = Assignment.objects.filter(rater_id=user_id, study_id=study_id, position__isnull=False)
+    else:
+        queue = _rater_visible_queue(user=user_id, study_id=study_id)
     numbers = (
-        {"total": Value(membership.queue_total), "done": Value(membership.queue_done)}
-        if assignment.position is not None
+        {"total": Value(total), "done": Value(done)}
+        if numbered
         else {
             "total": _count(queue),
             "done": _count(queue.filter(completed_at__isnull=False)),
             "before": _count(queue.filter(order_key__lt=key)),
         }
     )
-    shown = queue.exclude(_held_back()) if assignment.study.repeat_fraction else queue
-    if read_closed_once_done(assignment.study):  # previous and next lead to reads still open
+    shown = queue.exclude(_held_back()) if repeat else queue
+    if closed:  # previous and next lead to reads still open
         shown = shown.filter(completed_at__isnull=True)
-    pending = shown.filter(completed_at__isnull=True).exclude(pk=assignment.pk)
-    if assignment.study.repeat_fraction:
-        pending = pending.exclude(_not_due(user=user, study_id=assignment.study_id))
-    place = (
-        Assignment.objects.filter(pk=assignment.pk)
-        .values(
-            **numbers,
-            previous_id=_first(shown.filter(order_key__lt=key), "-order_key"),
-            next_id=_first(shown.filter(order_key__gt=key), "order_key"),
-            # Where "Save and next" leads: the page prefetches its image.
-            upcoming_id=_first(pending, "order_key"),
-            revision=_count(Rating.objects.filter(assignment=assignment.pk)),
-        )
-        .get()
+    pending = shown.filter(completed_at__isnull=True).exclude(pk=pk)
+    if repeat:
+        pending = pending.exclude(_not_due(user=user_id, study_id=study_id))
+    return Assignment.objects.filter(pk=pk).values(
+        **numbers,
+        previous_id=_first(shown.filter(order_key__lt=key), "-order_key"),
+        next_id=_first(shown.filter(order_key__gt=key), "order_key"),
+        # Where "Save and next" leads: the page prefetches its image.
+        upcoming_id=_first(pending, "order_key"),
+        revision=_count(Rating.objects.filter(assignment=pk)),
     )
-    if assignment.position is not None:
-        place["before"] = assignment.position - 1
-    return place
+
+
+_PLACE = PreparedRead(_place_query, values=("user_id", "study_id", "key", "pk", "total", "done"))
 
 
 def _count(scope: QuerySet) -> Subquery:
@@ -341,12 +370,19 @@ def assignment_next_for_rater(*, user: Visitor, study: Study) -> str | None:
 
 def _next_pending(*, user: Visitor, study: Study, fields: tuple[str, ...] | None) -> Assignment | None:
     # fields: the relations to read with it (select_related); None: its public id alone.
-    pending = _rater_queue(user=user, study_id=study.pk).filter(completed_at__isnull=True).order_by("order_key")
-    pending = pending.only("public_id") if fields is None else pending.select_related(*fields)
-    if not study.repeat_fraction:
-        return pending.first()
+    if not study.repeat_fraction:  # no clock to read: the SQL written once a process
+        return _NEXT_PENDING.first(fields, user_id=user.pk, study_id=study.pk)
+    pending = _pending_in_order(fields, user_id=user.pk, study_id=study.pk)
     released = pending.exclude(_held_back())
     return released.exclude(_not_due(user=user, study_id=study.pk)).first() or released.first()
+
+
+def _pending_in_order(fields: tuple[str, ...] | None, *, user_id: int, study_id: int) -> QuerySet[Assignment]:
+    pending = _rater_queue(user=user_id, study_id=study_id).filter(completed_at__isnull=True).order_by("order_key")
+    return pending.only("public_id") if fields is None else pending.select_related(*fields)
+
+
+_NEXT_PENDING = PreparedRead(_pending_in_order, values=("user_id", "study_id"))
 
 
 def rater_first_case(*, user: Visitor, study: Study) -> str | None:

@@ -17,6 +17,7 @@ from annotation.services.queues import rater_queue_count_done
 from annotation.services.studies import StudyStateError
 from core.bulk import bulk_insert
 from core.errors import IdempotencyConflict
+from core.prepared import PreparedRead
 
 # A reading time at or above a day is a clock or client error, not a read.
 READING_TIME_MAX_S = 24 * 3600
@@ -188,12 +189,18 @@ def _assignment_locked(assignment: Assignment) -> Assignment | None:
     a FOR UPDATE over the join locked the study's row too, so that every save of every rater waited
     for the one before (bench/load_ratings.py). Whether the study still accepts the write is settled
     at the end instead (`_study_changed_while_writable`)."""
-    return (
+    return _LOCKED.first(pk=assignment.pk)
+
+
+# Every save and flag makes this read: its SQL is written once a process (core.prepared).
+_LOCKED = PreparedRead(
+    lambda shape, *, pk: (
         Assignment.objects.select_for_update(of=("self",))
         .select_related("study", "case", "current_rating")
-        .filter(pk=assignment.pk)
-        .first()
-    )
+        .filter(pk=pk)
+    ),
+    values=("pk",),
+)
 
 
 def _study_changed_while_writable(study: Study, *, source: str) -> None:

@@ -1,0 +1,150 @@
+"""Reads compiled to SQL once a process, then run with other values.
+
+For the few statements every rater request makes, building and compiling the queryset costs more
+CPU than the database takes to run it: the place of a case in the rater's queue (four subqueries)
+took ~6 ms of CPU to write as SQL and well under 1 ms to run (bench/load_ratings.py). A
+`PreparedRead` builds its queryset once with stand-in values, keeps the SQL the ORM wrote, and from
+then on runs it with the real values, reading the rows back as the ORM would (its converters; model
+instances with their select_related objects, or dicts for a `.values(...)` queryset). The query
+itself stays written with the ORM, in one place, and what it means cannot drift from what runs.
+
+Values are integers (`values`) or strings (`texts`), and each must be used as it is, where the ORM
+passes it through to the statement's parameters (filters, `Value`): preparing checks that every
+stand-in came through, and fails loudly otherwise; a value computed from one (`study_id + 1`) would
+be kept as a constant, so a builder never computes with its values. Anything that shapes the SQL
+itself (which branch of the query, a list, the clock) goes in `shape`, each shape compiled once, or
+stays out of prepared reads.
+"""
+
+import threading
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.models import QuerySet
+from django.db.models.query import ModelIterable, ValuesIterable, get_related_populators
+from django.db.transaction import TransactionManagementError
+
+# Stand-ins: inside a 32-bit integer column's range (Django turns a filter on an out-of-range
+# integer into an empty result before writing any SQL), and far from any id, count or order key
+# the platform writes in practice; text that no slug, id or key can be.
+_FIRST_STAND_IN = -2_101_234_567
+_TEXT_STAND_IN = "\x1bprepared:{}\x1b"
+
+
+class PreparedReadError(RuntimeError):
+    """The queryset cannot be prepared: a value did not reach the SQL as a parameter."""
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    sql: str
+    # Per parameter: the name of the value that goes there, or None for a constant kept as is.
+    slots: tuple[str | None, ...]
+    # Per parameter: the type the ORM passed (on PostgreSQL a typed Int4 or Int8 for some integers).
+    kinds: tuple[type, ...]
+    constants: tuple
+    expressions: tuple  # the selected expressions, for the backend's converters
+    locks: bool  # SELECT ... FOR UPDATE: only inside a transaction, as the ORM requires
+    # A `.values(...)` queryset: the names of its columns. Else the model and how to build it.
+    names: tuple[str, ...] | None
+    model: type | None = None
+    fields: tuple[str, ...] = ()
+    columns: slice | None = None
+    populators: tuple = ()
+
+
+class PreparedRead:
+    """`build(shape, **values)` returns a queryset; `first(shape, **values)` runs its SQL with these
+    values and returns the first row: a model instance (with what it select_related), or a dict for
+    a `.values(...)` queryset; None when there is none."""
+
+    def __init__(self, build: Callable[..., QuerySet], *, values: tuple[str, ...] = (), texts: tuple[str, ...] = ()):
+        self._build = build
+        self._values, self._texts = values, texts
+        self._compiled: dict[tuple, _Compiled] = {}
+        self._lock = threading.Lock()
+
+    def first(self, shape: Hashable = (), *, using: str = DEFAULT_DB_ALIAS, **values):
+        if set(values) != {*self._values, *self._texts}:
+            raise TypeError(f"values {sorted(values)} do not match {sorted((*self._values, *self._texts))}")
+        connection = connections[using]
+        compiled = self._get(shape, using=using, vendor=connection.vendor)
+        if compiled.locks and connection.get_autocommit():
+            raise TransactionManagementError("select_for_update cannot be used outside of a transaction.")
+        params = [
+            kind(values[slot]) if slot else constant
+            for slot, kind, constant in zip(compiled.slots, compiled.kinds, compiled.constants, strict=True)
+        ]
+        with connection.cursor() as cursor:
+            cursor.execute(compiled.sql, params)
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        row = _converted(row, compiled.expressions, connection)
+        if compiled.names is not None:
+            return dict(zip(compiled.names, row, strict=True))
+        instance = compiled.model.from_db(using, compiled.fields, row[compiled.columns])
+        for populator in compiled.populators:
+            populator.populate(row, instance)
+        return instance
+
+    def _get(self, shape: Hashable, *, using: str, vendor: str) -> _Compiled:
+        key = (using, vendor, shape)
+        compiled = self._compiled.get(key)
+        if compiled is None:
+            with self._lock:  # compiled once, also when several threads of a process start at once
+                compiled = self._compiled.get(key) or self._compile(shape, using=using)
+                self._compiled[key] = compiled
+        return compiled
+
+    def _compile(self, shape: Hashable, *, using: str) -> _Compiled:
+        stand_ins = {name: _FIRST_STAND_IN - number for number, name in enumerate(self._values)}
+        stand_ins.update({name: _TEXT_STAND_IN.format(name) for name in self._texts})
+        queryset = self._build(shape, **stand_ins)[:1]
+        if queryset._known_related_objects or queryset._prefetch_related_lookups:
+            raise PreparedReadError("a prepared read takes no known related objects and no prefetching")
+        compiler = queryset.query.get_compiler(using=using)
+        sql, params = compiler.as_sql()
+        by_value = {value: name for name, value in stand_ins.items()}
+        slots = tuple(by_value.get(p) if _may_stand_in(p) else None for p in params)
+        missing = set(stand_ins) - set(slots)
+        if missing:
+            raise PreparedReadError(f"{sorted(missing)} did not reach the SQL as parameters: not preparable")
+        common = {
+            "sql": sql,
+            "slots": slots,
+            "kinds": tuple(type(p) for p in params),
+            "constants": tuple(params),
+            "expressions": tuple(expression for expression, _, _ in compiler.select),
+            "locks": bool(queryset.query.select_for_update),
+        }
+        if queryset._iterable_class is ValuesIterable:  # .values(...)
+            names = tuple(alias or expression.target.attname for expression, _, alias in compiler.select)
+            return _Compiled(**common, names=names)
+        if queryset._iterable_class is not ModelIterable or compiler.annotation_col_map:
+            raise PreparedReadError("a prepared read returns model instances without annotations, or .values() rows")
+        # As django.db.models.query.ModelIterable builds its instances.
+        select_fields = compiler.klass_info["select_fields"]
+        columns = slice(select_fields[0], select_fields[-1] + 1)
+        return _Compiled(
+            **common,
+            names=None,
+            model=compiler.klass_info["model"],
+            fields=tuple(expression.target.attname for expression, _, _ in compiler.select[columns]),
+            columns=columns,
+            populators=tuple(get_related_populators(compiler.klass_info, compiler.select, using)),
+        )
+
+
+def _may_stand_in(param) -> bool:
+    return isinstance(param, str) or (isinstance(param, int) and not isinstance(param, bool))
+
+
+def _converted(row: tuple, expressions: tuple, connection) -> list:
+    # What the ORM does to each value read (SQLite's datetimes and booleans, JSON text, ...).
+    values = list(row)
+    for index, expression in enumerate(expressions):
+        for convert in connection.ops.get_db_converters(expression) + expression.get_db_converters(connection):
+            values[index] = convert(values[index], expression, connection)
+    return values
