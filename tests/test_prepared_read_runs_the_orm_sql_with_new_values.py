@@ -121,3 +121,29 @@ def test_a_locking_read_runs_only_inside_a_transaction(studies):
     if connection.features.has_select_for_update:
         with pytest.raises(TransactionManagementError):
             locked.first(pk=pk)
+
+
+@pytest.mark.django_db
+def test_a_prepared_update_changes_the_rows_its_values_name(studies, personas):
+    from django.db.models import F
+
+    from core.prepared import PreparedUpdate
+
+    bump = PreparedUpdate(
+        lambda shape, *, study_id, user_id: (
+            StudyMembership.objects.filter(study_id=study_id, user_id=user_id),
+            {"queue_done": F("queue_done") + 1},
+        ),
+        values=("study_id", "user_id"),
+    )
+    rater1, rater2 = personas["rater1"], personas["rater2"]
+    assert bump.run(study_id=studies[0].pk, user_id=rater1.pk) == 1
+    assert bump.run(study_id=studies[0].pk, user_id=rater1.pk) == 1
+    assert bump.run(study_id=studies[1].pk, user_id=rater2.pk) == 1
+    assert bump.run(study_id=studies[1].pk, user_id=personas["oscar"].pk) == 0  # not a member
+    done = dict(StudyMembership.objects.filter(user__in=[rater1, rater2]).values_list("study_id", "queue_done"))
+    rows = StudyMembership.objects.filter(user__in=[rater1, rater2]).values_list("study_id", "user_id", "queue_done")
+    assert sorted(rows) == sorted(
+        [(studies[0].pk, rater1.pk, 2), (studies[0].pk, rater2.pk, 0), (studies[1].pk, rater1.pk, 0)]
+        + [(studies[1].pk, rater2.pk, 1)]
+    ), done

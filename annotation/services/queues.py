@@ -21,6 +21,7 @@ from django.db.models.functions import Coalesce
 from annotation import reading_order
 from annotation.models import Assignment, Case, Study, StudyMembership
 from core.dispatch import send_after_commit
+from core.prepared import PreparedUpdate
 
 
 def rater_queues_renumber(*, study_id: int, rater_ids: Iterable[int] | None = None) -> None:
@@ -82,9 +83,17 @@ def rater_queue_count_done(*, assignment: Assignment) -> None:
     """One more of the rater's reads done: call it when a read's completed_at is first set."""
     if assignment.position is None:  # not in the queue the rater sees (no image)
         return
-    StudyMembership.objects.filter(study_id=assignment.study_id, user_id=assignment.rater_id).update(
-        queue_done=F("queue_done") + 1
-    )
+    _COUNT_DONE.run(study_id=assignment.study_id, user_id=assignment.rater_id)
+
+
+# Every first save or flag of a read makes this update: its SQL is written once a process.
+_COUNT_DONE = PreparedUpdate(
+    lambda shape, *, study_id, user_id: (
+        StudyMembership.objects.filter(study_id=study_id, user_id=user_id),
+        {"queue_done": F("queue_done") + 1},
+    ),
+    values=("study_id", "user_id"),
+)
 
 
 def _positions_renumber(*, study_id: int, rater_ids: list[int] | None) -> None:

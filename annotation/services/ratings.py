@@ -17,7 +17,7 @@ from annotation.services.queues import rater_queue_count_done
 from annotation.services.studies import StudyStateError
 from core.bulk import bulk_insert
 from core.errors import IdempotencyConflict
-from core.prepared import PreparedRead
+from core.prepared import PreparedRead, PreparedUpdate
 
 # A reading time at or above a day is a clock or client error, not a read.
 READING_TIME_MAX_S = 24 * 3600
@@ -147,12 +147,28 @@ def rating_store(
 def _last_revision_and_replay(locked: Assignment, *, client_key: str) -> tuple[int, Rating | None]:
     """The assignment's highest revision (0: none yet) and the revision stored with `client_key`
     (None: none, or no key), in one statement; the replayed row is read only when there is one."""
-    found = {"last": Max("revision")}
     if client_key:
-        found["replayed"] = Max("pk", filter=Q(client_key=client_key))
-    row = locked.ratings.aggregate(**found)
+        row = _LAST_AND_REPLAYED.first(pk=locked.pk, key=client_key) or {}
+    else:
+        row = _LAST.first(pk=locked.pk) or {}
     replayed = Rating.objects.get(pk=row["replayed"]) if row.get("replayed") else None
-    return row["last"] or 0, replayed
+    return row.get("last") or 0, replayed
+
+
+def _revisions(pk: int):
+    # One row per assignment: none while it has no rating yet.
+    return Rating.objects.filter(assignment_id=pk).order_by().values("assignment_id")
+
+
+# Every save makes one of these reads: their SQL is written once a process (core.prepared).
+_LAST = PreparedRead(lambda shape, *, pk: _revisions(pk).annotate(last=Max("revision")), values=("pk",))
+_LAST_AND_REPLAYED = PreparedRead(
+    lambda shape, *, pk, key: _revisions(pk).annotate(
+        last=Max("revision"), replayed=Max("pk", filter=Q(client_key=key))
+    ),
+    values=("pk",),
+    texts=("key",),
+)
 
 
 def repeats_washout_start(*, study: Study, first_reads: list[Assignment], now: datetime) -> None:
@@ -208,11 +224,19 @@ def _study_changed_while_writable(study: Study, *, source: str) -> None:
     that the study's row is locked only from here to the commit, and only while the study still
     accepts the write: when a lock (or close) of the study committed since `_ensure_writable` read
     it, nothing is updated and the whole save is undone with the reason."""
-    accepts = ~Q(status=Study.Status.LOCKED) if source == Rating.Source.IMPORT else Q(status=Study.Status.OPEN)
-    if not Study.objects.filter(accepts, pk=study.pk).update(ratings_version=F("ratings_version") + 1):
+    if not _NEW_RATINGS_VERSION.run(source == Rating.Source.IMPORT, pk=study.pk):
         study.refresh_from_db(fields=["status"])
         _ensure_writable(study, source=source)
         raise StudyStateError("the study no longer accepts ratings")
+
+
+def _new_ratings_version(imported: bool, *, pk: int) -> tuple:
+    accepts = ~Q(status=Study.Status.LOCKED) if imported else Q(status=Study.Status.OPEN)
+    return Study.objects.filter(accepts, pk=pk), {"ratings_version": F("ratings_version") + 1}
+
+
+# Every save makes this update: its SQL is written once a process (core.prepared).
+_NEW_RATINGS_VERSION = PreparedUpdate(_new_ratings_version, values=("pk",))
 
 
 def _copy_read_fields(locked: Assignment, *, into: Assignment) -> None:
