@@ -44,7 +44,10 @@ class _Compiled:
     # Per parameter: the type the ORM passed (on PostgreSQL a typed Int4 or Int8 for some integers).
     kinds: tuple[type, ...]
     constants: tuple
-    expressions: tuple  # the selected expressions, for the backend's converters
+    # Per selected column: the expression and the functions that turn its value into Python (the
+    # backend's and the field's), as the ORM applies them. Taken from the connection that compiled;
+    # they depend on the settings alone, the same for every connection of the process.
+    converters: tuple
     locks: bool  # SELECT ... FOR UPDATE: only inside a transaction, as the ORM requires
     # A `.values(...)` queryset: the names of its columns. Else the model and how to build it.
     names: tuple[str, ...] | None
@@ -81,7 +84,7 @@ class PreparedRead:
             row = cursor.fetchone()
         if row is None:
             return None
-        row = _converted(row, compiled.expressions, connection)
+        row = _converted(row, compiled.converters, connection)
         if compiled.names is not None:
             return dict(zip(compiled.names, row, strict=True))
         instance = compiled.model.from_db(using, compiled.fields, row[compiled.columns])
@@ -116,7 +119,7 @@ class PreparedRead:
             "slots": slots,
             "kinds": tuple(type(p) for p in params),
             "constants": tuple(params),
-            "expressions": tuple(expression for expression, _, _ in compiler.select),
+            "converters": tuple(_converters_of(expression, connections[using]) for expression, _, _ in compiler.select),
             "locks": bool(queryset.query.select_for_update),
         }
         if queryset._iterable_class is ValuesIterable:  # .values(...)
@@ -186,7 +189,7 @@ class PreparedUpdate:
             slots=slots,
             kinds=tuple(type(p) for p in params),
             constants=tuple(params),
-            expressions=(),
+            converters=(),
             locks=False,
             names=(),
         )
@@ -196,10 +199,14 @@ def _may_stand_in(param) -> bool:
     return isinstance(param, str) or (isinstance(param, int) and not isinstance(param, bool))
 
 
-def _converted(row: tuple, expressions: tuple, connection) -> list:
+def _converters_of(expression, connection) -> tuple:
+    return expression, tuple(connection.ops.get_db_converters(expression) + expression.get_db_converters(connection))
+
+
+def _converted(row: tuple, converters: tuple, connection) -> list:
     # What the ORM does to each value read (SQLite's datetimes and booleans, JSON text, ...).
     values = list(row)
-    for index, expression in enumerate(expressions):
-        for convert in connection.ops.get_db_converters(expression) + expression.get_db_converters(connection):
+    for index, (expression, functions) in enumerate(converters):
+        for convert in functions:
             values[index] = convert(values[index], expression, connection)
     return values
