@@ -335,20 +335,28 @@ def _machine_busy() -> float:
     return (user + nice + system + irq + softirq + steal) / TICKS
 
 
-def _cpu_now(gunicorn: "Gunicorn") -> dict[str, float]:
+def _cpu_now(gunicorn: "Gunicorn") -> dict[str, dict[int, float] | float]:
+    # Per process, so that a process ending during the run (a database connection closed) takes
+    # nothing off the others' time.
     return {
-        "gunicorn": sum(_process_cpu(pid) for pid in _processes(group=gunicorn.process.pid)),
-        "postgres": sum(_process_cpu(pid) for pid in _processes(name="postgres")),
+        "gunicorn": {pid: _process_cpu(pid) for pid in _processes(group=gunicorn.process.pid)},
+        "postgres": {pid: _process_cpu(pid) for pid in _processes(name="postgres")},
         "load generator": sum(os.times()[:2]),
         "machine": _machine_busy(),
     }
 
 
-def _cpu_since(before: dict[str, float], gunicorn: "Gunicorn") -> dict[str, float]:
-    # Processes that started and ended within the run are missed: gunicorn's workers live on, and
-    # the database connections are kept (CONN_MAX_AGE), so little is.
+def _cpu_since(before: dict, gunicorn: "Gunicorn") -> dict[str, float]:
+    # A process that started during the run counts from its start; one that started and ended
+    # within it is missed (gunicorn's workers live on, database connections are kept: little is).
     now = _cpu_now(gunicorn)
-    return {part: max(0.0, now[part] - before[part]) for part in now}
+    spent = {}
+    for part, value in now.items():
+        if isinstance(value, dict):
+            spent[part] = sum(max(0.0, cpu - before[part].get(pid, 0.0)) for pid, cpu in value.items())
+        else:
+            spent[part] = max(0.0, value - before[part])
+    return spent
 
 
 def _load(*, base: str, tokens: list[str], slug: str, seconds: int) -> Run:

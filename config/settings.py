@@ -73,7 +73,7 @@ MIDDLEWARE = [
     "config.health.health_middleware",  # first: /healthz answers plain http from any host
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "csp.middleware.CSPMiddleware",  # after whitenoise, as is the next: not on static files
+    "core.csp.SitePolicyCSPMiddleware",  # django-csp's; after whitenoise, as is the next: not on static files
     "core.headers.security_headers_middleware",  # Permissions-Policy; Cache-Control: no-store
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
