@@ -304,12 +304,30 @@ class Run:
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def _process_cpu(pid: int) -> float:
+def _process_cpu(pid: int, *, with_children: bool = False) -> float:
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except (FileNotFoundError, ProcessLookupError):
         return 0.0
-    return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
+    ticks = int(fields[11]) + int(fields[12])  # utime + stime
+    if with_children:  # and of its children that have ended (cutime + cstime)
+        ticks += int(fields[13]) + int(fields[14])
+    return ticks / TICKS
+
+
+def _postgres_cpu() -> float:
+    """All PostgreSQL processes' CPU since they started, the ended ones too: the server (postmaster)
+    counts its ended children's time, and every backend is its child."""
+    pids = _processes(name="postgres")
+    parents = {pid: _parent(pid) for pid in pids}
+    return sum(_process_cpu(pid, with_children=parents[pid] not in parents) for pid in pids)
+
+
+def _parent(pid: int) -> int:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (FileNotFoundError, ProcessLookupError):
+        return 0
 
 
 def _processes(*, group: int | None = None, name: str | None = None) -> list[int]:
@@ -336,19 +354,19 @@ def _machine_busy() -> float:
 
 
 def _cpu_now(gunicorn: "Gunicorn") -> dict[str, dict[int, float] | float]:
-    # Per process, so that a process ending during the run (a database connection closed) takes
-    # nothing off the others' time.
+    # gunicorn per process, so that a process ending during the run takes nothing off the others'
+    # time; PostgreSQL in all, its ended backends included.
     return {
         "gunicorn": {pid: _process_cpu(pid) for pid in _processes(group=gunicorn.process.pid)},
-        "postgres": {pid: _process_cpu(pid) for pid in _processes(name="postgres")},
+        "postgres": _postgres_cpu(),
         "load generator": sum(os.times()[:2]),
         "machine": _machine_busy(),
     }
 
 
 def _cpu_since(before: dict, gunicorn: "Gunicorn") -> dict[str, float]:
-    # A process that started during the run counts from its start; one that started and ended
-    # within it is missed (gunicorn's workers live on, database connections are kept: little is).
+    # A gunicorn process that started during the run counts from its start; one that started and
+    # ended within it is missed (its workers live on).
     now = _cpu_now(gunicorn)
     spent = {}
     for part, value in now.items():
