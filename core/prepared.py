@@ -57,28 +57,66 @@ class _Compiled:
     populators: tuple = ()
 
 
-class PreparedRead:
-    """`build(shape, **values)` returns a queryset; `first(shape, **values)` runs its SQL with these
-    values and returns the first row: a model instance (with what it select_related), or a dict for
-    a `.values(...)` queryset; None when there is none."""
+class _Prepared:
+    """What a prepared read and a prepared update share: the values, the SQL compiled once per
+    database and shape, and each call's parameters."""
 
-    def __init__(self, build: Callable[..., QuerySet], *, values: tuple[str, ...] = (), texts: tuple[str, ...] = ()):
+    def __init__(
+        self,
+        build: Callable[..., QuerySet | tuple[QuerySet, dict]],
+        *,
+        values: tuple[str, ...] = (),
+        texts: tuple[str, ...] = (),
+    ):
         self._build = build
         self._values, self._texts = values, texts
         self._compiled: dict[tuple, _Compiled] = {}
         self._lock = threading.Lock()
 
-    def first(self, shape: Hashable = (), *, using: str = DEFAULT_DB_ALIAS, **values):
+    def _statement(self, shape: Hashable, using: str, values: dict) -> tuple[_Compiled, list]:
         if set(values) != {*self._values, *self._texts}:
             raise TypeError(f"values {sorted(values)} do not match {sorted((*self._values, *self._texts))}")
-        connection = connections[using]
-        compiled = self._get(shape, using=using, vendor=connection.vendor)
-        if compiled.locks and connection.get_autocommit():
-            raise TransactionManagementError("select_for_update cannot be used outside of a transaction.")
+        key = (using, connections[using].vendor, shape)
+        compiled = self._compiled.get(key)
+        if compiled is None:
+            with self._lock:  # compiled once, also when several threads of a process start at once
+                compiled = self._compiled.get(key) or self._compile(shape, using=using)
+                self._compiled[key] = compiled
         params = [
             kind(values[slot]) if slot else constant
             for slot, kind, constant in zip(compiled.slots, compiled.kinds, compiled.constants, strict=True)
         ]
+        return compiled, params
+
+    def _stand_ins(self) -> dict[str, int | str]:
+        stand_ins = {name: _FIRST_STAND_IN - number for number, name in enumerate(self._values)}
+        stand_ins.update({name: _TEXT_STAND_IN.format(name) for name in self._texts})
+        return stand_ins
+
+    @staticmethod
+    def _parameters(sql: str, params, stand_ins: dict, **rest) -> _Compiled:
+        """Where each stand-in went among the statement's parameters; all must be there."""
+        by_value = {value: name for name, value in stand_ins.items()}
+        slots = tuple(by_value.get(p) if _may_stand_in(p) else None for p in params)
+        missing = set(stand_ins) - set(slots)
+        if missing:
+            raise PreparedReadError(f"{sorted(missing)} did not reach the SQL as parameters: not preparable")
+        return _Compiled(sql=sql, slots=slots, kinds=tuple(type(p) for p in params), constants=tuple(params), **rest)
+
+    def _compile(self, shape: Hashable, *, using: str) -> _Compiled:
+        raise NotImplementedError
+
+
+class PreparedRead(_Prepared):
+    """`build(shape, **values)` returns a queryset; `first(shape, **values)` runs its SQL with these
+    values and returns the first row: a model instance (with what it select_related), or a dict for
+    a `.values(...)` queryset; None when there is none."""
+
+    def first(self, shape: Hashable = (), *, using: str = DEFAULT_DB_ALIAS, **values):
+        compiled, params = self._statement(shape, using, values)
+        connection = connections[using]
+        if compiled.locks and connection.get_autocommit():
+            raise TransactionManagementError("select_for_update cannot be used outside of a transaction.")
         with connection.cursor() as cursor:
             cursor.execute(compiled.sql, params)
             row = cursor.fetchone()
@@ -92,45 +130,29 @@ class PreparedRead:
             populator.populate(row, instance)
         return instance
 
-    def _get(self, shape: Hashable, *, using: str, vendor: str) -> _Compiled:
-        key = (using, vendor, shape)
-        compiled = self._compiled.get(key)
-        if compiled is None:
-            with self._lock:  # compiled once, also when several threads of a process start at once
-                compiled = self._compiled.get(key) or self._compile(shape, using=using)
-                self._compiled[key] = compiled
-        return compiled
-
     def _compile(self, shape: Hashable, *, using: str) -> _Compiled:
-        stand_ins = {name: _FIRST_STAND_IN - number for number, name in enumerate(self._values)}
-        stand_ins.update({name: _TEXT_STAND_IN.format(name) for name in self._texts})
+        stand_ins = self._stand_ins()
         queryset = self._build(shape, **stand_ins)[:1]
         if queryset._known_related_objects or queryset._prefetch_related_lookups:
             raise PreparedReadError("a prepared read takes no known related objects and no prefetching")
         compiler = queryset.query.get_compiler(using=using)
         sql, params = compiler.as_sql()
-        by_value = {value: name for name, value in stand_ins.items()}
-        slots = tuple(by_value.get(p) if _may_stand_in(p) else None for p in params)
-        missing = set(stand_ins) - set(slots)
-        if missing:
-            raise PreparedReadError(f"{sorted(missing)} did not reach the SQL as parameters: not preparable")
         common = {
-            "sql": sql,
-            "slots": slots,
-            "kinds": tuple(type(p) for p in params),
-            "constants": tuple(params),
             "converters": tuple(_converters_of(expression, connections[using]) for expression, _, _ in compiler.select),
             "locks": bool(queryset.query.select_for_update),
         }
         if queryset._iterable_class is ValuesIterable:  # .values(...)
             names = tuple(alias or expression.target.attname for expression, _, alias in compiler.select)
-            return _Compiled(**common, names=names)
+            return self._parameters(sql, params, stand_ins, **common, names=names)
         if queryset._iterable_class is not ModelIterable or compiler.annotation_col_map:
             raise PreparedReadError("a prepared read returns model instances without annotations, or .values() rows")
         # As django.db.models.query.ModelIterable builds its instances.
         select_fields = compiler.klass_info["select_fields"]
         columns = slice(select_fields[0], select_fields[-1] + 1)
-        return _Compiled(
+        return self._parameters(
+            sql,
+            params,
+            stand_ins,
             **common,
             names=None,
             model=compiler.klass_info["model"],
@@ -140,37 +162,19 @@ class PreparedRead:
         )
 
 
-class PreparedUpdate:
+class PreparedUpdate(_Prepared):
     """`build(shape, **values)` returns `(queryset, changes)`; `run(shape, **values)` runs the SQL of
     `queryset.update(**changes)` with these values and returns the number of rows changed. For the
     few updates every save makes (the rater's count of reads done, the study's ratings version)."""
 
-    def __init__(self, build: Callable[..., tuple[QuerySet, dict]], *, values: tuple[str, ...] = ()):
-        self._build = build
-        self._values = values
-        self._compiled: dict[tuple, _Compiled] = {}
-        self._lock = threading.Lock()
-
     def run(self, shape: Hashable = (), *, using: str = DEFAULT_DB_ALIAS, **values) -> int:
-        if set(values) != set(self._values):
-            raise TypeError(f"values {sorted(values)} do not match {sorted(self._values)}")
-        connection = connections[using]
-        key = (using, connection.vendor, shape)
-        compiled = self._compiled.get(key)
-        if compiled is None:
-            with self._lock:
-                compiled = self._compiled.get(key) or self._compile(shape, using=using)
-                self._compiled[key] = compiled
-        params = [
-            kind(values[slot]) if slot else constant
-            for slot, kind, constant in zip(compiled.slots, compiled.kinds, compiled.constants, strict=True)
-        ]
-        with transaction.mark_for_rollback_on_error(using=using), connection.cursor() as cursor:
+        compiled, params = self._statement(shape, using, values)
+        with transaction.mark_for_rollback_on_error(using=using), connections[using].cursor() as cursor:
             cursor.execute(compiled.sql, params)
             return cursor.rowcount
 
     def _compile(self, shape: Hashable, *, using: str) -> _Compiled:
-        stand_ins = {name: _FIRST_STAND_IN - number for number, name in enumerate(self._values)}
+        stand_ins = self._stand_ins()
         queryset, changes = self._build(shape, **stand_ins)
         # As QuerySet.update writes it.
         query = queryset.query.chain(sql.UpdateQuery)
@@ -179,20 +183,7 @@ class PreparedUpdate:
         compiler = query.get_compiler(using=using)
         compiler.pre_sql_setup()  # a filter across a join becomes pk IN (...), as in update()
         statement, params = compiler.as_sql()
-        by_value = {value: name for name, value in stand_ins.items()}
-        slots = tuple(by_value.get(p) if _may_stand_in(p) else None for p in params)
-        missing = set(stand_ins) - set(slots)
-        if missing:
-            raise PreparedReadError(f"{sorted(missing)} did not reach the SQL as parameters: not preparable")
-        return _Compiled(
-            sql=statement,
-            slots=slots,
-            kinds=tuple(type(p) for p in params),
-            constants=tuple(params),
-            converters=(),
-            locks=False,
-            names=(),
-        )
+        return self._parameters(statement, params, stand_ins, converters=(), locks=False, names=())
 
 
 def _may_stand_in(param) -> bool:
