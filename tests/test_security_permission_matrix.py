@@ -13,22 +13,14 @@ from django.urls import URLResolver, get_resolver
 
 from annotation.models import Study
 from annotation.services import membership_set_adjudicator
-from tests.conftest import COHEN_VALUES, png_bytes
+from tests.conftest import COHEN_VALUES, STUDY_SETTINGS_FORM, png_bytes
 from tests.security_support import page_ids, rich_study_create
 from tests.test_api_permissions_match_the_pages_for_every_persona import ENDPOINTS as API_ENDPOINTS
 
 # owner (a coordinator), rater, observer, outsider, a coordinator outside the study, anonymous
 PERSONAS = ("alice", "rater1", "olivia", "oscar", "cora", None)
 L = "login"  # a redirect to the login page
-SETTINGS = {
-    "title": "T",
-    "rubric": "cohen2020",
-    "raters_per_case": 3,
-    "consensus_method": "mean",
-    "adjudication_range": 3,
-    "model_assistance": "none",
-    "crossover_gap": 5,
-}
+SETTINGS = {**STUDY_SETTINGS_FORM, "title": "T"}
 
 
 def _upload():
