@@ -119,6 +119,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 20,
         "init_command": "PRAGMA cache_size = -65536;",
     }
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # The statements of every rater request (core/prepared.py) are prepared once a connection, so
+    # PostgreSQL no longer parses and plans them for each request. The ORM's other statements are
+    # never prepared. Off (DATABASE_PREPARED_STATEMENTS=0) behind a proxy that pools by transaction
+    # (PgBouncer before 1.21), where the next statement may reach another server session.
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = (
+        0 if env_bool("DATABASE_PREPARED_STATEMENTS", True) else None
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -8,6 +8,11 @@ then on runs it with the real values, reading the rows back as the ORM would (it
 instances with their select_related objects, or dicts for a `.values(...)` queryset). The query
 itself stays written with the ORM, in one place, and what it means cannot drift from what runs.
 
+On PostgreSQL the statement is also prepared on the server, once a connection: the server then
+neither parses nor plans it again (about half of PostgreSQL's CPU for a rater's save and next case,
+bench/load_ratings.py). `DATABASE_PREPARED_STATEMENTS=0` turns that off for a pooler that pools by
+transaction, where a connection's next statement may reach another server session.
+
 Values are integers (`values`) or strings (`texts`), and each must be used as it is, where the ORM
 passes it through to the statement's parameters (filters, `Value`): preparing checks that every
 stand-in came through, and fails loudly otherwise; a value computed from one (`study_id + 1`) would
@@ -21,6 +26,7 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
+from django.db.backends.utils import CursorDebugWrapper, CursorWrapper
 from django.db.models import QuerySet, sql
 from django.db.models.query import ModelIterable, ValuesIterable, get_related_populators
 from django.db.transaction import TransactionManagementError
@@ -117,7 +123,7 @@ class PreparedRead(_Prepared):
         connection = connections[using]
         if compiled.locks and connection.get_autocommit():
             raise TransactionManagementError("select_for_update cannot be used outside of a transaction.")
-        with connection.cursor() as cursor:
+        with _cursor(connection) as cursor:
             cursor.execute(compiled.sql, params)
             row = cursor.fetchone()
         if row is None:
@@ -169,7 +175,8 @@ class PreparedUpdate(_Prepared):
 
     def run(self, shape: Hashable = (), *, using: str = DEFAULT_DB_ALIAS, **values) -> int:
         compiled, params = self._statement(shape, using, values)
-        with transaction.mark_for_rollback_on_error(using=using), connections[using].cursor() as cursor:
+        connection = connections[using]
+        with transaction.mark_for_rollback_on_error(using=using), _cursor(connection) as cursor:
             cursor.execute(compiled.sql, params)
             return cursor.rowcount
 
@@ -184,6 +191,37 @@ class PreparedUpdate(_Prepared):
         compiler.pre_sql_setup()  # a filter across a join becomes pk IN (...), as in update()
         statement, params = compiler.as_sql()
         return self._parameters(statement, params, stand_ins, converters=(), locks=False, names=())
+
+
+def _cursor(connection):
+    """A cursor as `connection.cursor()` gives (its statements counted and logged as the ORM's),
+    binding the parameters on the server on PostgreSQL: there psycopg prepares each statement once a
+    connection (as its `prepare_threshold` option says; None, Django's default and what a
+    transaction-pooling proxy needs, turns that off), and from then on the server neither parses nor
+    plans it again. Django's own cursors bind on the client and never prepare."""
+    if connection.vendor != "postgresql":
+        return connection.cursor()
+    from django.db.backends.postgresql.base import ServerBindingCursor
+
+    connection.close_if_health_check_failed()
+    connection.ensure_connection()
+    with connection.wrap_database_errors:
+        connection.validate_thread_sharing()
+        cursor = ServerBindingCursor(connection.connection)
+        return (
+            _LoggedServerBindingCursor(cursor, connection)
+            if connection.queries_logged
+            else connection.make_cursor(cursor)
+        )
+
+
+class _LoggedServerBindingCursor(CursorDebugWrapper):
+    """Logged as Django logs a server-binding cursor's statements: with the values written in
+    (the statement psycopg keeps for a prepared one has only placeholders)."""
+
+    def execute(self, sql, params=None):
+        with self.debug_sql(self.db.ops.compose_sql(sql, params), params):
+            return CursorWrapper.execute(self, sql, params)
 
 
 def _may_stand_in(param) -> bool:
