@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from annotation.models import AuditEvent, Study
 from annotation.rubrics import Rubric
 from annotation.selectors import study_audit_events
+from core.prepared import row_insert
 from core.spreadsheet import safe_writer
 
 Action = AuditEvent.Action
@@ -32,9 +33,10 @@ def audit_record(
     change that rolls back leaves no event and an event never describes a change that did not happen."""
     study_id = study if isinstance(study, int) else study.pk
     actor_id = actor if isinstance(actor, int) or actor is None else actor.pk
-    return AuditEvent.objects.create(
+    event = AuditEvent(
         study_id=study_id, actor_id=actor_id, action=action, target=str(target)[:200], details=details or {}
     )
+    return row_insert(event)  # one per save of every rater: its statement built once
 
 
 def audit_export(*, study: Study, actor, export: str, text: str | None = None, via: str = "web") -> AuditEvent:

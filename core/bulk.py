@@ -36,7 +36,7 @@ def bulk_insert(objs: Sequence[models.Model], *, batch_size: int = BATCH) -> int
         raise TypeError("bulk_insert takes instances of one model")
     connection = connections[router.db_for_write(model)]
     fields = [f for f in model._meta.concrete_fields if not (f.primary_key and isinstance(f, models.AutoField))]
-    prepare = [_preparer(field, connection) for field in fields]
+    prepare = [field_preparer(field, connection) for field in fields]
     quote = connection.ops.quote_name
     sql = "INSERT INTO {} ({}) VALUES ({})".format(
         quote(model._meta.db_table),
@@ -50,7 +50,7 @@ def bulk_insert(objs: Sequence[models.Model], *, batch_size: int = BATCH) -> int
     return len(objs)
 
 
-def _preparer(field: models.Field, connection) -> Callable[[models.Model], object]:
+def field_preparer(field: models.Field, connection) -> Callable[[models.Model], object]:
     """A function of an instance giving the field's value as the database takes it."""
     attname = field.attname
     if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):

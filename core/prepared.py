@@ -25,11 +25,13 @@ import threading
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 
-from django.db import DEFAULT_DB_ALIAS, connections, transaction
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, models, router, transaction
 from django.db.backends.utils import CursorDebugWrapper, CursorWrapper
-from django.db.models import QuerySet, sql
+from django.db.models import QuerySet, signals, sql
 from django.db.models.query import ModelIterable, ValuesIterable, get_related_populators
 from django.db.transaction import TransactionManagementError
+
+from core.bulk import field_preparer
 
 # Stand-ins: inside a 32-bit integer column's range (Django turns a filter on an out-of-range
 # integer into an empty result before writing any SQL), and far from any id, count or order key
@@ -191,6 +193,107 @@ class PreparedUpdate(_Prepared):
         compiler.pre_sql_setup()  # a filter across a join becomes pk IN (...), as in update()
         statement, params = compiler.as_sql()
         return self._parameters(statement, params, stand_ins, converters=(), locks=False, names=())
+
+
+# Rows: the save of a model instance with its statement built once.
+
+
+def row_insert(obj: models.Model, *, using: str | None = None) -> models.Model:
+    """INSERT an unsaved instance as `Model.objects.create` would (its primary key read back), with
+    the statement built once a process and database, not compiled for each row: for the rows every
+    rater's save writes (the rating, its trail event). A model with a save() or save signals of its
+    own, or with parents, is saved through save() instead."""
+    model = type(obj)
+    using = using or router.db_for_write(model, instance=obj)
+    if obj.pk is not None or not _saved_plainly(model):
+        obj.save(force_insert=True, using=using)
+        return obj
+    obj._prepare_related_fields_for_save(operation_name="save")
+    connection = connections[using]
+    statement = _row_statement(model, None, connection)
+    params = [prepare(obj) for prepare in statement.values]
+    with transaction.mark_for_rollback_on_error(using=using), _cursor(connection) as cursor:
+        cursor.execute(statement.sql, params)
+        if statement.returns:
+            obj.pk = cursor.fetchone()[0]
+        else:
+            obj.pk = connection.ops.last_insert_id(cursor, model._meta.db_table, model._meta.pk.column)
+    obj._state.adding, obj._state.db = False, using
+    return obj
+
+
+def row_update(obj: models.Model, *, fields: tuple[str, ...], using: str | None = None) -> None:
+    """UPDATE the named fields of a stored instance as `obj.save(update_fields=fields)` would, with
+    the statement built once (see row_insert); a row that is gone raises DatabaseError, as there."""
+    model = type(obj)
+    using = using or obj._state.db or router.db_for_write(model, instance=obj)
+    if not _saved_plainly(model):
+        obj.save(update_fields=fields, using=using)
+        return
+    obj._prepare_related_fields_for_save(operation_name="save")
+    connection = connections[using]
+    statement = _row_statement(model, tuple(fields), connection)
+    params = [prepare(obj) for prepare in statement.values]
+    with transaction.mark_for_rollback_on_error(using=using), _cursor(connection) as cursor:
+        cursor.execute(statement.sql, [*params, obj.pk])
+        if cursor.rowcount != 1:
+            raise DatabaseError("Save with update_fields did not affect any rows.")
+
+
+@dataclass(frozen=True)
+class _RowStatement:
+    sql: str
+    values: tuple[Callable[[models.Model], object], ...]  # per placeholder, the value of the instance
+    returns: bool = False  # INSERT ... RETURNING the primary key
+
+
+_ROW_STATEMENTS: dict[tuple, _RowStatement] = {}
+
+
+def _row_statement(model: type[models.Model], fields: tuple[str, ...] | None, connection) -> _RowStatement:
+    key = (model, fields, connection.alias, connection.vendor)
+    statement = _ROW_STATEMENTS.get(key)
+    if statement is None:
+        statement = _ROW_STATEMENTS[key] = (
+            _insert_statement(model, connection) if fields is None else _update_statement(model, fields, connection)
+        )
+    return statement
+
+
+def _insert_statement(model: type[models.Model], connection) -> _RowStatement:
+    meta, quote = model._meta, connection.ops.quote_name
+    columns = [f for f in meta.concrete_fields if not f.generated and not (f.primary_key and f.db_returning)]
+    sql = "INSERT INTO {} ({}) VALUES ({})".format(
+        quote(meta.db_table), ", ".join(quote(f.column) for f in columns), ", ".join(["%s"] * len(columns))
+    )
+    returns = connection.features.can_return_columns_from_insert
+    if returns:
+        returning, _ = connection.ops.return_insert_columns([meta.pk])
+        sql = f"{sql} {returning}"
+    return _RowStatement(sql=sql, values=tuple(field_preparer(f, connection) for f in columns), returns=returns)
+
+
+def _update_statement(model: type[models.Model], fields: tuple[str, ...], connection) -> _RowStatement:
+    meta, quote = model._meta, connection.ops.quote_name
+    columns = [meta.get_field(name) for name in fields]
+    if any(not f.concrete or f.primary_key for f in columns):
+        raise ValueError(f"{model.__name__}: only concrete fields other than the primary key: {fields}")
+    sql = "UPDATE {} SET {} WHERE {} = %s".format(
+        quote(meta.db_table), ", ".join(f"{quote(f.column)} = %s" for f in columns), quote(meta.pk.column)
+    )
+    return _RowStatement(sql=sql, values=tuple(field_preparer(f, connection) for f in columns))
+
+
+def _saved_plainly(model: type[models.Model]) -> bool:
+    """Whether Model.save would do nothing but write the row: no save() of its own, no receivers
+    of its save signals, no parent tables, no column the database fills."""
+    return (
+        model.save is models.Model.save
+        and not model._meta.parents
+        and not any(f.has_db_default() for f in model._meta.concrete_fields)
+        and not signals.pre_save.has_listeners(model)
+        and not signals.post_save.has_listeners(model)
+    )
 
 
 def _cursor(connection):

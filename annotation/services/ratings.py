@@ -17,7 +17,7 @@ from annotation.services.queues import rater_queue_count_done
 from annotation.services.studies import StudyStateError
 from core.bulk import bulk_insert
 from core.errors import IdempotencyConflict
-from core.prepared import PreparedRead, PreparedUpdate
+from core.prepared import PreparedRead, PreparedUpdate, row_insert, row_update
 
 # A reading time at or above a day is a clock or client error, not a read.
 READING_TIME_MAX_S = 24 * 3600
@@ -112,7 +112,7 @@ def rating_store(
         _prelabel_check(locked, prelabel_values, rubric=rubric, shown=model_version_shown)
     previous, was_flagged = locked.current_rating, locked.flag_reason  # for the audit's before/after
     now = timezone.now()
-    rating = Rating.objects.create(
+    rating = Rating(
         assignment=locked,
         revision=last + 1,
         values=cleaned,
@@ -124,13 +124,14 @@ def rating_store(
         model_version_shown=model_version_shown,
         prelabel_values=prelabel_values,
     )
+    row_insert(rating)  # the rows every save writes, with statements built once (core.prepared)
     if locked.completed_at is None:
         rater_queue_count_done(assignment=locked)
         repeats_washout_start(study=locked.study, first_reads=[locked], now=now)
     locked.current_rating = rating
     locked.flag_reason, locked.flag_note, locked.flagged_at = "", "", None
     locked.completed_at = locked.completed_at or now
-    locked.save(update_fields=CHANGED_BY_A_READ)
+    row_update(locked, fields=CHANGED_BY_A_READ)
     # The actor is the rater whose scores these are, also for an owner's CSV import of them.
     audit_record(
         study=locked.study_id,
