@@ -24,7 +24,7 @@ from annotation.services.ratings import (
     ratings_bulk_store,
     reading_time_valid,
 )
-from core.bulk import bulk_insert
+from core.bulk import bulk_insert, collector_paused
 from core.errors import InvalidFile
 from core.spreadsheet import safe_writer, unquote_cell
 from core.types import User
@@ -192,6 +192,14 @@ def ratings_csv_import(
     bulk statements, so that the number of queries does not grow with the number of rows."""
     if study.is_locked:
         raise RatingsCsvError(["the study is locked: ratings can no longer change"])
+    with collector_paused():
+        count = _ratings_import(study=study, data=data, allow_missing_images=allow_missing_images)
+    details = {"ratings": count, "allow_missing_images": allow_missing_images, "via": via}
+    audit_record(study=study, actor=actor, action=Action.RATINGS_IMPORT, target=f"{count} rating(s)", details=details)
+    return count
+
+
+def _ratings_import(*, study: Study, data: bytes, allow_missing_images: bool) -> int:
     parsed = ratings_csv_parse(study=study, data=data, allow_missing_images=allow_missing_images)
     keyed = _read_keys(study, parsed)
     cases = _import_cases(study, names=[row.image for row in parsed])
@@ -206,10 +214,6 @@ def ratings_csv_import(
         ],
     )
     rater_queues_renumber(study_id=study.pk, rater_ids={assignment.rater_id for assignment in assignments.values()})
-    details = {"ratings": len(parsed), "allow_missing_images": allow_missing_images, "via": via}
-    audit_record(
-        study=study, actor=actor, action=Action.RATINGS_IMPORT, target=f"{len(parsed)} rating(s)", details=details
-    )
     return len(parsed)
 
 
