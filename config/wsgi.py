@@ -1,3 +1,4 @@
+import gc
 import os
 
 from django.core.wsgi import get_wsgi_application
@@ -9,3 +10,6 @@ application = get_wsgi_application()
 # views bring numpy, scipy and pandas (~3 s of CPU), which made each fresh worker's first
 # requests take seconds while others queued behind it (bench/load_ratings.py).
 get_resolver().resolve("/")  # loads the URL configuration and so every view module
+# What the imports made lives as long as the process: moved out of the cycle collector's reach, so
+# that its full passes no longer walk it again and again (Python's gc.freeze, for servers).
+gc.freeze()
