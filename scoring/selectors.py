@@ -166,14 +166,24 @@ def adjudication_queue(*, study: Study) -> list[CaseConsensus]:
 QUEUE_SHOWN = 50  # the report page lists this many waiting cases; the case browser lists them all
 
 
+def adjudication_queue_version(*, study: Study) -> str:
+    """What names the study's adjudication queue as it stands (its id, creation time and current
+    ratings_version, read again), for what is kept in the cache from it."""
+    study.refresh_from_db(fields=["ratings_version"])
+    # The creation time too: a study id can come back (a restored database, a test's rollback).
+    return f"{study.pk}:{study.created_at.timestamp()}:{study.ratings_version}"
+
+
+def study_excluded_count(*, study: Study) -> int:
+    return study.cases.filter(excluded_at__isnull=False).count()
+
+
 def adjudication_queue_head(*, study: Study) -> tuple[list[CaseConsensus], int]:
     """The first QUEUE_SHOWN cases waiting for adjudication and how many wait, for the report page.
     Kept in the cache for the study's current ratings_version (every change to ratings, flags,
     adjudications, exclusions, raters and the analysis settings bumps it), so that a page view does
     not recompute the whole study's consensus."""
-    study.refresh_from_db(fields=["ratings_version"])
-    # The creation time too: a study id can come back (a restored database, a test's rollback).
-    key = f"adjudication-queue:{study.pk}:{study.created_at.timestamp()}:{study.ratings_version}"
+    key = f"adjudication-queue:{adjudication_queue_version(study=study)}"
     cached = cache.get(key)
     if cached is None:
         queue = adjudication_queue(study=study)

@@ -56,9 +56,7 @@ def report_page(request: HttpRequest, slug: str) -> HttpResponse:
     report = selectors.agreement_report_current(study=study)
     done = report is not None and report.status == AgreementReport.Status.DONE
     shown = report if done else selectors.agreement_report_latest_done(study=study)
-    queue, queue_total = None, 0
-    if access.may(Ability.READ_CASES):
-        queue, queue_total = selectors.adjudication_queue_head(study=study)
+    shows_queue = access.may(Ability.READ_CASES)
     blind = reads_cases_blind(access)  # raters by letter; the figures name them, so they go
     context = {
         "study": study,
@@ -67,11 +65,10 @@ def report_page(request: HttpRequest, slug: str) -> HttpResponse:
         "stale": shown is not None and (report is None or shown.pk != report.pk),
         "report_section": _report_section(request, access=access, report=shown, blind=blind) if shown else "",
         "totals": study.rubric_definition.totals,
-        "queue": queue,
-        "queue_total": queue_total,
-        "can_adjudicate": access.may(Ability.ADJUDICATE),
+        "shows_queue": shows_queue,
+        "queue_section": _queue_section(request, access=access, blind=blind) if shows_queue else "",
         "is_owner": access.may(Ability.MANAGE_STUDY),
-        "n_excluded": len(selectors.study_exclusion_reasons(study=study)),
+        "n_excluded": selectors.study_excluded_count(study=study),
         "scores_export": covid_severity_format_fits(study=study),
         "blind": blind,
     }
@@ -94,7 +91,8 @@ REPORT_SECTION_SECONDS = 24 * 3600
 def _report_section(request: HttpRequest, *, access, report: AgreementReport, blind: bool) -> str:
     # The finish time too: a report id alone can come back (a database restored, a test rolled back).
     stamp = f"{report.pk}:{report.finished_at.timestamp() if report.finished_at else 0}"
-    key = f"report-section:{_templates_digest()}:{stamp}:{access.study.slug}:{'blind' if blind else 'named'}"
+    digest = _templates_digest(REPORT_SECTION_TEMPLATES)
+    key = f"report-section:{digest}:{stamp}:{access.study.slug}:{'blind' if blind else 'named'}"
     html = cache.get(key)
     if html is None:
         rubric = access.study.rubric_definition
@@ -113,10 +111,37 @@ def _report_section(request: HttpRequest, *, access, report: AgreementReport, bl
     return mark_safe(html)  # noqa: S308 - rendered by our own templates, escaping applied there
 
 
+def _queue_section(request: HttpRequest, *, access, blind: bool) -> str:
+    """The adjudication queue's first cases, rendered once for the study's current ratings (and kind
+    of visitor) and kept in the cache, as the report section is: its 50 rows took longer to draw
+    than the report's JSON to send (bench/report_pages.py)."""
+    study, can_adjudicate = access.study, access.may(Ability.ADJUDICATE)
+    version = selectors.adjudication_queue_version(study=study)
+    visitor = f"{'blind' if blind else 'named'}:{'adjudicates' if can_adjudicate else 'views'}"
+    key = f"report-queue:{_templates_digest(QUEUE_TEMPLATES)}:{version}:{study.slug}:{visitor}"
+    html = cache.get(key)
+    if html is None:
+        queue, queue_total = selectors.adjudication_queue_head(study=study)
+        context = {
+            "study": study,
+            "queue": queue,
+            "queue_total": queue_total,
+            "totals": study.rubric_definition.totals,
+            "can_adjudicate": can_adjudicate,
+            "blind": blind,
+        }
+        html = render_to_string("scoring/_adjudication_queue.html", context, request=request)
+        cache.set(key, html, REPORT_SECTION_SECONDS)
+    return mark_safe(html)  # noqa: S308 - rendered by our own template, escaping applied there
+
+
+QUEUE_TEMPLATES = ("scoring/_adjudication_queue.html",)
+
+
 @functools.cache
-def _templates_digest() -> str:
+def _templates_digest(names: tuple[str, ...]) -> str:
     digest = hashlib.sha256()
-    for name in REPORT_SECTION_TEMPLATES:
+    for name in names:
         digest.update(get_template(name).template.source.encode())
     return digest.hexdigest()[:16]
 
