@@ -1,6 +1,7 @@
 """Shared by the benchmarks: a throwaway database under a temporary VAR_DIR, migrated."""
 
 import os
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -22,3 +23,12 @@ def django_with_throwaway_db(source: Path = ROOT) -> Path:
     django.setup()
     call_command("migrate", verbosity=0)
     return var
+
+
+def revision_unpacked(revision: str, folder: Path) -> Path:
+    """The code of a git revision of this repository (`git archive`), unpacked into `folder`, for a
+    bench that runs an earlier revision side by side with this tree (with this virtualenv)."""
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", revision], check=True, capture_output=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive.stdout, check=True)
+    return folder

@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from _setup import ROOT, revision_unpacked
 
 RATERS_PREFIX = "bench-rater"
 
@@ -81,10 +81,8 @@ def main() -> None:
         return _side(args)
     expected = args.cases * args.raters
     with tempfile.TemporaryDirectory(prefix="bench-import-baseline-") as folder:
-        archive = subprocess.run(["git", "-C", str(ROOT), "archive", args.baseline], check=True, capture_output=True)
-        subprocess.run(["tar", "-x", "-C", folder], input=archive.stdout, check=True)
         # The baseline once: at its rate, 9,000 ratings take about a minute.
-        t_before = _run_side(args, source=Path(folder), repeats=1)
+        t_before = _run_side(args, source=revision_unpacked(args.baseline, Path(folder)), repeats=1)
     t_now = _run_side(args, source=ROOT, repeats=args.repeats)
 
     now_rate, before_rate = expected / t_now, expected / t_before

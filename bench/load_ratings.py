@@ -45,8 +45,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import requests
+from _setup import ROOT, revision_unpacked
 
-ROOT = Path(__file__).resolve().parent.parent
 CHUNK = 5_000
 REPLAY_EVERY = 20  # every 20th submission is sent again with its key, as after a lost response
 ATTEMPTS = 3  # a request that fails (connection, timeout, 5xx) is retried with the same key
@@ -616,10 +616,7 @@ def _side_by_side(args) -> None:
     passed += ["--workers", str(args.workers), "--worker-class", args.worker_class, "--postgres", args.postgres]
     results: dict[str, list[dict]] = {"baseline": [], "this tree": []}
     with tempfile.TemporaryDirectory(prefix="bench-load-baseline-") as folder:
-        baseline = Path(folder) / "code"
-        baseline.mkdir()
-        archive = subprocess.run(["git", "-C", str(ROOT), "archive", args.baseline], check=True, capture_output=True)
-        subprocess.run(["tar", "-x", "-C", str(baseline)], input=archive.stdout, check=True)
+        baseline = revision_unpacked(args.baseline, Path(folder) / "code")
         for round_number in range(args.rounds):
             for name, source in (("baseline", baseline), ("this tree", ROOT)):
                 out = Path(folder) / f"{name.replace(' ', '-')}-{round_number}.json"

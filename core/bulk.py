@@ -79,10 +79,9 @@ def _row_values(fields: list[models.Field], connection) -> Callable[[models.Mode
     read = operator.attrgetter(*(field.attname for field in fields))
     by_value, by_instance = [], []
     for index, field in enumerate(fields):
-        if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
-            by_instance.append((index, field_preparer(field, connection)))
-        elif not isinstance(field.target_field if field.is_relation else field, _AS_IS):
-            by_value.append((index, _value_preparer(field, connection)))
+        of_instance, prepare = _preparation(field, connection)
+        if prepare is not None:
+            (by_instance if of_instance else by_value).append((index, prepare))
 
     def row(obj) -> list:
         values = list(read(obj)) if len(fields) > 1 else [read(obj)]
@@ -98,13 +97,22 @@ def _row_values(fields: list[models.Field], connection) -> Callable[[models.Mode
 def field_preparer(field: models.Field, connection) -> Callable[[models.Model], object]:
     """A function of an instance giving the field's value as the database takes it."""
     attname = field.attname
-    if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
-        return lambda obj: field.get_db_prep_save(field.pre_save(obj, add=True), connection)
-    target = field.target_field if field.is_relation else field
-    if isinstance(target, _AS_IS):  # the auto fields too: they are integer fields
+    of_instance, prepare = _preparation(field, connection)
+    if of_instance:
+        return prepare
+    if prepare is None:
         return lambda obj: getattr(obj, attname)
-    prepare = _value_preparer(field, connection)
     return lambda obj: prepare(getattr(obj, attname))
+
+
+def _preparation(field: models.Field, connection) -> tuple[bool, Callable | None]:
+    """How a field's value reaches the database: (True, f(instance)) for a time the field stamps
+    itself (auto_now), (False, None) for a value taken as it is, else (False, f(value))."""
+    if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
+        return True, lambda obj: field.get_db_prep_save(field.pre_save(obj, add=True), connection)
+    if isinstance(field.target_field if field.is_relation else field, _AS_IS):  # auto fields too: integers
+        return False, None
+    return False, _value_preparer(field, connection)
 
 
 def _value_preparer(field: models.Field, connection) -> Callable[[object], object]:
